@@ -1,0 +1,21 @@
+#pragma once
+
+#include "core/env/clock.h"
+#include "core/env/file_system.h"
+#include "core/env/node_id.h"
+#include "core/env/random.h"
+#include "core/env/transport.h"
+
+namespace walle {
+
+// Everything a node's logic may touch of the world. Nothing in core/ reaches the OS any other
+// way; the simulator and the production runtime each provide an implementation.
+struct Env {
+  NodeId self;
+  Clock& clock;
+  Transport& transport;
+  FileSystem& files;
+  Random& random;
+};
+
+}  // namespace walle

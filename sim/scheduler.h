@@ -1,0 +1,53 @@
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "absl/functional/any_invocable.h"
+
+namespace walle::sim {
+
+// The discrete-event core: a min-heap of events ordered by (simulated time, sequence number).
+// The sequence number breaks ties in scheduling order, so two events at the same instant run
+// in the order they were scheduled: nothing depends on heap internals or pointer values.
+class Scheduler {
+ public:
+  using Action = absl::AnyInvocable<void()>;
+
+  int64_t now_ns() const { return now_ns_; }
+  uint64_t events_run() const { return events_run_; }
+  size_t pending() const { return heap_.size(); }
+
+  // Schedules `action` at `at_ns` (clamped to now: the past is not reachable).
+  void schedule_at(int64_t at_ns, Action action);
+  void schedule_after(int64_t delay_ns, Action action) {
+    schedule_at(now_ns_ + (delay_ns > 0 ? delay_ns : 0), std::move(action));
+  }
+
+  // Time of the earliest pending event; requires pending() > 0.
+  int64_t next_time_ns() const;
+
+  // Runs the earliest event, advancing time to it. Returns false if nothing was pending.
+  bool step();
+
+  // Runs every event scheduled at or before `until_ns`, then sets the time to `until_ns`.
+  void run_until(int64_t until_ns);
+
+ private:
+  struct Event {
+    int64_t at_ns;
+    uint64_t seq;
+    Action action;
+  };
+  // std heap functions build a max-heap, so "less" means "runs later".
+  static bool runs_later(const Event& a, const Event& b) {
+    return a.at_ns != b.at_ns ? a.at_ns > b.at_ns : a.seq > b.seq;
+  }
+
+  std::vector<Event> heap_;
+  int64_t now_ns_ = 0;
+  uint64_t next_seq_ = 0;
+  uint64_t events_run_ = 0;
+};
+
+}  // namespace walle::sim

@@ -1,0 +1,40 @@
+#include "sim/sim_clock.h"
+
+#include "sim/node_host.h"
+#include "sim/simulation.h"
+
+namespace walle::sim {
+
+int64_t SimClock::now_ns() const {
+  const int64_t sim_ns = host_.sim().now_ns();
+  const __int128 drift = static_cast<__int128>(sim_ns) * drift_ppm_ / 1000000;
+  return origin_ns_ + sim_ns + static_cast<int64_t>(drift);
+}
+
+int64_t SimClock::to_sim_duration(int64_t local_ns) const {
+  if (local_ns <= 0) return 0;
+  // Round up, so that the local clock has advanced at least local_ns when the timer fires.
+  const __int128 numerator = static_cast<__int128>(local_ns) * 1000000;
+  const __int128 denominator = 1000000 + drift_ppm_;
+  return static_cast<int64_t>((numerator + denominator - 1) / denominator) + 1;
+}
+
+TimerId SimClock::start_timer(int64_t delay_ns, absl::AnyInvocable<void()> fire) {
+  const uint64_t id = next_timer_id_++;
+  pending_.emplace(id, std::move(fire));
+  host_.post_at(host_.sim().now_ns() + to_sim_duration(delay_ns), [this, id] {
+    auto it = pending_.find(id);
+    if (it == pending_.end()) return;  // cancelled
+    absl::AnyInvocable<void()> fire = std::move(it->second);
+    pending_.erase(it);
+    Simulation& sim = host_.sim();
+    ++sim.stats().timers_fired;
+    sim.trace().record(sim.now_ns(), host_.id(), TraceKind::kTimerFire, id);
+    fire();
+  });
+  return TimerId{id};
+}
+
+bool SimClock::cancel_timer(TimerId id) { return pending_.erase(id.value) > 0; }
+
+}  // namespace walle::sim

@@ -1,0 +1,50 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace walle::sim {
+
+// Counts of what the simulated world did, so tests can prove that faults actually fired and
+// benchmarks can report the work a seed does.
+struct SimStats {
+  // Network.
+  uint64_t messages_sent = 0;
+  uint64_t messages_delivered = 0;
+  uint64_t bytes_sent = 0;
+  uint64_t dropped_random = 0;     // lost by the drop fault
+  uint64_t dropped_partition = 0;  // lost to a partition or one-way block
+  uint64_t dropped_reset = 0;      // in flight on a connection that was reset
+  uint64_t dropped_node_down = 0;  // arrived at a crashed node
+  uint64_t duplicated = 0;
+  uint64_t reordered = 0;
+  uint64_t clogged = 0;  // delayed by a clog
+  uint64_t connection_resets = 0;
+  uint64_t partitions = 0;
+
+  // Disk.
+  uint64_t disk_writes = 0;
+  uint64_t disk_bytes_written = 0;
+  uint64_t disk_reads = 0;
+  uint64_t disk_syncs = 0;
+  uint64_t slow_syncs = 0;
+  uint64_t lost_unsynced_sectors = 0;   // reverted to their durable content at a crash
+  uint64_t landed_unsynced_sectors = 0; // kept at a crash although never synced
+  uint64_t torn_crashes = 0;            // crashes that kept some dirty sectors and lost others
+  uint64_t lost_dir_ops = 0;            // unsynced creates/renames/removes undone by a crash
+  uint64_t bit_flips = 0;
+  uint64_t read_errors = 0;  // reads failed by a transient or latent error
+  uint64_t latent_errors_injected = 0;
+  uint64_t enospc_errors = 0;
+
+  // Processes and clocks.
+  uint64_t crashes = 0;
+  uint64_t restarts = 0;
+  uint64_t pauses = 0;
+  uint64_t wipes = 0;
+  uint64_t timers_fired = 0;
+
+  std::string to_string() const;
+};
+
+}  // namespace walle::sim
