@@ -391,7 +391,7 @@ void SimDisk::wipe() {
   durable_names_.clear();
   unsynced_dir_ops_.clear();
   used_bytes_ = 0;
-  bit_flips_ = 0;
+  corruptions_ = 0;
   busy_until_ns_ = 0;
 }
 
@@ -411,7 +411,7 @@ absl::Status SimDisk::flip_bit(std::string_view name, uint64_t offset, int bit) 
   if (dirty != inode.durable_sectors.end() && offset % sector < dirty->second.size()) {
     dirty->second[offset % sector] ^= mask;
   }
-  ++bit_flips_;
+  ++corruptions_;
   ++host_.sim().stats().bit_flips;
   host_.sim().trace().record(host_.sim().now_ns(), host_.id(), TraceKind::kDiskFault, offset, 1);
   return absl::OkStatus();
@@ -425,6 +425,7 @@ absl::Status SimDisk::add_latent_error(std::string_view name, uint64_t offset) {
     return absl::OutOfRangeError(absl::StrCat("offset ", offset, " is past the end of '", std::string(name), "'"));
   }
   inode.bad_sectors.insert(offset / config_.sector_size_bytes);
+  ++corruptions_;
   ++host_.sim().stats().latent_errors_injected;
   host_.sim().trace().record(host_.sim().now_ns(), host_.id(), TraceKind::kDiskFault, offset, 2);
   return absl::OkStatus();

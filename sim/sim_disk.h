@@ -59,8 +59,9 @@ class SimDisk final : public FileSystem {
 
   DiskConfig& config() { return config_; }
   uint64_t used_bytes() const { return used_bytes_; }
-  // Bit flips since the disk was last wiped (checkers use it to excuse a detected loss).
-  uint64_t bit_flips() const { return bit_flips_; }
+  // Bit flips and latent errors injected since the disk was last wiped (checkers use it to
+  // excuse a loss that the node detected and reported).
+  uint64_t corruptions() const { return corruptions_; }
 
   // Raw view of a file's current content, for checkers and tests.
   absl::StatusOr<std::string> peek(std::string_view name) const;
@@ -112,7 +113,7 @@ class SimDisk final : public FileSystem {
   std::vector<DirOp> unsynced_dir_ops_;
   uint64_t next_inode_ = 1;
   uint64_t used_bytes_ = 0;
-  uint64_t bit_flips_ = 0;
+  uint64_t corruptions_ = 0;
   int64_t busy_until_ns_ = 0;  // the queue: operations complete in submission order
 };
 

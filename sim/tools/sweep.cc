@@ -1,0 +1,397 @@
+#include "sim/tools/sweep.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+
+// The sweep runner is a tool around the simulator, not part of it: it may use processes,
+// pipes and the wall clock (for progress and throughput only; never inside a run).
+
+namespace walle::sim {
+namespace {
+
+volatile sig_atomic_t g_interrupted = 0;
+void on_interrupt(int) { g_interrupted = 1; }
+
+// One finished seed, as a worker reports it on its pipe: a single line of tab-separated fields.
+struct SeedReport {
+  uint64_t seed = 0;
+  bool ok = false;
+  uint64_t digest = 0;
+  uint64_t events = 0;
+  int64_t simulated_ns = 0;
+  uint64_t messages = 0;
+  uint64_t disk_writes = 0;
+  std::string error;
+  std::string setup;
+};
+
+std::string one_line(std::string text) {
+  for (char& c : text) {
+    if (c == '\n' || c == '\t') c = ' ';
+  }
+  return text;
+}
+
+std::string format_report(const SeedReport& r) {
+  return absl::StrCat(r.seed, "\t", r.ok ? 1 : 0, "\t", r.digest, "\t", r.events, "\t",
+                      r.simulated_ns, "\t", r.messages, "\t", r.disk_writes, "\t",
+                      one_line(r.error), "\t", one_line(r.setup), "\n");
+}
+
+bool parse_report(std::string_view line, SeedReport& r) {
+  // This abseil's string_view is its own type, not std::string_view.
+  std::vector<absl::string_view> f =
+      absl::StrSplit(absl::string_view(line.data(), line.size()), '\t');
+  if (f.size() != 9) return false;
+  int ok = 0;
+  if (!absl::SimpleAtoi(f[0], &r.seed) || !absl::SimpleAtoi(f[1], &ok) ||
+      !absl::SimpleAtoi(f[2], &r.digest) || !absl::SimpleAtoi(f[3], &r.events) ||
+      !absl::SimpleAtoi(f[4], &r.simulated_ns) || !absl::SimpleAtoi(f[5], &r.messages) ||
+      !absl::SimpleAtoi(f[6], &r.disk_writes)) {
+    return false;
+  }
+  r.ok = ok == 1;
+  r.error = std::string(f[7]);
+  r.setup = std::string(f[8]);
+  return true;
+}
+
+SeedReport run_one(Workload& workload, const SweepOptions& options, uint64_t seed) {
+  RunOptions run;
+  run.seed = seed;
+  run.params = options.params;
+  SeedReport report;
+  report.seed = seed;
+  absl::StatusOr<RunResult> result = workload.run(run);
+  if (!result.ok()) {
+    report.error = result.status().ToString();
+    return report;
+  }
+  report.ok = result->status.ok();
+  report.digest = result->digest;
+  report.events = result->events;
+  report.simulated_ns = result->simulated_ns;
+  report.messages = result->stats.messages_sent;
+  report.disk_writes = result->stats.disk_writes;
+  report.error = result->status.ok() ? "" : std::string(result->status.message());
+  report.setup = result->setup;
+  return report;
+}
+
+bool write_all(int fd, const std::string& data) {
+  size_t done = 0;
+  while (done < data.size()) {
+    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    done += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+// A worker runs its share of the tasks and reports each on `fd`. Never returns.
+[[noreturn]] void worker_main(Workload& workload, const SweepOptions& options,
+                              const std::vector<uint64_t>& seeds, size_t from, int fd) {
+  ::signal(SIGINT, SIG_IGN);  // the parent decides when to stop
+  for (size_t i = from; i < seeds.size(); ++i) {
+    if (!write_all(fd, format_report(run_one(workload, options, seeds[i])))) break;
+  }
+  ::close(fd);
+  ::_exit(0);
+}
+
+std::string format_duration(double seconds) {
+  if (seconds < 0 || seconds > 1e7) return "?";
+  const int64_t s = static_cast<int64_t>(seconds);
+  if (s >= 3600) return absl::StrFormat("%dh%02dm", s / 3600, (s / 60) % 60);
+  if (s >= 60) return absl::StrFormat("%dm%02ds", s / 60, s % 60);
+  return absl::StrFormat("%ds", s);
+}
+
+struct Worker {
+  pid_t pid = -1;
+  int fd = -1;
+  size_t next = 0;  // index in its share of the next seed it will report
+  std::string buffer;
+};
+
+}  // namespace
+
+absl::Status parse_seed_range(const std::string& text, uint64_t& first, uint64_t& last) {
+  std::vector<std::string> parts = absl::StrSplit(text, "..");
+  bool ok = false;
+  if (parts.size() == 1) {
+    ok = absl::SimpleAtoi(parts[0], &first);
+    last = first;
+  } else if (parts.size() == 2) {
+    ok = absl::SimpleAtoi(parts[0], &first) && absl::SimpleAtoi(parts[1], &last);
+  }
+  if (!ok) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("seed range '", text, "' is not of the form A..B (e.g. 1..100000)"));
+  }
+  if (last < first) {
+    return absl::InvalidArgumentError(absl::StrCat("seed range '", text, "' is empty (B < A)"));
+  }
+  return absl::OkStatus();
+}
+
+std::string repro_command(const std::string& workload, uint64_t seed,
+                          const absl::btree_map<std::string, std::string>& params) {
+  std::string cmd = absl::StrCat("walle-sim run --workload ", workload, " --seed ", seed);
+  for (const auto& [key, value] : params) absl::StrAppend(&cmd, " --param ", key, "=", value);
+  return absl::StrCat(cmd, " --trace");
+}
+
+absl::StatusOr<SweepSummary> run_sweep(const SweepOptions& options) {
+  absl::StatusOr<Workload*> workload = builtin_workloads().find(options.workload);
+  if (!workload.ok()) return workload.status();
+  if (options.jobs < 1 || options.jobs > 256) {
+    return absl::InvalidArgumentError(absl::StrCat("--jobs=", options.jobs, " must be in 1..256"));
+  }
+  // Reject bad parameters once, up front, rather than once per seed.
+  {
+    RunOptions probe;
+    probe.seed = options.first_seed;
+    probe.params = options.params;
+    absl::StatusOr<RunResult> first = (*workload)->run(probe);
+    if (!first.ok()) return first.status();
+  }
+
+  uint64_t first = options.first_seed;
+  if (options.resume && !options.state_path.empty()) {
+    std::ifstream state(options.state_path);
+    uint64_t done_through = 0;
+    if (state >> done_through && done_through >= first) {
+      first = done_through + 1;
+      std::fprintf(stderr, "resuming after seed %llu (from %s)\n",
+                   static_cast<unsigned long long>(done_through), options.state_path.c_str());
+    }
+  }
+  SweepSummary summary;
+  if (first > options.last_seed) {
+    std::fprintf(stderr, "nothing to do: every seed through %llu is done\n",
+                 static_cast<unsigned long long>(options.last_seed));
+    return summary;
+  }
+  const uint64_t count = options.last_seed - first + 1;
+  const int replicas = options.check_determinism ? 2 : 1;
+  const int jobs = std::max(options.jobs, replicas);
+
+  // Seed i's replica r runs on worker (i + r) % jobs: with two replicas, two different
+  // processes, each with its own hash seeds and address layout.
+  std::vector<std::vector<uint64_t>> shares(jobs);
+  for (uint64_t i = 0; i < count; ++i) {
+    for (int r = 0; r < replicas; ++r) shares[(i + r) % jobs].push_back(first + i);
+  }
+
+  std::vector<Worker> workers(jobs);
+  // Starts (or restarts, after a crash) worker w at position workers[w].next of its share.
+  auto spawn = [&](int w) -> absl::Status {
+    int fds[2];
+    if (::pipe(fds) != 0) return absl::InternalError("pipe() failed");
+    std::fflush(stdout);
+    std::fflush(stderr);
+    const pid_t pid = ::fork();
+    if (pid < 0) return absl::InternalError("fork() failed");
+    if (pid == 0) {
+      ::close(fds[0]);
+      for (const Worker& other : workers) {
+        if (other.fd >= 0) ::close(other.fd);
+      }
+      worker_main(**workload, options, shares[w], workers[w].next, fds[1]);
+    }
+    ::close(fds[1]);
+    workers[w].pid = pid;
+    workers[w].fd = fds[0];
+    workers[w].buffer.clear();
+    return absl::OkStatus();
+  };
+  for (int w = 0; w < jobs; ++w) {
+    if (absl::Status s = spawn(w); !s.ok()) return s;
+  }
+
+  struct sigaction action = {};
+  action.sa_handler = on_interrupt;
+  struct sigaction previous = {};
+  ::sigaction(SIGINT, &action, &previous);
+  g_interrupted = 0;
+
+  FILE* failures = nullptr;
+  const bool tty = ::isatty(STDERR_FILENO);
+  const auto start = std::chrono::steady_clock::now();
+  auto last_progress = start;
+  std::vector<uint8_t> replicas_seen(count, 0);
+  std::vector<uint64_t> first_digest(count, 0);
+  uint64_t done_through = first - 1;  // every seed <= this is finished
+  uint64_t events = 0;
+  uint64_t messages = 0;
+  uint64_t disk_writes = 0;
+  double simulated_s = 0;
+  int open_pipes = jobs;
+
+  auto elapsed_s = [&start] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
+  auto save_state = [&] {
+    if (options.state_path.empty()) return;
+    std::ofstream(options.state_path) << done_through << "\n";
+  };
+  auto progress = [&](bool final_line) {
+    const double secs = std::max(elapsed_s(), 1e-9);
+    const double rate = summary.seeds_done / secs;
+    const double eta = rate > 0 ? (count - summary.seeds_done) / rate : -1;
+    const std::string line = absl::StrFormat(
+        "[sweep %s] %d/%d seeds  %.0f seeds/s  failures %d  elapsed %s  ETA %s",
+        options.workload, summary.seeds_done, count, rate, summary.failures,
+        format_duration(secs), final_line ? "0s" : format_duration(eta));
+    if (tty) {
+      std::fprintf(stderr, "\r%s\033[K%s", line.c_str(), final_line ? "\n" : "");
+    } else {
+      std::fprintf(stderr, "%s\n", line.c_str());
+    }
+  };
+  auto handle = [&](const SeedReport& r) {
+    const uint64_t index = r.seed - first;
+    if (replicas_seen[index] == 0) {
+      first_digest[index] = r.digest;
+    } else if (first_digest[index] != r.digest) {
+      ++summary.determinism_mismatches;
+      std::printf("NONDETERMINISM seed=%llu: digests %016llx and %016llx in two processes\n  repro: %s\n",
+                  static_cast<unsigned long long>(r.seed),
+                  static_cast<unsigned long long>(first_digest[index]),
+                  static_cast<unsigned long long>(r.digest),
+                  repro_command(options.workload, r.seed, options.params).c_str());
+    }
+    if (++replicas_seen[index] < replicas) return;
+    ++summary.seeds_done;
+    events += r.events;
+    messages += r.messages;
+    disk_writes += r.disk_writes;
+    simulated_s += r.simulated_ns / 1e9;
+    if (!r.ok) {
+      ++summary.failures;
+      const std::string repro = repro_command(options.workload, r.seed, options.params);
+      if (tty) std::fprintf(stderr, "\r\033[K");
+      std::printf("FAIL seed=%llu workload=%s: %s\n  setup: %s\n  repro: %s\n",
+                  static_cast<unsigned long long>(r.seed), options.workload.c_str(),
+                  r.error.c_str(), r.setup.c_str(), repro.c_str());
+      std::fflush(stdout);
+      if (failures == nullptr) failures = std::fopen(options.failures_path.c_str(), "a");
+      if (failures != nullptr) {
+        std::fprintf(failures, "%llu\t%s\t%s\n", static_cast<unsigned long long>(r.seed),
+                     r.error.c_str(), repro.c_str());
+        std::fflush(failures);
+      }
+    }
+    while (done_through < options.last_seed && replicas_seen[done_through + 1 - first] >= replicas) {
+      ++done_through;
+    }
+  };
+
+  std::vector<pollfd> fds(jobs);
+  while (open_pipes > 0 && !g_interrupted &&
+         !(options.stop_on_first && summary.failures + summary.determinism_mismatches > 0)) {
+    for (int w = 0; w < jobs; ++w) fds[w] = pollfd{workers[w].fd, POLLIN, 0};
+    const int ready = ::poll(fds.data(), fds.size(), 250);
+    if (ready < 0 && errno != EINTR) return absl::InternalError("poll() failed");
+    for (int w = 0; w < jobs && ready > 0; ++w) {
+      if (workers[w].fd < 0 || (fds[w].revents & (POLLIN | POLLHUP)) == 0) continue;
+      char buf[8192];
+      const ssize_t n = ::read(workers[w].fd, buf, sizeof(buf));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        ::close(workers[w].fd);
+        workers[w].fd = -1;
+        int status = 0;
+        ::waitpid(workers[w].pid, &status, 0);
+        workers[w].pid = -1;
+        if (workers[w].next < shares[w].size()) {
+          // The worker died inside a seed (a WALLE_CHECK or sanitizer abort): that seed
+          // failed; a new worker carries on with the rest of the share.
+          SeedReport crashed;
+          crashed.seed = shares[w][workers[w].next++];
+          crashed.error = absl::StrCat("the process died running this seed (exit status ",
+                                       status, "); see its output with the repro command");
+          handle(crashed);
+          if (workers[w].next < shares[w].size()) {
+            if (absl::Status s = spawn(w); !s.ok()) return s;
+            continue;
+          }
+        }
+        --open_pipes;
+        continue;
+      }
+      workers[w].buffer.append(buf, static_cast<size_t>(n));
+      size_t newline;
+      while ((newline = workers[w].buffer.find('\n')) != std::string::npos) {
+        SeedReport report;
+        if (parse_report(std::string_view(workers[w].buffer).substr(0, newline), report)) {
+          ++workers[w].next;
+          handle(report);
+        }
+        workers[w].buffer.erase(0, newline + 1);
+      }
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_progress > std::chrono::milliseconds(tty ? 250 : 5000)) {
+      last_progress = now;
+      progress(false);
+      save_state();
+    }
+  }
+
+  summary.interrupted = g_interrupted || open_pipes > 0;
+  for (Worker& w : workers) {
+    if (w.fd >= 0) ::close(w.fd);
+    if (w.pid > 0) {
+      ::kill(w.pid, SIGKILL);
+      ::waitpid(w.pid, nullptr, 0);
+    }
+  }
+  ::sigaction(SIGINT, &previous, nullptr);
+  if (failures != nullptr) std::fclose(failures);
+  save_state();
+  progress(true);
+
+  const double secs = std::max(elapsed_s(), 1e-9);
+  std::printf(
+      "%s: %llu seeds, %llu failures%s in %.1fs wall: %.0f seeds/s, %.2fM events/s, "
+      "%.0f simulated s per wall s; per seed %.1f simulated s, %.0f events, %.0f messages, %.0f "
+      "disk writes\n",
+      summary.interrupted ? "interrupted" : "done",
+      static_cast<unsigned long long>(summary.seeds_done),
+      static_cast<unsigned long long>(summary.failures),
+      options.check_determinism
+          ? absl::StrFormat(", %d determinism mismatches", summary.determinism_mismatches).c_str()
+          : "",
+      secs, summary.seeds_done / secs, events / secs / 1e6, simulated_s / secs,
+      summary.seeds_done ? simulated_s / summary.seeds_done : 0.0,
+      summary.seeds_done ? double(events) / summary.seeds_done : 0.0,
+      summary.seeds_done ? double(messages) / summary.seeds_done : 0.0,
+      summary.seeds_done ? double(disk_writes) / summary.seeds_done : 0.0);
+  if (summary.interrupted) {
+    std::printf("resume with: --seeds %llu..%llu (or --resume with --state)\n",
+                static_cast<unsigned long long>(done_through + 1),
+                static_cast<unsigned long long>(options.last_seed));
+  }
+  if (summary.failures > 0) {
+    std::printf("failing seeds appended to %s\n", options.failures_path.c_str());
+  }
+  std::fflush(stdout);
+  return summary;
+}
+
+}  // namespace walle::sim

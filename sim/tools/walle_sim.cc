@@ -1,0 +1,135 @@
+// walle-sim: run one simulation seed, or sweep many across processes.
+//
+//   walle-sim run --seed 42 [--workload counter] [--trace] [--param key=value ...]
+//   walle-sim sweep --seeds 1..100000 [--jobs N] [--stop-on-first] [--check-determinism]
+//   walle-sim list
+//
+// Exit status: 0 all seeds passed, 1 some seed failed an invariant (or was nondeterministic),
+// 2 bad usage, 130 interrupted.
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/str_split.h"
+#include "sim/stats.h"
+#include "sim/tools/sweep.h"
+#include "sim/workload.h"
+
+namespace walle::sim {
+namespace {
+
+absl::Status parse_params(const std::vector<std::string>& items,
+                          absl::btree_map<std::string, std::string>& params) {
+  for (const std::string& item : items) {
+    std::pair<std::string, std::string> kv = absl::StrSplit(item, absl::MaxSplits('=', 1));
+    if (kv.first.empty() || item.find('=') == std::string::npos) {
+      return absl::InvalidArgumentError("--param wants key=value, got '" + item + "'");
+    }
+    params[kv.first] = kv.second;
+  }
+  return absl::OkStatus();
+}
+
+int usage_error(const absl::Status& status) {
+  std::fprintf(stderr, "walle-sim: %s\n", std::string(status.message()).c_str());
+  return 2;
+}
+
+int run_command(const std::string& workload_name, uint64_t seed, bool trace,
+                const absl::btree_map<std::string, std::string>& params) {
+  absl::StatusOr<Workload*> workload = builtin_workloads().find(workload_name);
+  if (!workload.ok()) return usage_error(workload.status());
+  RunOptions options;
+  options.seed = seed;
+  options.trace_sink = trace ? stdout : nullptr;
+  options.params = params;
+  absl::StatusOr<RunResult> result = (*workload)->run(options);
+  if (!result.ok()) return usage_error(result.status());
+  std::printf("workload: %s  seed: %llu\nsetup: %s\n%s\n", workload_name.c_str(),
+              static_cast<unsigned long long>(seed), result->setup.c_str(),
+              result->stats.to_string().c_str());
+  std::printf("simulated %.3fs in %llu events\n", result->simulated_ns / 1e9,
+              static_cast<unsigned long long>(result->events));
+  std::printf("digest: %016llx\n", static_cast<unsigned long long>(result->digest));
+  if (!result->status.ok()) {
+    std::printf("FAIL: %s\n", std::string(result->status.message()).c_str());
+    return 1;
+  }
+  std::printf("PASS\n");
+  return 0;
+}
+
+void list_workloads() {
+  for (const Workload* w : builtin_workloads().all()) {
+    std::printf("%s: %s\n", std::string(w->name()).c_str(), std::string(w->description()).c_str());
+    for (const std::string& p : w->parameters()) std::printf("    --param %s\n", p.c_str());
+  }
+}
+
+}  // namespace
+}  // namespace walle::sim
+
+int main(int argc, char** argv) {
+  using namespace walle::sim;
+  CLI::App app{"walle-sim: deterministic simulation of WALLE clusters"};
+  app.require_subcommand(1);
+
+  std::string workload = "counter";
+  std::vector<std::string> param_items;
+
+  CLI::App* run = app.add_subcommand("run", "run one seed and check its invariants");
+  uint64_t seed = 1;
+  bool trace = false;
+  run->add_option("--seed", seed, "the seed (determines the whole run)")->required();
+  run->add_option("--workload,-w", workload, "workload name (see 'walle-sim list')");
+  run->add_flag("--trace", trace, "print every event (time, node, event)");
+  run->add_option("--param,-p", param_items, "workload parameter key=value");
+
+  CLI::App* sweep = app.add_subcommand("sweep", "run a range of seeds across processes");
+  SweepOptions sweep_options;
+  std::string seeds = "1..1000";
+  const long cores = ::sysconf(_SC_NPROCESSORS_ONLN);
+  sweep_options.jobs = cores > 0 ? static_cast<int>(cores) : 1;
+  sweep->add_option("--seeds", seeds, "inclusive seed range A..B")->capture_default_str();
+  sweep->add_option("--jobs,-j", sweep_options.jobs, "worker processes (default: all cores)");
+  sweep->add_option("--workload,-w", workload, "workload name (see 'walle-sim list')");
+  sweep->add_flag("--stop-on-first", sweep_options.stop_on_first, "stop at the first failure");
+  sweep->add_flag("--check-determinism", sweep_options.check_determinism,
+                  "run every seed in two processes and compare trace digests");
+  sweep->add_option("--failures", sweep_options.failures_path, "file failing seeds are appended to")
+      ->capture_default_str();
+  sweep->add_option("--state", sweep_options.state_path,
+                    "file recording progress, for --resume after an interruption");
+  sweep->add_flag("--resume", sweep_options.resume, "skip the seeds --state says are done");
+  sweep->add_option("--param,-p", param_items, "workload parameter key=value");
+
+  app.add_subcommand("list", "list workloads and their parameters");
+
+  CLI11_PARSE(app, argc, argv);
+
+  absl::btree_map<std::string, std::string> params;
+  if (absl::Status s = parse_params(param_items, params); !s.ok()) return usage_error(s);
+
+  if (run->parsed()) return run_command(workload, seed, trace, params);
+  if (sweep->parsed()) {
+    if (absl::Status s = parse_seed_range(seeds, sweep_options.first_seed, sweep_options.last_seed);
+        !s.ok()) {
+      return usage_error(s);
+    }
+    if (sweep_options.resume && sweep_options.state_path.empty()) {
+      return usage_error(absl::InvalidArgumentError("--resume needs --state FILE"));
+    }
+    sweep_options.workload = workload;
+    sweep_options.params = params;
+    absl::StatusOr<SweepSummary> summary = run_sweep(sweep_options);
+    if (!summary.ok()) return usage_error(summary.status());
+    if (summary->failures > 0 || summary->determinism_mismatches > 0) return 1;
+    return summary->interrupted ? 130 : 0;
+  }
+  list_workloads();
+  return 0;
+}

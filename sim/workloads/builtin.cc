@@ -1,0 +1,16 @@
+#include "core/util/check.h"
+#include "sim/workload.h"
+#include "sim/workloads/counter_workload.h"
+
+namespace walle::sim {
+
+WorkloadRegistry& builtin_workloads() {
+  static WorkloadRegistry* registry = [] {
+    auto* r = new WorkloadRegistry();
+    WALLE_CHECK(r->add(counter::make_counter_workload()).ok());
+    return r;
+  }();
+  return *registry;
+}
+
+}  // namespace walle::sim
