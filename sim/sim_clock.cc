@@ -30,6 +30,7 @@ TimerId SimClock::start_timer(int64_t delay_ns, absl::AnyInvocable<void()> fire)
     Simulation& sim = host_.sim();
     ++sim.stats().timers_fired;
     sim.trace().record(sim.now_ns(), host_.id(), TraceKind::kTimerFire, id);
+    if (sim.trace().text_enabled()) sim.trace().text(sim.now_ns(), host_.id(), "timer fires");
     fire();
   });
   return TimerId{id};

@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "core/util/check.h"
 #include "sim/node_host.h"
 #include "sim/simulation.h"
@@ -31,7 +32,7 @@ class SimFile final : public File {
   void append(std::string data, IoDone done) override {
     const int64_t latency = disk_.write_latency_ns(data.size());
     disk_.submit(
-        latency,
+        "append", ino_, latency,
         [disk = &disk_, ino = ino_, data = std::move(data)] {
           return disk->write(ino, SimDisk::kAppendOffset, data);
         },
@@ -41,7 +42,7 @@ class SimFile final : public File {
   void write_at(uint64_t offset, std::string data, IoDone done) override {
     const int64_t latency = disk_.write_latency_ns(data.size());
     disk_.submit(
-        latency,
+        "write", ino_, latency,
         [disk = &disk_, ino = ino_, offset, data = std::move(data)] {
           return disk->write(ino, offset, data);
         },
@@ -51,7 +52,7 @@ class SimFile final : public File {
   void read_at(uint64_t offset, uint64_t length, ReadDone done) override {
     auto result = std::make_shared<absl::StatusOr<std::string>>();
     disk_.submit(
-        disk_.write_latency_ns(std::min<uint64_t>(length, size())),
+        "read", ino_, disk_.write_latency_ns(std::min<uint64_t>(length, size())),
         [disk = &disk_, ino = ino_, offset, length, result] {
           *result = disk->read(ino, offset, length);
           return result->status();
@@ -61,13 +62,13 @@ class SimFile final : public File {
 
   void sync(IoDone done) override {
     disk_.submit(
-        disk_.sync_latency_ns(), [disk = &disk_, ino = ino_] { return disk->sync(ino); },
+        "sync", ino_, disk_.sync_latency_ns(), [disk = &disk_, ino = ino_] { return disk->sync(ino); },
         std::move(done));
   }
 
   void truncate(uint64_t size_bytes, IoDone done) override {
     disk_.submit(
-        disk_.write_latency_ns(0),
+        "truncate", ino_, disk_.write_latency_ns(0),
         [disk = &disk_, ino = ino_, size_bytes] { return disk->truncate(ino, size_bytes); },
         std::move(done));
   }
@@ -82,14 +83,24 @@ SimDisk::SimDisk(NodeHost& host, const DiskConfig& config) : host_(host), config
 
 SimDisk::~SimDisk() = default;
 
-void SimDisk::submit(int64_t latency_ns, absl::AnyInvocable<absl::Status()> apply, IoDone done) {
+void SimDisk::submit(const char* op, uint64_t ino, int64_t latency_ns,
+                     absl::AnyInvocable<absl::Status()> apply, IoDone done) {
   Simulation& sim = host_.sim();
   const int64_t at_ns = std::max(sim.now_ns(), busy_until_ns_) + latency_ns;
   busy_until_ns_ = at_ns;
-  host_.post_at(at_ns, [this, apply = std::move(apply), done = std::move(done)]() mutable {
+  host_.post_at(at_ns, [this, op, ino, apply = std::move(apply), done = std::move(done)]() mutable {
     absl::Status status = apply();
-    host_.sim().trace().record(host_.sim().now_ns(), host_.id(), TraceKind::kDiskOp,
-                               static_cast<uint64_t>(status.code()), used_bytes_);
+    Trace& trace = host_.sim().trace();
+    trace.record(host_.sim().now_ns(), host_.id(), TraceKind::kDiskOp,
+                 static_cast<uint64_t>(status.code()), used_bytes_);
+    if (trace.text_enabled()) {
+      auto it = inodes_.find(ino);
+      trace.text(host_.sim().now_ns(), host_.id(),
+                 absl::StrCat("disk ", op, ino == 0 ? "" : " ",
+                              it == inodes_.end() ? "" : it->second.name, " ",
+                              it == inodes_.end() ? "" : absl::StrCat(it->second.data.size(), "B "),
+                              status.ok() ? "ok" : status.ToString()));
+    }
     done(std::move(status));
   });
 }
@@ -116,7 +127,7 @@ absl::StatusOr<std::unique_ptr<File>> SimDisk::open(std::string_view name, OpenM
       return no_such_file(name);
     }
     const uint64_t ino = next_inode_++;
-    inodes_[ino];
+    inodes_[ino].name = std::string(name);
     it = names_.emplace(std::string(name), ino).first;
     unsynced_dir_ops_.push_back(DirOp{DirOp::kCreate, std::string(name), "", ino});
   }
@@ -136,12 +147,13 @@ void SimDisk::rename(std::string_view from, std::string_view to, IoDone done) {
   absl::Status valid = ValidateFileName(from);
   if (valid.ok()) valid = ValidateFileName(to);
   submit(
-      config_.write_latency_ns,
+        "rename", 0, config_.write_latency_ns,
       [this, valid, from = std::string(from), to = std::string(to)]() -> absl::Status {
         if (!valid.ok()) return valid;
         auto it = names_.find(from);
         if (it == names_.end()) return no_such_file(from);
         DirOp op{DirOp::kRename, from, to, it->second};
+        inodes_.at(it->second).name = to;
         apply_dir_op(names_, op);
         unsynced_dir_ops_.push_back(std::move(op));
         collect_garbage();
@@ -153,7 +165,7 @@ void SimDisk::rename(std::string_view from, std::string_view to, IoDone done) {
 void SimDisk::remove(std::string_view name, IoDone done) {
   absl::Status valid = ValidateFileName(name);
   submit(
-      config_.write_latency_ns,
+        "remove", 0, config_.write_latency_ns,
       [this, valid, name = std::string(name)]() -> absl::Status {
         if (!valid.ok()) return valid;
         auto it = names_.find(name);
@@ -169,7 +181,7 @@ void SimDisk::remove(std::string_view name, IoDone done) {
 
 void SimDisk::sync_dir(IoDone done) {
   submit(
-      sync_latency_ns(),
+        "sync_dir", 0, sync_latency_ns(),
       [this] {
         ++host_.sim().stats().disk_syncs;
         durable_names_ = names_;

@@ -76,6 +76,7 @@ class SimDisk final : public FileSystem {
     absl::btree_map<uint64_t, std::string> durable_sectors;
     absl::btree_set<uint64_t> bad_sectors;  // latent read errors
     int open_handles = 0;
+    std::string name;  // its latest name, for the readable trace
   };
   // std::less<> allows lookups by string_view without a copy.
   using NameMap = absl::btree_map<std::string, uint64_t, std::less<>>;
@@ -88,7 +89,9 @@ class SimDisk final : public FileSystem {
 
   // Schedules `apply` after `latency_ns` behind every earlier operation, then `done` with
   // its result, for the process's current incarnation.
-  void submit(int64_t latency_ns, absl::AnyInvocable<absl::Status()> apply, IoDone done);
+  // `op` and `ino` (0: a directory operation) label the readable trace.
+  void submit(const char* op, uint64_t ino, int64_t latency_ns,
+              absl::AnyInvocable<absl::Status()> apply, IoDone done);
   int64_t write_latency_ns(uint64_t bytes) const;
   int64_t sync_latency_ns();
 

@@ -371,7 +371,7 @@ absl::StatusOr<SweepSummary> run_sweep(const SweepOptions& options) {
       "%s: %llu seeds, %llu failures%s in %.1fs wall: %.0f seeds/s, %.2fM events/s, "
       "%.0f simulated s per wall s; per seed %.1f simulated s, %.0f events, %.0f messages, %.0f "
       "disk writes\n",
-      summary.interrupted ? "interrupted" : "done",
+      g_interrupted ? "interrupted" : summary.interrupted ? "stopped at the first failure" : "done",
       static_cast<unsigned long long>(summary.seeds_done),
       static_cast<unsigned long long>(summary.failures),
       options.check_determinism

@@ -38,13 +38,8 @@ std::string CounterNode::encode_record(uint64_t value) {
   return out;
 }
 
-CounterNode::CounterNode(Env& env, CounterObserver& observer, uint32_t cluster_size,
-                         int64_t tick_ns)
-    : env_(env),
-      observer_(observer),
-      cluster_size_(cluster_size),
-      tick_ns_(tick_ns),
-      peer_values_(cluster_size, 0) {}
+CounterNode::CounterNode(Env& env, CounterObserver& observer, const Options& options)
+    : env_(env), observer_(observer), options_(options), peer_values_(options.cluster_size, 0) {}
 
 CounterNode::~CounterNode() = default;
 
@@ -53,7 +48,7 @@ void CounterNode::start() { recover(); }
 void CounterNode::retry_recovery(const char* step, const absl::Status& status) {
   // Transient faults (EIO, ENOSPC) end when the nemesis heals; keep trying, but bounded.
   WALLE_CHECK_MSG(++recovery_attempts_ < kMaxRecoveryAttempts, step);
-  env_.clock.start_timer(tick_ns_, [this] { recover(); });
+  env_.clock.start_timer(options_.tick_ns, [this] { recover(); });
 }
 
 void CounterNode::recover() {
@@ -146,7 +141,7 @@ void CounterNode::finish_recovery() {
 
 void CounterNode::schedule_tick() {
   // Jitter keeps nodes from ticking in lockstep.
-  const int64_t delay = tick_ns_ / 2 + static_cast<int64_t>(env_.random.uniform(tick_ns_));
+  const int64_t delay = options_.tick_ns / 2 + static_cast<int64_t>(env_.random.uniform(options_.tick_ns));
   env_.clock.start_timer(delay, [this] { tick(); });
 }
 
@@ -170,6 +165,13 @@ void CounterNode::tick() {
       writing_ = false;
       return;
     }
+    if (options_.bug_skip_sync) {
+      writing_ = false;
+      durable_ = next;
+      observer_.on_durable(env_.self, next);
+      broadcast(next);
+      return;
+    }
     log_->sync([this, next](absl::Status s) {
       writing_ = false;
       if (!s.ok()) return;
@@ -181,14 +183,14 @@ void CounterNode::tick() {
 }
 
 void CounterNode::broadcast(uint64_t value) {
-  for (NodeId peer = 0; peer < cluster_size_; ++peer) {
+  for (NodeId peer = 0; peer < options_.cluster_size; ++peer) {
     if (peer != env_.self) env_.transport.send(peer, wire::encode(CounterUpdate{value}));
   }
 }
 
 void CounterNode::receive(NodeId from, std::string_view bytes) {
   absl::StatusOr<CounterMessage> message = wire::decode<CounterMessage>(bytes);
-  if (!message.ok() || from >= cluster_size_) {
+  if (!message.ok() || from >= options_.cluster_size) {
     ++malformed_messages_;
     return;
   }

@@ -36,7 +36,15 @@ class CounterNode final : public Node {
   static constexpr const char* kTempName = "counter.tmp";
   static constexpr uint64_t kRecordBytes = 16;  // value, XXH64(value)
 
-  CounterNode(Env& env, CounterObserver& observer, uint32_t cluster_size, int64_t tick_ns);
+  struct Options {
+    uint32_t cluster_size = 3;
+    int64_t tick_ns = 20 * kNanosPerMilli;
+    // A planted bug, for proving that the checkers catch it: report a value as durable
+    // without syncing it.
+    bool bug_skip_sync = false;
+  };
+
+  CounterNode(Env& env, CounterObserver& observer, const Options& options);
   ~CounterNode() override;
 
   void start() override;
@@ -61,8 +69,7 @@ class CounterNode final : public Node {
 
   Env& env_;
   CounterObserver& observer_;
-  uint32_t cluster_size_;
-  int64_t tick_ns_;
+  Options options_;
   std::unique_ptr<File> log_;
   std::unique_ptr<File> temp_;
   bool recovered_ = false;

@@ -84,7 +84,8 @@ class CounterWorkload final : public Workload {
             "fault_ms=2000 simulated time with faults on",
             "heal_ms=1500  simulated time after healing, for the liveness check",
             "tick_ms=20    interval between increments",
-            "faults=1      0 turns every fault off"};
+            "faults=1      0 turns every fault off",
+            "bug_skip_sync=0  1 plants a bug (durable without fsync) the checker must catch"};
   }
 
   absl::StatusOr<RunResult> run(const RunOptions& options) override {
@@ -94,7 +95,8 @@ class CounterWorkload final : public Workload {
     absl::StatusOr<int64_t> heal_ms = params.integer("heal_ms", 1500, 200, 3600 * 1000);
     absl::StatusOr<int64_t> tick_ms = params.integer("tick_ms", 20, 1, 1000);
     absl::StatusOr<int64_t> faults = params.integer("faults", 1, 0, 1);
-    for (const auto* p : {&nodes, &fault_ms, &heal_ms, &tick_ms, &faults}) {
+    absl::StatusOr<int64_t> bug_skip_sync = params.integer("bug_skip_sync", 0, 0, 1);
+    for (const auto* p : {&nodes, &fault_ms, &heal_ms, &tick_ms, &faults, &bug_skip_sync}) {
       if (!p->ok()) return p->status();
     }
     if (absl::Status s = params.check_all_used(); !s.ok()) return s;
@@ -108,9 +110,11 @@ class CounterWorkload final : public Workload {
     FaultPlan plan = *faults ? FaultPlan::swarm(swarm, config) : FaultPlan::none();
 
     std::unique_ptr<CounterChecker> checker;
-    const int64_t tick_ns = *tick_ms * kNanosPerMilli;
-    auto sim = Simulation::create(config, [&checker, &config, tick_ns](Env& env) {
-      return std::make_unique<CounterNode>(env, *checker, config.node_count, tick_ns);
+    const CounterNode::Options node_options{.cluster_size = config.node_count,
+                                            .tick_ns = *tick_ms * kNanosPerMilli,
+                                            .bug_skip_sync = *bug_skip_sync == 1};
+    auto sim = Simulation::create(config, [&checker, node_options](Env& env) {
+      return std::make_unique<CounterNode>(env, *checker, node_options);
     });
     if (!sim.ok()) return sim.status();
     Simulation& s = **sim;
