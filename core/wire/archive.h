@@ -68,7 +68,11 @@ class WireInputArchive
       load_bytes(&byte, 1);
       if (shift == 63 && byte > 1) throw cereal::Exception("varint overflows 64 bits");
       value |= static_cast<uint64_t>(byte & 0x7f) << shift;
-      if ((byte & 0x80) == 0) return value;
+      if ((byte & 0x80) == 0) {
+        // One value, one encoding: a zero final byte after a continuation is padding.
+        if (byte == 0 && shift > 0) throw cereal::Exception("varint has redundant bytes");
+        return value;
+      }
     }
     throw cereal::Exception("varint longer than 10 bytes");
   }
