@@ -27,12 +27,12 @@ void Network::send(NodeId from, NodeId to, std::string bytes) {
   SimStats& stats = sim_.stats();
   Trace& trace = sim_.trace();
   const int64_t now = sim_.now_ns();
+  ++stats.messages_sent;
+  stats.bytes_sent += bytes.size();
   if (from >= node_count_ || to >= node_count_ || from == to) {
     ++stats.dropped_partition;  // no such link
     return;
   }
-  ++stats.messages_sent;
-  stats.bytes_sent += bytes.size();
   trace.record(now, from, TraceKind::kSend, to, content_hash(bytes));
   if (link(from, to).blocked) {
     ++stats.dropped_partition;

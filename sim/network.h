@@ -23,7 +23,8 @@ class Network {
 
   void send(NodeId from, NodeId to, std::string bytes);
 
-  // Faults. Partitions and blocks drop messages in flight on the affected links too.
+  // Faults. A message is lost if its link is blocked when it is sent or when it arrives
+  // (healing before it arrives lets it through, like a route that flapped).
   void partition(NodeId a, NodeId b);                       // both directions
   void block(NodeId from, NodeId to);                       // one direction only
   void isolate(NodeId node);                                // from every other node

@@ -21,7 +21,9 @@ class Scheduler {
   // Schedules `action` at `at_ns` (clamped to now: the past is not reachable).
   void schedule_at(int64_t at_ns, Action action);
   void schedule_after(int64_t delay_ns, Action action) {
-    schedule_at(now_ns_ + (delay_ns > 0 ? delay_ns : 0), std::move(action));
+    // Saturating: an enormous delay means "never", not a wrap into the past.
+    const int64_t delay = delay_ns > 0 ? delay_ns : 0;
+    schedule_at(delay > INT64_MAX - now_ns_ ? INT64_MAX : now_ns_ + delay, std::move(action));
   }
 
   // Time of the earliest pending event; requires pending() > 0.

@@ -16,7 +16,9 @@ int64_t SimClock::to_sim_duration(int64_t local_ns) const {
   // Round up, so that the local clock has advanced at least local_ns when the timer fires.
   const __int128 numerator = static_cast<__int128>(local_ns) * 1000000;
   const __int128 denominator = 1000000 + drift_ppm_;
-  return static_cast<int64_t>((numerator + denominator - 1) / denominator) + 1;
+  const __int128 sim_ns = (numerator + denominator - 1) / denominator + 1;
+  // Saturate: a timer "never" (INT64_MAX) must not wrap into the past.
+  return sim_ns > INT64_MAX / 2 ? INT64_MAX / 2 : static_cast<int64_t>(sim_ns);
 }
 
 TimerId SimClock::start_timer(int64_t delay_ns, absl::AnyInvocable<void()> fire) {

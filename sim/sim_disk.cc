@@ -34,7 +34,7 @@ class SimFile final : public File {
     disk_.submit(
         "append", ino_, latency,
         [disk = &disk_, ino = ino_, data = std::move(data)] {
-          return disk->write(ino, SimDisk::kAppendOffset, data);
+          return disk->write(ino, std::nullopt, data);
         },
         std::move(done));
   }
@@ -186,6 +186,7 @@ void SimDisk::sync_dir(IoDone done) {
         ++host_.sim().stats().disk_syncs;
         durable_names_ = names_;
         unsynced_dir_ops_.clear();
+        collect_garbage();  // a removal is final now: its space returns
         return absl::OkStatus();
       },
       std::move(done));
@@ -227,11 +228,11 @@ absl::StatusOr<SimDisk::Inode*> SimDisk::find_inode(uint64_t ino) {
   return &it->second;
 }
 
-absl::Status SimDisk::write(uint64_t ino, uint64_t offset, std::string_view bytes) {
+absl::Status SimDisk::write(uint64_t ino, std::optional<uint64_t> at, std::string_view bytes) {
   absl::StatusOr<Inode*> found = find_inode(ino);
   if (!found.ok()) return found.status();
   Inode& inode = **found;
-  if (offset == kAppendOffset) offset = inode.data.size();
+  const uint64_t offset = at.value_or(inode.data.size());
   SimStats& stats = host_.sim().stats();
   const uint64_t end = offset + bytes.size();
   if (end < offset) return absl::InvalidArgumentError("write offset + length overflows");
@@ -275,6 +276,9 @@ absl::Status SimDisk::truncate(uint64_t ino, uint64_t size) {
              (std::max(size, old_size) + sector - 1) / sector);
   inode.data.resize(size, '\0');
   used_bytes_ = used_bytes_ - old_size + size;
+  // Sectors cut away are deallocated: a later write there lands on fresh sectors.
+  inode.bad_sectors.erase(inode.bad_sectors.lower_bound((size + sector - 1) / sector),
+                          inode.bad_sectors.end());
   return absl::OkStatus();
 }
 

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -95,10 +96,9 @@ class SimDisk final : public FileSystem {
   int64_t write_latency_ns(uint64_t bytes) const;
   int64_t sync_latency_ns();
 
-  static constexpr uint64_t kAppendOffset = UINT64_MAX;
   absl::StatusOr<Inode*> find_inode(uint64_t ino);
-  // offset kAppendOffset: at the end of the file when the write executes.
-  absl::Status write(uint64_t ino, uint64_t offset, std::string_view bytes);
+  // offset nullopt: at the end of the file when the write executes (append).
+  absl::Status write(uint64_t ino, std::optional<uint64_t> offset, std::string_view bytes);
   absl::Status truncate(uint64_t ino, uint64_t size);
   absl::StatusOr<std::string> read(uint64_t ino, uint64_t offset, uint64_t length);
   absl::Status sync(uint64_t ino);

@@ -6,7 +6,8 @@
 // (2) sizes as LEB128 varints, (3) the reader works on a string_view and treats hostile input
 // as a normal case: every size is checked against the bytes that remain before anything is
 // allocated, so a forged length cannot make the decoder allocate gigabytes, and a bool must be
-// 0 or 1. Malformed input throws cereal::Exception inside the archive; the codec (codec.h)
+// 0 or 1. (A container of n elements then allocates n * sizeof(element), so a decoder's
+// memory stays within a small multiple of its input.) Malformed input throws cereal::Exception inside the archive; the codec (codec.h)
 // turns that into an absl::Status at the boundary, so no exception escapes into callers.
 
 #include <bit>
