@@ -41,14 +41,14 @@ void NodeHost::boot(const NodeFactory& factory) {
   post_at(sim_.now_ns(), [this] { node_->start(); });
 }
 
-void NodeHost::crash() {
+void NodeHost::crash(std::optional<CrashMode> mode) {
   WALLE_CHECK(node_ != nullptr);
   node_.reset();  // closes its files first: the disk then decides what survived
   ++incarnation_;
   paused_ = false;
   deferred_.clear();
   clock_.clear_timers();
-  disk_.crash(disk_.random_crash_mode());
+  disk_.crash(mode.value_or(disk_.random_crash_mode()));
 }
 
 void NodeHost::pause() {

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "absl/functional/any_invocable.h"
@@ -24,8 +25,7 @@ using NodeFactory = std::function<std::unique_ptr<Node>(Env&)>;
 // that nothing of a crashed process ever runs again.
 class NodeHost {
  public:
-  NodeHost(Simulation& sim, NodeId id, int64_t clock_origin_ns, int64_t drift_ppm,
-           uint64_t seed);
+  NodeHost(Simulation& sim, NodeId id, int64_t clock_origin_ns, int64_t drift_ppm, uint64_t seed);
   NodeHost(const NodeHost&) = delete;
   NodeHost& operator=(const NodeHost&) = delete;
 
@@ -46,8 +46,9 @@ class NodeHost {
 
   // Starts a fresh process over the durable disk. Requires !up().
   void boot(const NodeFactory& factory);
-  // Kills the process: no callback of it runs again; the disk loses unsynced writes.
-  void crash();
+  // Kills the process: no callback of it runs again; the disk loses unsynced writes as
+  // `mode` says (default: a mode drawn from the disk's config).
+  void crash(std::optional<CrashMode> mode = std::nullopt);
   void pause();
   void resume();
 

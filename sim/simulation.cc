@@ -17,7 +17,9 @@ absl::StatusOr<std::unique_ptr<Simulation>> Simulation::create(const SimConfig& 
 }
 
 Simulation::Simulation(const SimConfig& config, NodeFactory factory)
-    : config_(config), factory_(std::move(factory)), prng_(Prng(config.seed).fork(kWorkloadStream)) {
+    : config_(config),
+      factory_(std::move(factory)),
+      prng_(Prng(config.seed).fork(kWorkloadStream)) {
   network_ = std::make_unique<Network>(*this, config_.network, config_.node_count,
                                        Prng(config.seed).fork(kNetworkStream));
   for (NodeId id = 0; id < config_.node_count; ++id) {
@@ -33,8 +35,8 @@ Simulation::Simulation(const SimConfig& config, NodeFactory factory)
 
 absl::Status Simulation::check_node(NodeId node) const {
   if (node >= config_.node_count) {
-    return absl::InvalidArgumentError(absl::StrCat("unknown node ", node, "; this cluster has nodes 0..",
-                                                   config_.node_count - 1));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "unknown node ", node, "; this cluster has nodes 0..", config_.node_count - 1));
   }
   return absl::OkStatus();
 }
@@ -57,14 +59,15 @@ void Simulation::start_all() {
   }
 }
 
-absl::Status Simulation::crash(NodeId node) {
+absl::Status Simulation::crash(NodeId node, std::optional<CrashMode> mode) {
   if (absl::Status s = check_node(node); !s.ok()) return s;
   NodeHost& h = *hosts_[node];
-  if (!h.up()) return absl::FailedPreconditionError(absl::StrCat("node ", node, " is already down"));
+  if (!h.up())
+    return absl::FailedPreconditionError(absl::StrCat("node ", node, " is already down"));
   ++stats_.crashes;
   trace_.record(now_ns(), node, TraceKind::kCrash);
   if (trace_.text_enabled()) trace_.text(now_ns(), node, "crash");
-  h.crash();
+  h.crash(mode);
   network_->reset_all(node);
   return absl::OkStatus();
 }
@@ -72,11 +75,13 @@ absl::Status Simulation::crash(NodeId node) {
 absl::Status Simulation::pause(NodeId node, int64_t duration_ns) {
   if (absl::Status s = check_node(node); !s.ok()) return s;
   if (duration_ns <= 0) {
-    return absl::InvalidArgumentError(absl::StrCat("pause duration ", duration_ns, "ns must be > 0"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("pause duration ", duration_ns, "ns must be > 0"));
   }
   NodeHost& h = *hosts_[node];
   if (!h.up()) return absl::FailedPreconditionError(absl::StrCat("node ", node, " is down"));
-  if (h.paused()) return absl::FailedPreconditionError(absl::StrCat("node ", node, " is already paused"));
+  if (h.paused())
+    return absl::FailedPreconditionError(absl::StrCat("node ", node, " is already paused"));
   ++stats_.pauses;
   trace_.record(now_ns(), node, TraceKind::kPause, static_cast<uint64_t>(duration_ns));
   if (trace_.text_enabled()) {

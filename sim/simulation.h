@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -43,7 +44,7 @@ class Simulation {
   // the node is in the wrong state (e.g. crashing a node that is down).
   absl::Status start(NodeId node);  // boot or restart over the durable disk
   void start_all();                 // every node that is down
-  absl::Status crash(NodeId node);
+  absl::Status crash(NodeId node, std::optional<CrashMode> mode = std::nullopt);
   absl::Status pause(NodeId node, int64_t duration_ns);  // like SIGSTOP, then SIGCONT
   absl::Status wipe(NodeId node);                        // requires the node to be down
   bool is_up(NodeId node) const;

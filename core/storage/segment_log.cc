@@ -1,0 +1,495 @@
+#include "core/storage/segment_log.h"
+
+#include <xxhash.h>
+
+#include <algorithm>
+#include <memory>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "core/storage/records.h"
+#include "core/util/check.h"
+#include "core/util/join.h"
+
+namespace walle::storage {
+namespace {
+
+bool all_zero(std::string_view bytes) {
+  return std::all_of(bytes.begin(), bytes.end(), [](char c) { return c == 0; });
+}
+
+}  // namespace
+
+SegmentLog::SegmentLog(FileSystem& files, std::string prefix, uint64_t seed, uint64_t segment_bytes)
+    : files_(files), prefix_(std::move(prefix)), seed_(seed), segment_bytes_(segment_bytes) {}
+
+SegmentLog::~SegmentLog() = default;
+
+std::string SegmentLog::segment_name(uint64_t seq) const {
+  return absl::StrFormat("%s.%08d", prefix_, seq);
+}
+
+std::string SegmentLog::spare_name() const { return prefix_ + ".spare"; }
+
+uint64_t SegmentLog::seed_for(uint64_t seq) const {
+  const uint64_t parts[2] = {seed_, seq};
+  return XXH3_64bits(parts, sizeof(parts));
+}
+
+std::vector<uint64_t> SegmentLog::segments() const {
+  std::vector<uint64_t> out;
+  for (const auto& [seq, segment] : segments_) out.push_back(seq);
+  return out;
+}
+
+uint64_t SegmentLog::next_segment(uint64_t seq) const {
+  auto it = segments_.upper_bound(seq);
+  return it == segments_.end() ? 0 : it->first;
+}
+
+uint64_t SegmentLog::segment_end(uint64_t seq) const {
+  auto it = segments_.find(seq);
+  return it == segments_.end() ? 0 : it->second.end;
+}
+
+void SegmentLog::start_segment(uint64_t previous_seq, uint64_t previous_end) {
+  const uint64_t seq = next_seq_++;
+  Segment& segment = segments_[seq];
+  head_seq_ = seq;
+  needs_new_segment_ = false;
+  append_record(segment.queued, RecordType::kSegmentHeader,
+                encode_payload(SegmentHeader{seq, previous_seq, previous_end}), seed_for(seq));
+  segment.end = segment.queued.size();
+  head_end_ = segment.end;
+  queued_bytes_ += segment.queued.size();
+}
+
+SegmentLog::Position SegmentLog::append(RecordType type, std::string_view payload) {
+  const uint64_t size = record_size(payload.size());
+  // The owner's entry size limit keeps every record well below a segment (StoreOptions).
+  WALLE_CHECK(size + 128 <= segment_bytes_);
+  if (needs_new_segment_ || head_seq_ == 0) {
+    start_segment(cut_seq_, cut_end_);
+  } else if (head_end_ + size > segment_bytes_) {
+    start_segment(head_seq_, head_end_);
+  }
+  Segment& segment = segments_.at(head_seq_);
+  const Position position{head_seq_, head_end_};
+  append_record(segment.queued, type, payload, seed_for(head_seq_));
+  segment.end += size;
+  head_end_ = segment.end;
+  queued_bytes_ += size;
+  return position;
+}
+
+void SegmentLog::cut(Position position) {
+  auto it = segments_.find(position.seq);
+  WALLE_CHECK(it != segments_.end() && position.offset <= it->second.end);
+  // Later segments leave the chain; their files are deleted once no write is in flight.
+  for (auto later = std::next(it); later != segments_.end();) {
+    queued_bytes_ -= later->second.queued.size();
+    abandoned_.push_back(later->first);
+    later = segments_.erase(later);
+  }
+  Segment& segment = it->second;
+  const uint64_t keep_queued =
+      position.offset > segment.written ? position.offset - segment.written : 0;
+  if (keep_queued < segment.queued.size()) {
+    queued_bytes_ -= segment.queued.size() - keep_queued;
+    segment.queued.resize(keep_queued);
+  }
+  segment.end = position.offset;
+  head_seq_ = position.seq;
+  head_end_ = position.offset;
+  cut_seq_ = position.seq;
+  cut_end_ = position.offset;
+  needs_new_segment_ = true;
+}
+
+void SegmentLog::roll() {
+  if (head_seq_ == 0) return;
+  cut_seq_ = head_seq_;
+  cut_end_ = head_end_;
+  needs_new_segment_ = true;
+}
+
+void SegmentLog::sync(IoDone done) {
+  waiting_.push_back(std::move(done));
+  flush();
+}
+
+void SegmentLog::flush() {
+  if (flushing_ || waiting_.empty()) return;
+  flushing_ = true;
+  auto waiters = std::make_shared<std::vector<IoDone>>(std::move(waiting_));
+  waiting_.clear();
+
+  auto countdown = std::make_shared<Join>();
+  countdown->pending = 1;  // released after every operation is submitted
+  countdown->done = [this, waiters](absl::Status status) {
+    for (auto& [seq, segment] : segments_) {
+      if (status.ok()) {
+        segment.durable = segment.written;
+      } else if (!segment.in_flight.empty()) {
+        // Rewritten by the next flush at the same offsets: writes are idempotent.
+        segment.written -= segment.in_flight.size();
+        queued_bytes_ += segment.in_flight.size();
+        segment.queued.insert(0, segment.in_flight);
+      }
+      segment.in_flight.clear();
+    }
+    flushing_ = false;
+    for (IoDone& waiter : *waiters) waiter(status);
+    flush();  // callers that arrived meanwhile
+  };
+
+  for (auto& [seq_key, segment_ref] : segments_) {
+    const uint64_t seq = seq_key;
+    Segment& segment = segment_ref;
+    if (segment.ready && segment.queued.empty()) continue;
+    if (!segment.ready) {
+      // A new segment: a recycled spare, or a fresh file written with zeros, its name synced.
+      absl::StatusOr<std::unique_ptr<File>> file =
+          files_.exists(spare_name()) ? files_.open(spare_name(), OpenMode::kOpenExisting)
+                                      : files_.open(segment_name(seq), OpenMode::kCreateIfMissing);
+      if (!file.ok()) {
+        countdown->first_error = file.status();
+        break;
+      }
+      segment.file = std::move(*file);
+      if (segment.file->name() == spare_name()) {
+        ++countdown->pending;
+        files_.rename(spare_name(), segment_name(seq),
+                      [countdown](absl::Status s) { countdown->finish(s); });
+      } else if (segment.file->size() < segment_bytes_) {
+        countdown->pending += 2;
+        segment.file->write_at(0, std::string(segment_bytes_, '\0'),
+                               [countdown](absl::Status s) { countdown->finish(s); });
+        segment.file->sync([countdown](absl::Status s) { countdown->finish(s); });
+      }
+      ++countdown->pending;
+      files_.sync_dir([this, seq, countdown](absl::Status s) {
+        auto it = segments_.find(seq);
+        if (s.ok() && it != segments_.end()) it->second.ready = true;
+        countdown->finish(s);
+      });
+    }
+    if (!segment.queued.empty()) {
+      const uint64_t offset = segment.written;
+      segment.in_flight = std::move(segment.queued);
+      segment.queued.clear();
+      segment.written += segment.in_flight.size();
+      queued_bytes_ -= segment.in_flight.size();
+      countdown->pending += 2;
+      segment.file->write_at(offset, segment.in_flight,
+                             [countdown](absl::Status s) { countdown->finish(s); });
+      segment.file->sync([countdown](absl::Status s) { countdown->finish(s); });
+    }
+  }
+  // Segments cut off the chain are deleted after everything above.
+  if (!abandoned_.empty()) {
+    for (uint64_t seq : abandoned_) {
+      if (!files_.exists(segment_name(seq))) continue;
+      ++countdown->pending;
+      files_.remove(segment_name(seq), [countdown](absl::Status s) {
+        countdown->finish(s.code() == absl::StatusCode::kNotFound ? absl::OkStatus() : s);
+      });
+    }
+    abandoned_.clear();
+  }
+  countdown->finish(absl::OkStatus());
+}
+
+void SegmentLog::read(Position position, uint64_t length, ReadDone done) {
+  auto it = segments_.find(position.seq);
+  if (it == segments_.end()) {
+    done(absl::NotFoundError(absl::StrCat(prefix_, ": segment ", position.seq, " is gone")));
+    return;
+  }
+  Segment& segment = it->second;
+  const uint64_t end = std::min(segment.end, position.offset + length);
+  if (position.offset >= end) {
+    done(std::string());
+    return;
+  }
+  // Bytes not yet completed on disk are served from memory, copied now.
+  const uint64_t on_disk = segment.written - segment.in_flight.size();
+  std::string memory;
+  if (end > on_disk) {
+    const std::string pending = segment.in_flight + segment.queued;
+    const uint64_t from = std::max(position.offset, on_disk);
+    memory = pending.substr(from - on_disk, end - from);
+  }
+  if (position.offset >= on_disk) {
+    done(std::move(memory));
+    return;
+  }
+  if (segment.file == nullptr) {
+    done(absl::InternalError(absl::StrCat(prefix_, ": segment ", position.seq, " has no file")));
+    return;
+  }
+  segment.file->read_at(position.offset, std::min(end, on_disk) - position.offset,
+                        [memory = std::move(memory),
+                         done = std::move(done)](absl::StatusOr<std::string> bytes) mutable {
+                          if (bytes.ok()) bytes->append(memory);
+                          done(std::move(bytes));
+                        });
+}
+
+void SegmentLog::delete_before(uint64_t seq, IoDone done) {
+  auto countdown = std::make_shared<Join>();
+  countdown->pending = 1;
+  countdown->done = std::move(done);
+  bool have_spare = files_.exists(spare_name());
+  for (auto it = segments_.begin(); it != segments_.end() && it->first < seq;) {
+    WALLE_CHECK(it->first != head_seq_);
+    const std::string name = segment_name(it->first);
+    const bool recycle = !have_spare && it->second.ready && it->second.in_flight.empty() &&
+                         it->second.file != nullptr && it->second.file->size() == segment_bytes_;
+    it->second.file.reset();
+    ++countdown->pending;
+    if (recycle) {
+      have_spare = true;
+      files_.rename(name, spare_name(), [countdown](absl::Status s) { countdown->finish(s); });
+    } else {
+      files_.remove(name, [countdown](absl::Status s) { countdown->finish(s); });
+    }
+    it = segments_.erase(it);
+  }
+  ++countdown->pending;
+  files_.sync_dir([countdown](absl::Status s) { countdown->finish(s); });
+  countdown->finish(absl::OkStatus());
+}
+
+void SegmentLog::remove_all(IoDone done) {
+  auto countdown = std::make_shared<Join>();
+  countdown->pending = 1;
+  countdown->done = std::move(done);
+  const std::string dot = prefix_ + ".";
+  for (const std::string& name : files_.list()) {
+    if (name.rfind(dot, 0) != 0) continue;
+    ++countdown->pending;
+    files_.remove(name, [countdown](absl::Status s) { countdown->finish(s); });
+  }
+  segments_.clear();
+  head_seq_ = 0;
+  head_end_ = 0;
+  queued_bytes_ = 0;
+  ++countdown->pending;
+  files_.sync_dir([countdown](absl::Status s) { countdown->finish(s); });
+  countdown->finish(absl::OkStatus());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Recovery: read every segment's header, follow the chain back from the newest, then scan the
+// chain's segments in order, reporting records and holes.
+
+class SegmentLog::Recovery : public std::enable_shared_from_this<SegmentLog::Recovery> {
+ public:
+  Recovery(std::unique_ptr<SegmentLog> log, Visitor visitor,
+           absl::AnyInvocable<void(absl::StatusOr<Recovered>)> done)
+      : log_(std::move(log)), visitor_(std::move(visitor)), done_(std::move(done)) {}
+
+  void start() {
+    const std::string dot = log_->prefix_ + ".";
+    for (const std::string& name : log_->files_.list()) {
+      if (name.rfind(dot, 0) != 0) continue;
+      uint64_t seq;
+      if (!absl::SimpleAtoi(name.substr(dot.size()), &seq) || seq == 0) continue;
+      candidates_.push_back(seq);
+      log_->next_seq_ = std::max(log_->next_seq_, seq + 1);
+    }
+    std::sort(candidates_.begin(), candidates_.end());
+    read_headers(0);
+  }
+
+ private:
+  struct Candidate {
+    std::unique_ptr<File> file;
+    std::optional<SegmentHeader> header;
+  };
+
+  void fail(absl::Status status) { done_(std::move(status)); }
+
+  void read_headers(size_t i) {
+    if (i == candidates_.size()) {
+      build_chain();
+      return;
+    }
+    const uint64_t seq = candidates_[i];
+    absl::StatusOr<std::unique_ptr<File>> file =
+        log_->files_.open(log_->segment_name(seq), OpenMode::kOpenExisting);
+    if (!file.ok()) return fail(file.status());
+    File* f = file->get();
+    found_[seq].file = std::move(*file);
+    f->read_at(0, kRecordHeaderBytes + 64,
+               [self = shared_from_this(), seq, i](absl::StatusOr<std::string> bytes) {
+                 if (bytes.ok()) {
+                   RecordReader reader(*bytes, 0, self->log_->seed_for(seq));
+                   RecordView record;
+                   if (reader.next(record) == RecordReader::Result::kRecord &&
+                       record.type == RecordType::kSegmentHeader) {
+                     std::optional<SegmentHeader> header =
+                         decode_payload<SegmentHeader>(record.payload);
+                     if (header && header->seq == seq) self->found_[seq].header = header;
+                   }
+                 }
+                 // An unreadable header makes the segment dead, like a torn one.
+                 self->read_headers(i + 1);
+               });
+  }
+
+  void build_chain() {
+    // The newest segment with a valid header is the head; each header names its predecessor.
+    for (auto it = found_.rbegin(); it != found_.rend(); ++it) {
+      if (it->second.header) {
+        uint64_t seq = it->first;
+        uint64_t limit = it->second.file->size();
+        for (;;) {
+          chain_.push_back({seq, limit});
+          const SegmentHeader& h = *found_.at(seq).header;
+          auto prev = found_.find(h.previous_seq);
+          if (h.previous_seq == 0 || h.previous_seq >= seq || prev == found_.end() ||
+              !prev->second.header) {
+            break;
+          }
+          seq = h.previous_seq;
+          limit = std::min(h.previous_end, prev->second.file->size());
+        }
+        break;
+      }
+    }
+    std::reverse(chain_.begin(), chain_.end());
+    for (const auto& [seq, candidate] : found_) {
+      const bool on_chain = std::any_of(chain_.begin(), chain_.end(),
+                                        [seq = seq](const auto& c) { return c.first == seq; });
+      if (!on_chain) {
+        ++result_.dead_segments;
+        log_->abandoned_.push_back(seq);
+      }
+    }
+    scan(0);
+  }
+
+  void scan(size_t i) {
+    if (i == chain_.size()) {
+      finish();
+      return;
+    }
+    const auto [seq, limit] = chain_[i];
+    File* file = found_.at(seq).file.get();
+    file->read_at(0, limit, [self = shared_from_this(), i](absl::StatusOr<std::string> bytes) {
+      if (!bytes.ok()) {
+        // The segment cannot be read (a latent error): everything in it is a hole; the owner
+        // learns which ids from what follows.
+        self->scan_failed(i);
+        return;
+      }
+      self->scan_bytes(i, *bytes);
+    });
+  }
+
+  Position next_start(size_t i) const {
+    if (i + 1 < chain_.size()) return Position{chain_[i + 1].first, 0};
+    return Position{chain_[i].first, chain_[i].second};
+  }
+
+  void scan_failed(size_t i) {
+    const uint64_t seq = chain_[i].first;
+    visitor_.on_hole(Position{seq, 0}, next_start(i));
+    adopt(i, chain_[i].second, /*clean_end=*/false);
+    scan(i + 1);
+  }
+
+  void scan_bytes(size_t i, const std::string& bytes) {
+    const uint64_t seq = chain_[i].first;
+    const bool head = i + 1 == chain_.size();
+    RecordReader reader(bytes, 0, log_->seed_for(seq));
+    RecordView record;
+    uint64_t stop = bytes.size();
+    bool clean_end = true;
+    for (;;) {
+      const RecordReader::Result result = reader.next(record);
+      if (result == RecordReader::Result::kRecord) {
+        ++result_.records;
+        if (record.type != RecordType::kSegmentHeader) {
+          visitor_.on_record(record, Position{seq, record.offset});
+        }
+        continue;
+      }
+      if (result == RecordReader::Result::kEnd ||
+          (result == RecordReader::Result::kIncomplete && reader.offset() == bytes.size())) {
+        stop = reader.offset();
+        clean_end = all_zero(std::string_view(bytes).substr(stop));
+        break;
+      }
+      // Bad or cut-short bytes: a hole if a valid record follows, else the end.
+      std::optional<uint64_t> next = reader.find_next_valid();
+      if (next) {
+        visitor_.on_hole(Position{seq, reader.offset()}, Position{seq, *next});
+        reader.seek(*next);
+        continue;
+      }
+      stop = reader.offset();
+      clean_end = all_zero(std::string_view(bytes).substr(stop));
+      break;
+    }
+    if (head) {
+      for (uint64_t k = stop; k < bytes.size(); ++k) result_.torn_tail_bytes += bytes[k] != 0;
+    } else if (stop < chain_[i].second) {
+      // A segment ends before its successor says it should: its last writes were lost.
+      visitor_.on_hole(Position{seq, stop}, next_start(i));
+    }
+    adopt(i, stop, clean_end);
+    scan(i + 1);
+  }
+
+  void adopt(size_t i, uint64_t end, bool clean_end) {
+    const uint64_t seq = chain_[i].first;
+    Segment& segment = log_->segments_[seq];
+    segment.file = std::move(found_.at(seq).file);
+    segment.end = segment.written = segment.durable = end;
+    segment.ready = true;
+    log_->head_seq_ = seq;
+    log_->head_end_ = end;
+    // Stale or torn bytes after the end: never append over them, start a new segment.
+    if (!clean_end) {
+      log_->cut_seq_ = seq;
+      log_->cut_end_ = end;
+      log_->needs_new_segment_ = true;
+    } else {
+      log_->needs_new_segment_ = false;
+    }
+    ++result_.segments;
+  }
+
+  void finish() {
+    if (chain_.empty()) log_->needs_new_segment_ = true;
+    result_.log = std::move(log_);
+    done_(std::move(result_));
+  }
+
+  std::unique_ptr<SegmentLog> log_;
+  Visitor visitor_;
+  absl::AnyInvocable<void(absl::StatusOr<Recovered>)> done_;
+  std::vector<uint64_t> candidates_;
+  absl::btree_map<uint64_t, Candidate> found_;
+  std::vector<std::pair<uint64_t, uint64_t>> chain_;  // seq, valid-bytes limit
+  Recovered result_;
+};
+
+void SegmentLog::open(FileSystem& files, std::string prefix, uint64_t seed, uint64_t segment_bytes,
+                      Visitor visitor, absl::AnyInvocable<void(absl::StatusOr<Recovered>)> done) {
+  if (segment_bytes < 4096 || segment_bytes % kRecordAlignment != 0) {
+    done(absl::InvalidArgumentError(
+        absl::StrCat("segment_bytes=", segment_bytes, " must be a multiple of 8, >= 4096")));
+    return;
+  }
+  auto log =
+      std::unique_ptr<SegmentLog>(new SegmentLog(files, std::move(prefix), seed, segment_bytes));
+  auto recovery = std::make_shared<Recovery>(std::move(log), std::move(visitor), std::move(done));
+  recovery->start();
+}
+
+}  // namespace walle::storage

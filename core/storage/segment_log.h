@@ -1,0 +1,139 @@
+#pragma once
+
+// SegmentLog: an append-only log of records spread over segment files `<prefix>.<seq>`.
+//
+// Each segment begins with a kSegmentHeader record naming the segment that precedes it in
+// the log and where that one's valid bytes end. Appends go to the newest segment; cut(p)
+// abandons everything from position p on, and the next append starts a new segment whose
+// header records the cut, so recovery follows the chain of headers backwards from the newest
+// segment and never reads abandoned bytes (whose records would otherwise still pass their
+// checks). A new segment is preallocated (written with zeros and synced, so later syncs need
+// no metadata update) or recycled from a trimmed one.
+//
+// The log knows records, positions and sizes; what the records mean is its owner's business.
+// Writes are queued in memory and written by flush(): all queued bytes, one write per segment,
+// one fdatasync per touched segment, and every sync() caller waiting since before the flush
+// shares that one round (group commit).
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/container/btree_map.h"
+#include "absl/status/statusor.h"
+#include "core/env/file_system.h"
+#include "core/storage/record_format.h"
+
+namespace walle::storage {
+
+struct SegmentHeader {
+  uint64_t seq = 0;
+  uint64_t previous_seq = 0;  // 0: the log starts here
+  uint64_t previous_end = 0;  // valid bytes of the previous segment
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(seq, previous_seq, previous_end);
+  }
+};
+
+class SegmentLog {
+ public:
+  struct Position {
+    uint64_t seq = 0;
+    uint64_t offset = 0;
+    friend auto operator<=>(const Position&, const Position&) = default;
+  };
+
+  // What recovery saw, in log order.
+  struct Visitor {
+    // A valid record (not the segment headers, which the log consumes itself).
+    std::function<void(const RecordView& record, Position position)> on_record;
+    // Bytes [from, to) failed their checks, and a valid record follows at `to`.
+    std::function<void(Position from, Position to)> on_hole;
+  };
+
+  struct Recovered {
+    std::unique_ptr<SegmentLog> log;
+    uint64_t records = 0;
+    uint64_t segments = 0;
+    uint64_t torn_tail_bytes = 0;  // non-zero bytes after the last valid record
+    uint64_t dead_segments = 0;    // files not on the chain
+  };
+
+  // Recovers the log `prefix` from `files` (an empty log if there are no segments).
+  static void open(FileSystem& files, std::string prefix, uint64_t seed, uint64_t segment_bytes,
+                   Visitor visitor, absl::AnyInvocable<void(absl::StatusOr<Recovered>)> done);
+
+  ~SegmentLog();
+
+  // Queues a record; returns where it will be. The owner keeps records far smaller than a
+  // segment (StoreOptions::validate).
+  Position append(RecordType type, std::string_view payload);
+  // Abandons every record at or after `position`; the next append starts a new segment.
+  void cut(Position position);
+  // Ends the current segment; the next append starts a new one (keeps ids in a segment
+  // sorted for the fill log).
+  void roll();
+
+  // Group commit: `done` runs once everything appended before this call is durable.
+  void sync(IoDone done);
+
+  // Reads `length` bytes at `position` (queued bytes included).
+  void read(Position position, uint64_t length, ReadDone done);
+
+  // Deletes whole segments strictly before segment `seq` (recycling one as a spare).
+  void delete_before(uint64_t seq, IoDone done);
+  // Deletes every file of the log.
+  void remove_all(IoDone done);
+
+  // The checksum seed of segment `seq`'s records (for owners that parse what read() returns).
+  uint64_t seed_for(uint64_t seq) const;
+  // The segment after `seq` on the chain, or 0.
+  uint64_t next_segment(uint64_t seq) const;
+
+  uint64_t queued_bytes() const { return queued_bytes_; }
+  Position end() const { return Position{head_seq_, head_end_}; }
+  // Segments on the chain, oldest first.
+  std::vector<uint64_t> segments() const;
+  uint64_t segment_end(uint64_t seq) const;
+
+ private:
+  struct Segment {
+    std::unique_ptr<File> file;
+    uint64_t end = 0;       // valid bytes (written or queued)
+    uint64_t written = 0;   // bytes handed to the file system
+    uint64_t durable = 0;   // bytes known synced
+    bool ready = false;     // exists on disk, preallocated, name synced
+    std::string queued;     // bytes [written, end)
+    std::string in_flight;  // bytes [written - in_flight.size(), written) being written
+  };
+  class Recovery;
+  class Flush;
+
+  SegmentLog(FileSystem& files, std::string prefix, uint64_t seed, uint64_t segment_bytes);
+  std::string segment_name(uint64_t seq) const;
+  std::string spare_name() const;
+  void start_segment(uint64_t previous_seq, uint64_t previous_end);
+  void flush();
+
+  FileSystem& files_;
+  std::string prefix_;
+  uint64_t seed_;
+  uint64_t segment_bytes_;
+  absl::btree_map<uint64_t, Segment> segments_;  // the chain, by seq
+  uint64_t head_seq_ = 0;                        // 0: no segment yet
+  uint64_t head_end_ = 0;
+  uint64_t next_seq_ = 1;
+  bool needs_new_segment_ = true;
+  uint64_t cut_seq_ = 0;  // where the next segment's header says the log continues from
+  uint64_t cut_end_ = 0;
+  uint64_t queued_bytes_ = 0;
+  bool flushing_ = false;
+  std::vector<IoDone> waiting_;      // sync() callers for the next flush
+  std::vector<uint64_t> abandoned_;  // segments cut off the chain, to delete
+};
+
+}  // namespace walle::storage

@@ -1,0 +1,412 @@
+#include "core/storage/stream_store.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "core/storage/records.h"
+#include "core/storage/store_files.h"
+#include "core/util/check.h"
+#include "core/util/join.h"
+
+namespace walle::storage {
+
+absl::Status validate_store_name(const std::string& name) {
+  if (name.empty() || name.size() > 64) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("stream store name '", name, "' must be 1..64 characters"));
+  }
+  for (char c : name) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-')) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("stream store name '", name, "' may only hold [a-z0-9_-]"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status StoreOptions::validate() const {
+  if (max_entry_bytes == 0 || max_entry_bytes > kMaxEntryDataBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_entry_bytes=", max_entry_bytes, " must be in 1..", kMaxEntryDataBytes));
+  }
+  const uint64_t largest_record = record_size(max_entry_bytes + 128);
+  if (segment_bytes % kRecordAlignment != 0 || segment_bytes < 2 * largest_record + 256) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "segment_bytes=", segment_bytes, " must be a multiple of 8 holding two of the largest ",
+        "records (>= ", 2 * largest_record + 256, " for max_entry_bytes=", max_entry_bytes, ")"));
+  }
+  if (max_uncommitted_entries == 0 || max_uncommitted_entries > (1 << 20)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "max_uncommitted_entries=", max_uncommitted_entries, " must be in 1..", 1 << 20));
+  }
+  if (max_queued_bytes < largest_record) {
+    return absl::InvalidArgumentError(absl::StrCat("max_queued_bytes=", max_queued_bytes,
+                                                   " must hold the largest record (",
+                                                   largest_record, ")"));
+  }
+  if (read_chunk_bytes < 512 || index_interval_bytes < 512) {
+    return absl::InvalidArgumentError("read_chunk_bytes and index_interval_bytes must be >= 512");
+  }
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------------------------------------
+// LogIndex
+
+void StreamStore::LogIndex::add(uint64_t id, SegmentLog::Position position,
+                                uint64_t interval_bytes) {
+  ids.add(id);
+  last_id = id;
+  uint64_t& max_id = segment_max_id[position.seq];
+  max_id = std::max(max_id, id);
+  // One point per interval, and one at every segment's first entry.
+  auto last = points.empty() ? points.end() : std::prev(points.end());
+  if (last == points.end() || id < last->first || last->second.seq != position.seq ||
+      position.offset >= last->second.offset + interval_bytes) {
+    points[id] = position;
+  }
+}
+
+void StreamStore::LogIndex::erase_above(uint64_t id) {
+  points.erase(points.upper_bound(id), points.end());
+  ids.remove(id + 1, UINT64_MAX);
+}
+
+void StreamStore::LogIndex::erase_below(uint64_t id) {
+  // Keep the point at or below `id`: entries from there on are found by scanning forward.
+  auto keep = points.upper_bound(id);
+  if (keep != points.begin()) --keep;
+  points.erase(points.begin(), keep);
+  ids.remove(0, id);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+StreamStore::StreamStore(FileSystem& files, std::string name, const StoreOptions& options)
+    : files_(files), name_(std::move(name)), options_(options) {}
+
+StreamStore::~StreamStore() = default;
+
+std::optional<EntryHead> StreamStore::head(uint64_t id) const {
+  if (id < window_first_ || id > tail_id()) return std::nullopt;
+  const WindowEntry& w = window_[id - window_first_];
+  if (!w.known) return std::nullopt;
+  return EntryHead{w.checksum, w.writer};
+}
+
+absl::Status StreamStore::check_writable() const {
+  if (dropped_)
+    return absl::FailedPreconditionError(absl::StrCat("stream ", name_, " was dropped"));
+  return absl::OkStatus();
+}
+
+absl::Status StreamStore::check_entry_size(const Entry& entry) const {
+  if (entry.data.size() > options_.max_entry_bytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("entry ", entry.id, " has ", entry.data.size(),
+                     " bytes; max_entry_bytes=", options_.max_entry_bytes));
+  }
+  const uint64_t size = record_size(entry.data.size() + 128);
+  if (live_->queued_bytes() + fill_->queued_bytes() + size > options_.max_queued_bytes) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("stream ", name_, ": ", live_->queued_bytes() + fill_->queued_bytes(),
+                     " bytes wait to be written (max_queued_bytes=", options_.max_queued_bytes,
+                     "); sync and retry"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status StreamStore::append(Entry entry) {
+  if (absl::Status s = check_writable(); !s.ok()) return s;
+  if (absl::Status s = check_entry_size(entry); !s.ok()) return s;
+  const uint64_t tail = tail_id();
+  if (entry.id != tail + 1) {
+    return absl::OutOfRangeError(
+        absl::StrCat("entry ", entry.id, " does not follow the tail ", tail));
+  }
+  const WindowEntry& last = window_.back();
+  if (!last.known) {
+    return absl::DataLossError(absl::StrCat("the checksum of entry ", tail,
+                                            " is unknown here (missing, awaiting repair)"));
+  }
+  if (entry.checksum != chain_checksum(last.checksum, entry.data)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "entry ", entry.id, " does not chain from entry ", tail, ": checksum mismatch"));
+  }
+  if (entry.writer < last.writer) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("entry ", entry.id, " comes from a writer older than the tail's"));
+  }
+  if (tail - committed_ >= options_.max_uncommitted_entries) {
+    return absl::ResourceExhaustedError(absl::StrCat(tail - committed_, " entries above ",
+                                                     committed_, " are uncommitted (max ",
+                                                     options_.max_uncommitted_entries, ")"));
+  }
+  const SegmentLog::Position position =
+      live_->append(RecordType::kEntry, encode_payload(EntryRecord{entry, false}));
+  window_.push_back(WindowEntry{entry.checksum, entry.writer, true, false, position});
+  live_index_.add(entry.id, position, options_.index_interval_bytes);
+  return absl::OkStatus();
+}
+
+absl::Status StreamStore::append_committed(Entry entry) {
+  if (absl::Status s = check_writable(); !s.ok()) return s;
+  if (absl::Status s = check_entry_size(entry); !s.ok()) return s;
+  if (entry.id <= committed_) {
+    return absl::OutOfRangeError(absl::StrCat("gap commit of entry ", entry.id,
+                                              " is not above the committed id ", committed_));
+  }
+  if (tail_id() > committed_) {
+    // Every uncommitted entry goes (the fix for the original's Q-2: none may survive a gap
+    // commit to be taken later for committed history).
+    live_->cut(window_[1].position);
+    live_index_.erase_above(committed_);
+    window_.resize(1);
+    reemit_window_state();
+  }
+  const uint64_t previous = committed_;
+  const SegmentLog::Position position =
+      live_->append(RecordType::kEntry, encode_payload(EntryRecord{entry, true}));
+  window_.clear();
+  window_.push_back(WindowEntry{entry.checksum, entry.writer, true, false, position});
+  window_first_ = committed_ = emitted_commit_ = entry.id;
+  live_index_.add(entry.id, position, options_.index_interval_bytes);
+  // The ids jumped over are committed elsewhere and missing here until backfilled.
+  missing_.add(std::max(previous + 1, meta_.first_entry_id), entry.id);
+  return absl::OkStatus();
+}
+
+void StreamStore::slide_window_to(uint64_t committed) {
+  WALLE_CHECK(committed >= window_first_ && committed <= tail_id());
+  while (window_first_ < committed) {
+    window_.pop_front();
+    ++window_first_;
+  }
+  committed_ = committed;
+}
+
+absl::Status StreamStore::commit(uint64_t id) {
+  if (absl::Status s = check_writable(); !s.ok()) return s;
+  if (id <= committed_) return absl::OkStatus();
+  if (id > tail_id()) {
+    return absl::OutOfRangeError(
+        absl::StrCat("cannot commit entry ", id, ": the tail is ", tail_id()));
+  }
+  slide_window_to(id);
+  return absl::OkStatus();  // recorded by the next sync (one kCommit record per flush)
+}
+
+absl::Status StreamStore::truncate_after(uint64_t id) {
+  if (absl::Status s = check_writable(); !s.ok()) return s;
+  if (id < committed_ || id > tail_id()) {
+    return absl::OutOfRangeError(absl::StrCat("cannot truncate after ", id, ": committed is ",
+                                              committed_, ", tail is ", tail_id()));
+  }
+  if (id == tail_id()) return absl::OkStatus();
+  live_->cut(window_[id + 1 - window_first_].position);
+  window_.resize(id - window_first_ + 1);
+  live_index_.erase_above(id);
+  reemit_window_state();
+  return absl::OkStatus();
+}
+
+void StreamStore::reemit_window_state() {
+  emitted_commit_ = 0;  // the next sync writes the committed id again
+  for (uint64_t i = 0; i < window_.size(); ++i) {
+    if (window_[i].stamped) {
+      live_->append(RecordType::kStamp,
+                    encode_payload(StampRecord{window_first_ + i, window_[i].writer}));
+    }
+  }
+}
+
+absl::Status StreamStore::restamp(uint64_t id, WriterId writer) {
+  if (absl::Status s = check_writable(); !s.ok()) return s;
+  if (id < committed_ || id > tail_id()) {
+    return absl::OutOfRangeError(absl::StrCat("cannot re-stamp entry ", id, ": committed is ",
+                                              committed_, ", tail is ", tail_id()));
+  }
+  WindowEntry& w = window_[id - window_first_];
+  if (writer <= w.writer) return absl::OkStatus();  // already as new or newer
+  live_->append(RecordType::kStamp, encode_payload(StampRecord{id, writer}));
+  w.writer = writer;
+  w.stamped = true;
+  return absl::OkStatus();
+}
+
+absl::Status StreamStore::put_backfill(Entry entry, uint64_t previous_checksum) {
+  if (absl::Status s = check_writable(); !s.ok()) return s;
+  if (absl::Status s = check_entry_size(entry); !s.ok()) return s;
+  if (entry.id < meta_.first_entry_id) {
+    return absl::NotFoundError(
+        absl::StrCat("entry ", entry.id, " is below the trim point ", meta_.first_entry_id));
+  }
+  if (entry.id > committed_) {
+    return absl::OutOfRangeError(
+        absl::StrCat("backfill of entry ", entry.id, " above the committed id ", committed_));
+  }
+  if (!missing_.contains(entry.id)) return absl::OkStatus();  // already here: idempotent
+  if (entry.checksum != chain_checksum(previous_checksum, entry.data)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("backfilled entry ", entry.id, " does not chain from the given checksum"));
+  }
+  if (entry.id <= fill_index_.last_id && !fill_index_.ids.empty()) fill_->roll();
+  const SegmentLog::Position position =
+      fill_->append(RecordType::kEntry, encode_payload(EntryRecord{entry, false}));
+  fill_index_.add(entry.id, position, options_.index_interval_bytes);
+  missing_.remove(entry.id);
+  if (entry.id == window_first_ && !window_.front().known) {
+    window_.front() = WindowEntry{entry.checksum, entry.writer, true, false, position};
+  }
+  return absl::OkStatus();
+}
+
+void StreamStore::lose(uint64_t id) {
+  if (id > committed_ || id < meta_.first_entry_id) return;
+  live_index_.ids.remove(id);
+  fill_index_.ids.remove(id);
+  missing_.add(id);
+}
+
+void StreamStore::sync(IoDone done) {
+  if (dropped_) {
+    done(check_writable());
+    return;
+  }
+  if (emitted_commit_ != committed_) {
+    live_->append(RecordType::kCommit, encode_payload(CommitRecord{committed_}));
+    emitted_commit_ = committed_;
+  }
+  auto join = std::make_shared<Join>();
+  join->pending = 2;
+  join->done = std::move(done);
+  live_->sync([join](absl::Status s) { join->finish(s); });
+  fill_->sync([join](absl::Status s) { join->finish(s); });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Metadata: one kMeta record in `<name>.meta`, replaced atomically.
+
+void StreamStore::update_meta(StreamMeta meta, IoDone done) {
+  if (dropped_) {
+    done(check_writable());
+    return;
+  }
+  meta_ = meta;
+  write_meta(std::move(meta), std::move(done));
+}
+
+void StreamStore::write_meta(StreamMeta meta, IoDone done) {
+  meta_writes_.push_back(MetaWrite{std::move(meta), std::move(done)});
+  write_next_meta();
+}
+
+void StreamStore::write_next_meta() {
+  if (meta_writing_ || meta_writes_.empty()) return;
+  meta_writing_ = true;
+  const std::string temp = meta_temp_file(name_);
+  std::string bytes;
+  append_record(bytes, RecordType::kMeta, encode_payload(meta_writes_.front().meta),
+                meta_seed(name_));
+  auto finish = [this](absl::Status status) {
+    IoDone done = std::move(meta_writes_.front().done);
+    meta_writes_.pop_front();
+    meta_writing_ = false;
+    done(status);
+    write_next_meta();
+  };
+  absl::StatusOr<std::unique_ptr<File>> file = files_.open(temp, OpenMode::kCreateIfMissing);
+  if (!file.ok()) {
+    finish(file.status());
+    return;
+  }
+  std::shared_ptr<File> f(std::move(*file));
+  auto join = std::make_shared<Join>();
+  join->pending = 5;
+  join->done = [f, finish](absl::Status status) mutable { finish(status); };
+  auto step = [join](absl::Status s) { join->finish(s); };
+  // All queued in order; a failure anywhere fails the whole update (the old file stays).
+  f->truncate(0, step);
+  f->write_at(0, std::move(bytes), step);
+  f->sync(step);
+  files_.rename(temp, meta_name(), step);
+  files_.sync_dir(step);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Trim and drop.
+
+void StreamStore::trim(uint64_t first_entry_id, uint64_t first_entry_checksum, IoDone done) {
+  if (dropped_) {
+    done(check_writable());
+    return;
+  }
+  if (first_entry_id > committed_) {
+    done(absl::InvalidArgumentError(absl::StrCat(
+        "cannot trim to ", first_entry_id, ": only entries up to ", committed_, " are committed")));
+    return;
+  }
+  if (first_entry_id <= meta_.first_entry_id) {
+    done(absl::OkStatus());
+    return;
+  }
+  meta_.first_entry_id = first_entry_id;
+  meta_.first_entry_checksum = first_entry_checksum;
+  missing_.remove(0, first_entry_id);
+  live_index_.erase_below(first_entry_id);
+  fill_index_.erase_below(first_entry_id);
+  write_meta(meta_, [this, first_entry_id, done = std::move(done)](absl::Status status) mutable {
+    if (!status.ok()) {
+      done(status);
+      return;
+    }
+    // Whole segments below the trim point go (the segment holding C never does: C >= first).
+    auto first_needed = [first_entry_id](LogIndex& index, const SegmentLog& log) {
+      for (uint64_t seq : log.segments()) {
+        auto it = index.segment_max_id.find(seq);
+        if (it == index.segment_max_id.end() || it->second >= first_entry_id) return seq;
+      }
+      return log.end().seq;
+    };
+    const uint64_t live_keep = first_needed(live_index_, *live_);
+    const uint64_t fill_keep = first_needed(fill_index_, *fill_);
+    for (LogIndex* index : {&live_index_, &fill_index_}) {
+      const uint64_t keep = index == &live_index_ ? live_keep : fill_keep;
+      index->segment_max_id.erase(index->segment_max_id.begin(),
+                                  index->segment_max_id.lower_bound(keep));
+    }
+    auto join = std::make_shared<Join>();
+    join->pending = 2;
+    join->done = std::move(done);
+    live_->delete_before(live_keep, [join](absl::Status s) { join->finish(s); });
+    fill_->delete_before(fill_keep, [join](absl::Status s) { join->finish(s); });
+  });
+}
+
+void StreamStore::drop(IoDone done) {
+  dropped_ = true;
+  auto join = std::make_shared<Join>();
+  join->pending = 2;
+  join->done = [this, done = std::move(done)](absl::Status status) mutable {
+    if (!status.ok()) {
+      done(status);
+      return;
+    }
+    // The metadata goes last: a crash midway leaves a stream without segments, which reopens
+    // as an empty stream and is dropped again.
+    auto join2 = std::make_shared<Join>();
+    join2->pending = 1;
+    join2->done = std::move(done);
+    if (files_.exists(meta_name())) {
+      ++join2->pending;
+      files_.remove(meta_name(), [join2](absl::Status s) { join2->finish(s); });
+    }
+    ++join2->pending;
+    files_.sync_dir([join2](absl::Status s) { join2->finish(s); });
+    join2->finish(absl::OkStatus());
+  };
+  live_->remove_all([join](absl::Status s) { join->finish(s); });
+  fill_->remove_all([join](absl::Status s) { join->finish(s); });
+}
+
+}  // namespace walle::storage

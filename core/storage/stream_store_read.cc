@@ -1,0 +1,162 @@
+// StreamStore::read: streams entries from the live and backfill logs, merged in id order,
+// one chunk at a time, so memory stays bounded whatever the range.
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "core/storage/records.h"
+#include "core/storage/stream_store.h"
+
+namespace walle::storage {
+
+class StreamStore::Reader : public std::enable_shared_from_this<StreamStore::Reader> {
+ public:
+  Reader(StreamStore& store, uint64_t from, uint64_t to, uint64_t max_bytes, ReadDone done)
+      : s_(store), next_id_(from), to_(to), max_bytes_(max_bytes), done_(std::move(done)) {}
+
+  // Positions on the next wanted id and reads from there.
+  void next() {
+    if (next_id_ >= to_ || (bytes_ >= max_bytes_ && !out_.empty())) return finish_ok();
+    const uint64_t id = next_id_;
+    LogIndex* index = nullptr;
+    SegmentLog* log = nullptr;
+    if (s_.live_index_.ids.contains(id)) {
+      index = &s_.live_index_;
+      log = s_.live_.get();
+    } else if (s_.fill_index_.ids.contains(id)) {
+      index = &s_.fill_index_;
+      log = s_.fill_.get();
+    } else {
+      return fail(absl::DataLossError(absl::StrCat(
+          "stream ", s_.name_, ": entry ", id, " is missing on this server (awaiting repair)")));
+    }
+    SegmentLog::Position position;
+    if (index == &s_.live_index_ && id >= s_.window_first_ && id <= s_.tail_id() &&
+        s_.window_[id - s_.window_first_].known) {
+      position = s_.window_[id - s_.window_first_].position;
+    } else {
+      auto point = index->points.upper_bound(id);
+      if (point == index->points.begin()) {
+        return fail(absl::InternalError(
+            absl::StrCat("stream ", s_.name_, ": no index point at or below ", id)));
+      }
+      position = std::prev(point)->second;
+    }
+    index_ = index;
+    read_from(log, position, s_.options_.read_chunk_bytes);
+  }
+
+ private:
+  void read_from(SegmentLog* log, SegmentLog::Position position, uint64_t length) {
+    log->read(
+        position, length,
+        [self = shared_from_this(), log, position, length](absl::StatusOr<std::string> bytes) {
+          self->parse(log, position, length, std::move(bytes));
+        });
+  }
+
+  void parse(SegmentLog* log, SegmentLog::Position position, uint64_t length,
+             absl::StatusOr<std::string> bytes) {
+    if (!bytes.ok()) {
+      if (bytes.status().code() == absl::StatusCode::kDataLoss) s_.lose(next_id_);
+      return fail(absl::Status(bytes.status().code(),
+                               absl::StrCat("stream ", s_.name_, ": reading entry ", next_id_, ": ",
+                                            bytes.status().message())));
+    }
+    RecordReader reader(*bytes, position.offset, log->seed_for(position.seq));
+    RecordView record;
+    for (;;) {
+      const RecordReader::Result result = reader.next(record);
+      if (result == RecordReader::Result::kRecord) {
+        if (record.type != RecordType::kEntry) continue;
+        std::optional<EntryRecord> r = decode_payload<EntryRecord>(record.payload);
+        if (!r) return corrupt("undecodable record");
+        if (r->entry.id < next_id_) continue;
+        if (r->entry.id > next_id_) return corrupt("entry absent where the index puts it");
+        take(std::move(r->entry), record.size);
+        if (next_id_ >= to_ || bytes_ >= max_bytes_ || !index_->ids.contains(next_id_)) {
+          return next();
+        }
+        continue;
+      }
+      const uint64_t got = bytes->size();
+      const bool segment_ended = got < length;
+      if (result == RecordReader::Result::kEnd ||
+          (result == RecordReader::Result::kIncomplete && segment_ended)) {
+        const uint64_t following = log->next_segment(position.seq);
+        if (following == 0) return corrupt("log ends before the entry");
+        return read_from(log, SegmentLog::Position{following, 0}, s_.options_.read_chunk_bytes);
+      }
+      if (result == RecordReader::Result::kIncomplete) {
+        // The chunk ended inside a record: read on from it, larger if it alone did not fit.
+        const bool progressed = reader.offset() > position.offset;
+        return read_from(log, SegmentLog::Position{position.seq, reader.offset()},
+                         progressed ? length : length * 2);
+      }
+      return corrupt("record fails its checksum");
+    }
+  }
+
+  void take(Entry entry, uint64_t record_bytes) {
+    const uint64_t id = entry.id;
+    if (id >= s_.window_first_ && id <= s_.tail_id()) {
+      const WindowEntry& w = s_.window_[id - s_.window_first_];
+      if (w.stamped) entry.writer = w.writer;
+    }
+    bytes_ += record_bytes;
+    out_.push_back(std::move(entry));
+    ++next_id_;
+  }
+
+  // The stored copy of next_id_ is damaged: it is never served, and becomes missing.
+  void corrupt(const char* what) {
+    s_.lose(next_id_);
+    fail(absl::DataLossError(absl::StrCat("stream ", s_.name_, ": entry ", next_id_, ": ", what,
+                                          "; marked missing for repair")));
+  }
+
+  void fail(absl::Status status) {
+    // Entries already read are good; the caller gets them and meets the error next time.
+    if (!out_.empty()) return finish_ok();
+    done_(std::move(status));
+  }
+
+  void finish_ok() { done_(std::move(out_)); }
+
+  StreamStore& s_;
+  uint64_t next_id_;
+  uint64_t to_;
+  uint64_t max_bytes_;
+  uint64_t bytes_ = 0;
+  LogIndex* index_ = nullptr;
+  std::vector<Entry> out_;
+  ReadDone done_;
+};
+
+void StreamStore::read(uint64_t from, uint64_t to, uint64_t max_bytes, bool allow_uncommitted,
+                       ReadDone done) {
+  if (dropped_) {
+    done(check_writable());
+    return;
+  }
+  if (from < meta_.first_entry_id) {
+    done(absl::NotFoundError(
+        absl::StrCat("stream ", name_, ": entries below ", meta_.first_entry_id, " were trimmed")));
+    return;
+  }
+  const uint64_t limit = allow_uncommitted ? tail_id() : committed_;
+  if (from > limit) {
+    done(absl::OutOfRangeError(absl::StrCat("stream ", name_, ": entry ", from, " is beyond ",
+                                            allow_uncommitted ? "the tail " : "the committed id ",
+                                            limit)));
+    return;
+  }
+  to = std::min(to, limit + 1);
+  if (from >= to) {
+    done(std::vector<Entry>());
+    return;
+  }
+  std::make_shared<Reader>(*this, from, to, max_bytes, std::move(done))->next();
+}
+
+}  // namespace walle::storage

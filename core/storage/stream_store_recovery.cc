@@ -1,0 +1,361 @@
+// StreamStore::open: recovery of a stream from its metadata file and its two logs.
+//
+// The live log is replayed record by record into the in-memory state (committed id, the
+// uncommitted window, the index). Damage is treated by kind (docs/storage.md):
+// - kTornTail: bytes after the last valid record of the newest segment are cut off.
+// - kCommittedHole: a hole (bytes failing their checks, followed by valid records) whose lost
+//   ids are all at or below the final committed id: those ids are committed history lost to
+//   corruption; they become missing() and are refilled from peers.
+// - kUncommittedHole: a hole that lost an id above the committed id: the entries after it do
+//   not chain to anything we hold, so the log is cut at the hole (the state is rolled back to
+//   what it was there). They were never committed, so nothing acknowledged is lost.
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "core/storage/records.h"
+#include "core/storage/store_files.h"
+#include "core/storage/stream_store.h"
+#include "core/util/check.h"
+
+namespace walle::storage {
+
+class StreamStore::Recovery : public std::enable_shared_from_this<StreamStore::Recovery> {
+ public:
+  Recovery(std::unique_ptr<StreamStore> store, OpenDone done)
+      : store_(std::move(store)), done_(std::move(done)) {}
+
+  void start() {
+    StreamStore& s = *store_;
+    if (!s.files_.exists(s.meta_name())) {
+      create();
+      return;
+    }
+    absl::StatusOr<std::unique_ptr<File>> file =
+        s.files_.open(s.meta_name(), OpenMode::kOpenExisting);
+    if (!file.ok()) return done_(file.status());
+    std::shared_ptr<File> f(std::move(*file));
+    f->read_at(0, f->size(), [self = shared_from_this(), f](absl::StatusOr<std::string> bytes) {
+      self->parse_meta(std::move(bytes));
+    });
+  }
+
+ private:
+  // The state of the replay when a hole begins, to roll back to if the hole must be cut.
+  struct Hole {
+    SegmentLog::Position from;
+    uint64_t committed;
+    uint64_t window_first;
+    std::deque<WindowEntry> window;
+    LogIndex index;
+    uint64_t tail;                       // T when the hole began
+    std::optional<uint64_t> next_entry;  // id of the first entry after the hole
+  };
+
+  void fail(absl::Status status) { done_(std::move(status)); }
+
+  static constexpr size_t kMaxHoles = 64;  // past this much damage, the rest is not trusted
+
+  void parse_meta(absl::StatusOr<std::string> bytes) {
+    StreamStore& s = *store_;
+    if (!bytes.ok()) {
+      return fail(absl::DataLossError(
+          absl::StrCat("stream ", s.name_, ": cannot read metadata: ", bytes.status().message())));
+    }
+    RecordReader reader(*bytes, 0, meta_seed(s.name_));
+    RecordView record;
+    std::optional<StreamMeta> meta;
+    if (reader.next(record) == RecordReader::Result::kRecord && record.type == RecordType::kMeta) {
+      meta = decode_payload<StreamMeta>(record.payload);
+    }
+    if (!meta) {
+      // Written with the atomic-replace idiom, so this is rot, not a torn write.
+      return fail(absl::DataLossError(
+          absl::StrCat("stream ", s.name_, ": metadata file ", s.meta_name(),
+                       " fails its checksum; restore it from a peer (the logs are untouched)")));
+    }
+    s.meta_ = *meta;
+    open_live();
+  }
+
+  // A stream without metadata is new (or was being dropped): start clean, with entry 0.
+  void create() {
+    StreamStore& s = *store_;
+    open_logs_then([self = shared_from_this()] {
+      StreamStore& s = *self->store_;
+      auto remaining = std::make_shared<int>(2);
+      auto after_clear = [self, remaining](absl::Status status) {
+        if (!status.ok()) return self->fail(status);
+        if (--*remaining > 0) return;
+        self->initialize_empty();
+      };
+      s.live_->remove_all(after_clear);
+      s.fill_->remove_all(after_clear);
+    });
+    (void)s;
+  }
+
+  void initialize_empty() {
+    StreamStore& s = *store_;
+    const Entry zero = entry_zero();
+    const SegmentLog::Position position =
+        s.live_->append(RecordType::kEntry, encode_payload(EntryRecord{zero, true}));
+    s.window_.push_back(WindowEntry{zero.checksum, zero.writer, true, false, position});
+    s.live_index_.add(0, position, s.options_.index_interval_bytes);
+    s.write_meta(s.meta_, [self = shared_from_this()](absl::Status status) {
+      if (!status.ok()) return self->fail(status);
+      self->store_->sync([self](absl::Status status) {
+        if (!status.ok()) return self->fail(status);
+        self->done_(std::move(self->store_));
+      });
+    });
+  }
+
+  // Opens both logs empty-handed (used for a new stream: no replay needed).
+  void open_logs_then(absl::AnyInvocable<void()> next) {
+    StreamStore& s = *store_;
+    auto next_ptr = std::make_shared<absl::AnyInvocable<void()>>(std::move(next));
+    SegmentLog::open(
+        s.files_, live_prefix(s.name_), live_seed(s.name_), s.options_.segment_bytes,
+        SegmentLog::Visitor{[](const RecordView&, SegmentLog::Position) {},
+                            [](SegmentLog::Position, SegmentLog::Position) {}},
+        [self = shared_from_this(), next_ptr](absl::StatusOr<SegmentLog::Recovered> live) {
+          if (!live.ok()) return self->fail(live.status());
+          StreamStore& s = *self->store_;
+          s.live_ = std::move(live->log);
+          SegmentLog::open(s.files_, fill_prefix(s.name_), fill_seed(s.name_),
+                           s.options_.segment_bytes,
+                           SegmentLog::Visitor{[](const RecordView&, SegmentLog::Position) {},
+                                               [](SegmentLog::Position, SegmentLog::Position) {}},
+                           [self, next_ptr](absl::StatusOr<SegmentLog::Recovered> fill) {
+                             if (!fill.ok()) return self->fail(fill.status());
+                             self->store_->fill_ = std::move(fill->log);
+                             (*next_ptr)();
+                           });
+        });
+  }
+
+  // --- the live log ----------------------------------------------------------------------
+
+  void open_live() {
+    StreamStore& s = *store_;
+    SegmentLog::Visitor visitor{
+        [self = shared_from_this()](const RecordView& r, SegmentLog::Position p) {
+          self->on_live_record(r, p);
+        },
+        [self = shared_from_this()](SegmentLog::Position from, SegmentLog::Position) {
+          self->on_live_hole(from);
+        }};
+    SegmentLog::open(s.files_, live_prefix(s.name_), live_seed(s.name_), s.options_.segment_bytes,
+                     std::move(visitor),
+                     [self = shared_from_this()](absl::StatusOr<SegmentLog::Recovered> live) {
+                       if (!live.ok()) return self->fail(live.status());
+                       self->finish_live(std::move(*live));
+                     });
+  }
+
+  uint64_t tail() const { return started_ ? window_first_ + window_.size() - 1 : 0; }
+
+  void on_live_record(const RecordView& record, SegmentLog::Position position) {
+    if (holes_.size() > kMaxHoles) return;
+    switch (record.type) {
+      case RecordType::kEntry: {
+        std::optional<EntryRecord> r = decode_payload<EntryRecord>(record.payload);
+        if (!r) return note_invalid();
+        const uint64_t id = r->entry.id;
+        if (!holes_.empty() && !holes_.back().next_entry) holes_.back().next_entry = id;
+        const WindowEntry w{r->entry.checksum, r->entry.writer, true, false, position};
+        if (!started_ || r->committed) {
+          if (started_ && id <= committed_) return note_invalid();
+          started_ = true;
+          window_.clear();
+          window_.push_back(w);
+          window_first_ = committed_ = id;
+        } else if (id == tail() + 1) {
+          window_.push_back(w);
+        } else if (id > tail() + 1 && !holes_.empty()) {
+          // After a hole ids jump: the hole held the ones in between. Whether they were
+          // committed is decided at the end; meanwhile they are placeholders. A writer never
+          // has more than max_uncommitted_entries in flight, so ids further back than that
+          // were committed when `id` was written.
+          const uint64_t bound = store_->options_.max_uncommitted_entries;
+          if (id - 1 - tail() > bound) commit_to(id - 1 - bound);
+          while (tail() + 1 < id) window_.push_back(WindowEntry{0, {}, false, false, position});
+          window_.push_back(w);
+        } else {
+          return note_invalid();
+        }
+        index_.add(id, position, store_->options_.index_interval_bytes);
+        return;
+      }
+      case RecordType::kCommit: {
+        std::optional<CommitRecord> r = decode_payload<CommitRecord>(record.payload);
+        if (!r || !started_) return note_invalid();
+        commit_to(r->id);
+        return;
+      }
+      case RecordType::kStamp: {
+        std::optional<StampRecord> r = decode_payload<StampRecord>(record.payload);
+        if (!r || !started_) return note_invalid();
+        if (r->id >= window_first_ && r->id <= tail()) {
+          WindowEntry& w = window_[r->id - window_first_];
+          w.writer = std::max(w.writer, r->writer);
+          w.stamped = true;
+        }
+        return;
+      }
+      default:
+        return note_invalid();
+    }
+  }
+
+  void commit_to(uint64_t id) {
+    if (id <= committed_) return;
+    if (id > tail()) {
+      // The committed entry was lost (in a hole): remember only its id.
+      window_.clear();
+      window_.push_back(WindowEntry{0, {}, false, false, {}});
+      window_first_ = committed_ = id;
+      return;
+    }
+    while (window_first_ < id) {
+      window_.pop_front();
+      ++window_first_;
+    }
+    committed_ = id;
+  }
+
+  void note_invalid() { ++invalid_records_; }
+
+  void on_live_hole(SegmentLog::Position from) {
+    if (holes_.size() > kMaxHoles) return;
+    holes_.push_back(Hole{from, committed_, window_first_, window_, index_, tail(), std::nullopt});
+  }
+
+  void finish_live(SegmentLog::Recovered live) {
+    StreamStore& s = *store_;
+    s.live_ = std::move(live.log);
+    s.report_.records += live.records;
+    s.report_.segments += live.segments;
+    s.report_.torn_tail_bytes = live.torn_tail_bytes;
+    s.report_.dead_segments += live.dead_segments;
+
+    // Find the earliest hole that lost an uncommitted id, given the committed id that holds
+    // once everything after that hole is cut; repeat until stable.
+    uint64_t final_committed = committed_;
+    std::optional<size_t> cut;
+    for (;;) {
+      std::optional<size_t> found;
+      const size_t limit = cut.value_or(holes_.size());
+      for (size_t i = 0; i < limit; ++i) {
+        const Hole& h = holes_[i];
+        if (h.next_entry && *h.next_entry > h.tail + 1 && *h.next_entry - 1 > final_committed) {
+          found = i;
+          break;
+        }
+      }
+      if (!found) break;
+      cut = found;
+      final_committed = holes_[*found].committed;
+    }
+    if (cut) {
+      const Hole& h = holes_[*cut];
+      s.report_.dropped_uncommitted_entries = tail() > h.tail ? tail() - h.tail : 0;
+      committed_ = h.committed;
+      window_first_ = h.window_first;
+      window_ = h.window;
+      index_ = h.index;
+      s.live_->cut(h.from);
+    }
+    s.committed_ = s.emitted_commit_ = committed_;
+    s.window_first_ = window_first_;
+    s.window_ = std::move(window_);
+    s.live_index_ = std::move(index_);
+    if (s.window_.empty()) {
+      // Not even entry 0 survived (possible only if the first sync never completed).
+      const Entry zero = entry_zero();
+      const SegmentLog::Position position =
+          s.live_->append(RecordType::kEntry, encode_payload(EntryRecord{zero, true}));
+      s.window_.push_back(WindowEntry{zero.checksum, zero.writer, true, false, position});
+      s.live_index_.add(0, position, s.options_.index_interval_bytes);
+      s.window_first_ = s.committed_ = 0;
+    }
+    if (cut) s.reemit_window_state();
+    open_fill();
+  }
+
+  // --- the backfill log --------------------------------------------------------------------
+
+  void open_fill() {
+    StreamStore& s = *store_;
+    SegmentLog::Visitor visitor{
+        [self = shared_from_this()](const RecordView& r, SegmentLog::Position p) {
+          if (r.type != RecordType::kEntry) return;
+          std::optional<EntryRecord> e = decode_payload<EntryRecord>(r.payload);
+          if (!e) return self->note_invalid();
+          self->store_->fill_index_.add(e->entry.id, p,
+                                        self->store_->options_.index_interval_bytes);
+        },
+        // A hole in the backfill log loses entries that are simply missing again.
+        [](SegmentLog::Position, SegmentLog::Position) {}};
+    SegmentLog::open(s.files_, fill_prefix(s.name_), fill_seed(s.name_), s.options_.segment_bytes,
+                     std::move(visitor),
+                     [self = shared_from_this()](absl::StatusOr<SegmentLog::Recovered> fill) {
+                       if (!fill.ok()) return self->fail(fill.status());
+                       self->finish(std::move(*fill));
+                     });
+  }
+
+  void finish(SegmentLog::Recovered fill) {
+    StreamStore& s = *store_;
+    s.fill_ = std::move(fill.log);
+    s.report_.records += fill.records;
+    s.report_.segments += fill.segments;
+    s.report_.dead_segments += fill.dead_segments;
+    // Missing: committed ids at or above the trim point held by neither log.
+    const uint64_t first = s.meta_.first_entry_id;
+    s.live_index_.erase_below(first);
+    s.fill_index_.erase_below(first);
+    if (s.committed_ >= first) s.missing_.add(first, s.committed_ + 1);
+    for (const LogIndex* index : {&s.live_index_, &s.fill_index_}) {
+      for (const auto& [b, e] : index->ids.ranges()) s.missing_.remove(b, e);
+    }
+    // What holes took from committed history is what recovery reports as corruption.
+    for (const Hole& h : holes_) {
+      const uint64_t lost_end = h.next_entry.value_or(s.committed_ + 1);
+      for (uint64_t id = h.tail + 1; id < lost_end && id <= s.committed_; ++id) {
+        if (s.missing_.contains(id)) s.report_.corrupt_committed.add(id);
+        if (s.report_.corrupt_committed.count() > 1000000) break;
+      }
+    }
+    s.report_.invalid_records = invalid_records_;
+    done_(std::move(store_));
+  }
+
+  std::unique_ptr<StreamStore> store_;
+  OpenDone done_;
+  // Replay state of the live log.
+  bool started_ = false;
+  uint64_t committed_ = 0;
+  uint64_t window_first_ = 0;
+  std::deque<WindowEntry> window_;
+  LogIndex index_;
+  std::vector<Hole> holes_;
+  uint64_t invalid_records_ = 0;
+};
+
+void StreamStore::open(FileSystem& files, std::string name, const StoreOptions& options,
+                       OpenDone done) {
+  absl::Status valid = options.validate();
+  if (valid.ok()) valid = validate_store_name(name);
+  if (!valid.ok()) {
+    done(valid);
+    return;
+  }
+  auto recovery = std::make_shared<Recovery>(
+      std::unique_ptr<StreamStore>(new StreamStore(files, std::move(name), options)),
+      std::move(done));
+  recovery->start();
+}
+
+}  // namespace walle::storage
