@@ -71,7 +71,9 @@ TEST(StreamStore, UnsyncedAppendsAreLostOrKeptButNeverCommittedBeyondWhatWasWrit
     // Whatever survived is the prefix that was written, chained.
     uint64_t previous = 0;
     for (const Entry& e : *entries) {
-      if (e.id > 0) EXPECT_EQ(e, make_entry(e.id, previous)) << seed;
+      if (e.id > 0) {
+        EXPECT_EQ(e, make_entry(e.id, previous)) << seed;
+      }
       previous = e.checksum;
     }
     EXPECT_EQ(entries->size(), s.tail_id() + 1) << seed;
