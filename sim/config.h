@@ -48,6 +48,8 @@ struct SimConfig {
   int64_t max_clock_drift_ppm = 100;
   NetworkConfig network;
   DiskConfig disk;
+  // Code-level fault points (WALLE_BUGGIFY) may fire in the nodes' logic.
+  bool buggify = false;
 
   // OK, or kInvalidArgument naming the first bad field and its allowed range.
   absl::Status validate() const;

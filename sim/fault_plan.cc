@@ -31,6 +31,7 @@ FaultPlan FaultPlan::swarm(Prng& prng, SimConfig& config) {
   if (on()) disk.read_error_probability = rate(0.001, 0.05);
   if (on()) disk.enospc_probability = rate(0.001, 0.05);
   config.max_clock_drift_ppm = prng.uniform_between(0, 1000);
+  config.buggify = on();
   return plan;
 }
 
@@ -53,11 +54,12 @@ std::string FaultPlan::describe() const {
 std::string describe_config(const SimConfig& c) {
   return absl::StrFormat(
       "nodes=%d drift_ppm<=%d net(drop=%.3g dup=%.3g reorder=%.3g tail=%.3g) "
-      "disk(sector=%d torn=%d slow_sync=%.3g read_err=%.3g enospc=%.3g)",
+      "disk(sector=%d torn=%d slow_sync=%.3g read_err=%.3g enospc=%.3g) buggify=%d",
       c.node_count, c.max_clock_drift_ppm, c.network.drop_probability,
       c.network.duplicate_probability, c.network.reorder_probability,
       c.network.tail_latency_probability, c.disk.sector_size_bytes, c.disk.torn_writes ? 1 : 0,
-      c.disk.slow_sync_probability, c.disk.read_error_probability, c.disk.enospc_probability);
+      c.disk.slow_sync_probability, c.disk.read_error_probability, c.disk.enospc_probability,
+      c.buggify ? 1 : 0);
 }
 
 }  // namespace walle::sim

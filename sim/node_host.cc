@@ -14,7 +14,9 @@ NodeHost::NodeHost(Simulation& sim, NodeId id, int64_t clock_origin_ns, int64_t 
       disk_(*this, sim.config().disk),
       app_prng_(Prng(seed).fork(1)),
       fault_prng_(Prng(seed).fork(2)),
-      env_{id, clock_, transport_, disk_, app_prng_} {}
+      buggify_(Prng(seed).fork(3), &sim.stats().buggify_fired),
+      env_{id, clock_, transport_, disk_, app_prng_,
+           sim.config().buggify ? &buggify_ : nullptr} {}
 
 void NodeHost::post_at(int64_t at_ns, absl::AnyInvocable<void()> action) {
   sim_.scheduler().schedule_at(

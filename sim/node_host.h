@@ -11,6 +11,7 @@
 #include "core/env/node.h"
 #include "sim/network.h"
 #include "sim/prng.h"
+#include "sim/sim_buggify.h"
 #include "sim/sim_clock.h"
 #include "sim/sim_disk.h"
 
@@ -62,6 +63,7 @@ class NodeHost {
   SimDisk disk_;
   Prng app_prng_;
   Prng fault_prng_;
+  SimBuggify buggify_;
   Env env_;
   std::unique_ptr<Node> node_;
   uint64_t incarnation_ = 0;

@@ -43,6 +43,7 @@ struct SimStats {
   uint64_t pauses = 0;
   uint64_t wipes = 0;
   uint64_t timers_fired = 0;
+  uint64_t buggify_fired = 0;  // code-level fault points that fired
 
   std::string to_string() const;
 };

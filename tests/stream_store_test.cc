@@ -5,6 +5,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "sim/sim_buggify.h"
 #include "tests/storage_harness.h"
 
 namespace walle::storage::testing {
@@ -251,6 +252,38 @@ TEST(StreamStore, BitFlipInCommittedDataIsDetectedAndNeverServed) {
   auto others = h.read_all(51, 101);
   ASSERT_TRUE(others.ok()) << others.status();
   EXPECT_EQ(others->size(), 50u);
+}
+
+}  // namespace
+}  // namespace walle::storage::testing
+
+namespace walle::storage::testing {
+namespace {
+
+TEST(StreamStore, FaultPointsChangeNothingThatIsReadBack) {
+  uint64_t fired = 0;
+  for (uint64_t seed = 1; seed <= 20; ++seed) {
+    StoreHarness h(StoreHarness::default_config(seed));
+    sim::SimBuggify buggify(sim::Prng(seed), &fired, /*enable_probability=*/1.0,
+                            /*fire_probability=*/0.3);
+    StoreOptions options = small_options();
+    options.buggify = &buggify;
+    ASSERT_TRUE(h.open(options).ok());
+    std::vector<Entry> written{entry_zero()};
+    for (uint64_t id = 1; id <= 200; ++id) {
+      written.push_back(make_entry(id, written.back().checksum, 10 + id % 300));
+      ASSERT_TRUE(h.store().append(written.back()).ok());
+      if (id % 25 == 0) {
+        ASSERT_TRUE(h.store().commit(id).ok());
+        ASSERT_TRUE(h.sync().ok());
+      }
+    }
+    ASSERT_TRUE(h.crash_and_reopen(sim::CrashMode::kLoseAll, options).ok());
+    auto read = h.read_all(0, 201);
+    ASSERT_TRUE(read.ok()) << seed << ": " << read.status();
+    EXPECT_EQ(*read, written) << seed;
+  }
+  EXPECT_GT(fired, 0u);
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "core/env/buggify.h"
 #include "core/env/clock.h"
 #include "core/env/file_system.h"
 #include "core/env/node_id.h"
@@ -16,6 +17,8 @@ struct Env {
   Transport& transport;
   FileSystem& files;
   Random& random;
+  // Fault points (WALLE_BUGGIFY); nullptr in production.
+  Buggify* buggify = nullptr;
 };
 
 }  // namespace walle

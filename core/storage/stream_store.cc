@@ -53,14 +53,15 @@ absl::Status StoreOptions::validate() const {
 // ---------------------------------------------------------------------------------------------
 // LogIndex
 
-void StreamStore::LogIndex::add(uint64_t id, SegmentLog::Position position,
-                                uint64_t interval_bytes) {
+void StreamStore::LogIndex::add(uint64_t id, SegmentLog::Position position, uint64_t interval_bytes,
+                                Buggify* buggify) {
   ids.add(id);
   last_id = id;
   uint64_t& max_id = segment_max_id[position.seq];
   max_id = std::max(max_id, id);
   // One point per interval, and one at every segment's first entry.
   auto last = points.empty() ? points.end() : std::prev(points.end());
+  if (WALLE_BUGGIFY(buggify)) interval_bytes *= 8;  // a sparser index: longer scans
   if (last == points.end() || id < last->first || last->second.seq != position.seq ||
       position.offset >= last->second.offset + interval_bytes) {
     points[id] = position;
@@ -145,7 +146,7 @@ absl::Status StreamStore::append(Entry entry) {
   const SegmentLog::Position position =
       live_->append(RecordType::kEntry, encode_payload(EntryRecord{entry, false}));
   window_.push_back(WindowEntry{entry.checksum, entry.writer, true, false, position});
-  live_index_.add(entry.id, position, options_.index_interval_bytes);
+  live_index_.add(entry.id, position, options_.index_interval_bytes, options_.buggify);
   return absl::OkStatus();
 }
 
@@ -170,7 +171,7 @@ absl::Status StreamStore::append_committed(Entry entry) {
   window_.clear();
   window_.push_back(WindowEntry{entry.checksum, entry.writer, true, false, position});
   window_first_ = committed_ = emitted_commit_ = entry.id;
-  live_index_.add(entry.id, position, options_.index_interval_bytes);
+  live_index_.add(entry.id, position, options_.index_interval_bytes, options_.buggify);
   // The ids jumped over are committed elsewhere and missing here until backfilled.
   missing_.add(std::max(previous + 1, meta_.first_entry_id), entry.id);
   return absl::OkStatus();
@@ -253,7 +254,7 @@ absl::Status StreamStore::put_backfill(Entry entry, uint64_t previous_checksum) 
   if (entry.id <= fill_index_.last_id && !fill_index_.ids.empty()) fill_->roll();
   const SegmentLog::Position position =
       fill_->append(RecordType::kEntry, encode_payload(EntryRecord{entry, false}));
-  fill_index_.add(entry.id, position, options_.index_interval_bytes);
+  fill_index_.add(entry.id, position, options_.index_interval_bytes, options_.buggify);
   missing_.remove(entry.id);
   if (entry.id == window_first_ && !window_.front().known) {
     window_.front() = WindowEntry{entry.checksum, entry.writer, true, false, position};
@@ -277,6 +278,7 @@ void StreamStore::sync(IoDone done) {
     live_->append(RecordType::kCommit, encode_payload(CommitRecord{committed_}));
     emitted_commit_ = committed_;
   }
+  if (WALLE_BUGGIFY(options_.buggify)) live_->roll();  // short segments: long chains
   auto join = std::make_shared<Join>();
   join->pending = 2;
   join->done = std::move(done);

@@ -29,6 +29,7 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "core/env/buggify.h"
 #include "core/env/file_system.h"
 #include "core/storage/entry.h"
 #include "core/storage/range_set.h"
@@ -44,6 +45,9 @@ struct StoreOptions {
   uint64_t max_queued_bytes = 64ULL << 20;  // accepted but not yet written
   uint64_t read_chunk_bytes = 256 << 10;
   uint64_t index_interval_bytes = 64 << 10;  // one sparse index point per this many bytes
+  // Fault points (WALLE_BUGGIFY): tiny read chunks, early segment rolls, a sparser index.
+  // nullptr in production.
+  Buggify* buggify = nullptr;
 
   absl::Status validate() const;
 };
@@ -141,7 +145,8 @@ class StreamStore {
     absl::btree_map<uint64_t, SegmentLog::Position> points;  // id -> position
     absl::btree_map<uint64_t, uint64_t> segment_max_id;      // seq -> largest id
     uint64_t last_id = 0;                                    // of the last append
-    void add(uint64_t id, SegmentLog::Position position, uint64_t interval_bytes);
+    void add(uint64_t id, SegmentLog::Position position, uint64_t interval_bytes,
+             Buggify* buggify = nullptr);
     void erase_above(uint64_t id);
     void erase_below(uint64_t id);
   };
