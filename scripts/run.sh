@@ -8,4 +8,4 @@ scripts/install-deps.sh
 cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release -DWALLE_BUILD_TESTS=OFF >/dev/null
 cmake --build build/release -j"$(nproc)" --target walle-sim
 if [ $# -eq 0 ]; then set -- --seeds 1..10000; fi
-exec build/release/sim/tools/walle-sim sweep "$@"
+exec build/release/tools/walle-sim/walle-sim sweep "$@"

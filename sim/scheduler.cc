@@ -7,7 +7,16 @@
 namespace walle::sim {
 
 void Scheduler::schedule_at(int64_t at_ns, Action action) {
-  heap_.push_back(Event{std::max(at_ns, now_ns_), next_seq_++, std::move(action)});
+  uint32_t slot;
+  if (free_slots_.empty()) {
+    slot = static_cast<uint32_t>(actions_.size());
+    actions_.push_back(std::move(action));
+  } else {
+    slot = free_slots_.back();
+    free_slots_.pop_back();
+    actions_[slot] = std::move(action);
+  }
+  heap_.push_back(Key{std::max(at_ns, now_ns_), next_seq_++, slot});
   std::push_heap(heap_.begin(), heap_.end(), runs_later);
 }
 
@@ -19,12 +28,15 @@ int64_t Scheduler::next_time_ns() const {
 bool Scheduler::step() {
   if (heap_.empty()) return false;
   std::pop_heap(heap_.begin(), heap_.end(), runs_later);
-  Event event = std::move(heap_.back());
+  const Key key = heap_.back();
   heap_.pop_back();
-  WALLE_CHECK(event.at_ns >= now_ns_);
-  now_ns_ = event.at_ns;
+  // Moved out before running: the action may schedule more and grow actions_.
+  Action action = std::move(actions_[key.slot]);
+  free_slots_.push_back(key.slot);
+  WALLE_CHECK(key.at_ns >= now_ns_);
+  now_ns_ = key.at_ns;
   ++events_run_;
-  event.action();
+  action();
   return true;
 }
 

@@ -1,4 +1,4 @@
-#include "sim/tools/sweep.h"
+#include "tools/walle-sim/sweep.h"
 
 #include <poll.h>
 #include <signal.h>

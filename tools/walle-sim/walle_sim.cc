@@ -2,6 +2,7 @@
 //
 //   walle-sim run --seed 42 [--workload counter] [--trace] [--param key=value ...]
 //   walle-sim sweep --seeds 1..100000 [--jobs N] [--stop-on-first] [--check-determinism]
+//   walle-sim bench [--seeds N]        one core, in-process: the simulator's speed
 //   walle-sim list
 //
 // Exit status: 0 all seeds passed, 1 some seed failed an invariant (or was nondeterministic),
@@ -9,6 +10,7 @@
 
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -16,7 +18,7 @@
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_split.h"
 #include "sim/stats.h"
-#include "sim/tools/sweep.h"
+#include "tools/walle-sim/sweep.h"
 #include "sim/workload.h"
 
 namespace walle::sim {
@@ -63,6 +65,41 @@ int run_command(const std::string& workload_name, uint64_t seed, bool trace,
   return 0;
 }
 
+// Runs seeds 1..N in this process (one core) and prints the simulator's speed and the work a
+// seed does, so figures can be compared across changes and with other simulators.
+int bench_command(const std::string& workload_name, uint64_t seeds,
+                  const absl::btree_map<std::string, std::string>& params) {
+  absl::StatusOr<Workload*> workload = builtin_workloads().find(workload_name);
+  if (!workload.ok()) return usage_error(workload.status());
+  uint64_t events = 0, messages = 0, writes = 0, failures = 0;
+  double simulated_s = 0;
+  const auto start = std::chrono::steady_clock::now();
+  for (uint64_t seed = 1; seed <= seeds; ++seed) {
+    RunOptions options;
+    options.seed = seed;
+    options.params = params;
+    absl::StatusOr<RunResult> result = (*workload)->run(options);
+    if (!result.ok()) return usage_error(result.status());
+    failures += result->status.ok() ? 0 : 1;
+    events += result->events;
+    messages += result->stats.messages_sent;
+    writes += result->stats.disk_writes;
+    simulated_s += result->simulated_ns / 1e9;
+  }
+  const double wall_s =
+      std::max(1e-9, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  const double n = static_cast<double>(seeds);
+  std::printf("bench %s: %llu seeds on one core in %.2fs (%llu failed)\n", workload_name.c_str(),
+              static_cast<unsigned long long>(seeds), wall_s,
+              static_cast<unsigned long long>(failures));
+  std::printf("  seeds/s per core        %10.1f\n", n / wall_s);
+  std::printf("  events/s                %10.0f\n", events / wall_s);
+  std::printf("  simulated s per wall s  %10.1f\n", simulated_s / wall_s);
+  std::printf("  per seed: %.2f simulated s, %.0f events, %.0f messages, %.0f disk writes\n",
+              simulated_s / n, events / n, messages / n, writes / n);
+  return failures > 0 ? 1 : 0;
+}
+
 void list_workloads() {
   for (const Workload* w : builtin_workloads().all()) {
     std::printf("%s: %s\n", std::string(w->name()).c_str(), std::string(w->description()).c_str());
@@ -107,6 +144,12 @@ int main(int argc, char** argv) {
   sweep->add_flag("--resume", sweep_options.resume, "skip the seeds --state says are done");
   sweep->add_option("--param,-p", param_items, "workload parameter key=value");
 
+  CLI::App* bench = app.add_subcommand("bench", "measure the simulator's speed on one core");
+  uint64_t bench_seeds = 500;
+  bench->add_option("--seeds", bench_seeds, "number of seeds (1..N)")->capture_default_str();
+  bench->add_option("--workload,-w", workload, "workload name (see 'walle-sim list')");
+  bench->add_option("--param,-p", param_items, "workload parameter key=value");
+
   app.add_subcommand("list", "list workloads and their parameters");
 
   CLI11_PARSE(app, argc, argv);
@@ -115,6 +158,7 @@ int main(int argc, char** argv) {
   if (absl::Status s = parse_params(param_items, params); !s.ok()) return usage_error(s);
 
   if (run->parsed()) return run_command(workload, seed, trace, params);
+  if (bench->parsed()) return bench_command(workload, bench_seeds, params);
   if (sweep->parsed()) {
     if (absl::Status s = parse_seed_range(seeds, sweep_options.first_seed, sweep_options.last_seed);
         !s.ok()) {
