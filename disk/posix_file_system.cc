@@ -1,0 +1,482 @@
+#include "disk/posix_file_system.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
+#include <limits>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "core/util/check.h"
+#include "disk/errno_status.h"
+
+namespace walle::disk {
+namespace {
+
+constexpr uint64_t kMaxOffset = static_cast<uint64_t>(std::numeric_limits<off_t>::max());
+
+// Retries a syscall interrupted by a signal.
+template <typename F>
+auto retry_eintr(F&& f) {
+  for (;;) {
+    auto r = f();
+    if (r >= 0 || errno != EINTR) return r;
+  }
+}
+
+// Creates `dir` and its missing parents (mode 0755), making each new entry durable by fsyncing
+// the directory that holds it.
+absl::Status make_directories(const std::string& dir) {
+  size_t pos = 0;
+  while (pos != std::string::npos) {
+    pos = dir.find('/', pos + 1);
+    const std::string prefix = dir.substr(0, pos);
+    if (prefix.empty() || prefix.back() == '/') continue;  // "//" or a trailing '/'
+    if (::mkdir(prefix.c_str(), 0755) == 0) {
+      const size_t slash = prefix.rfind('/');
+      const std::string parent =
+          slash == std::string::npos ? "." : (slash == 0 ? "/" : prefix.substr(0, slash));
+      const int fd =
+          retry_eintr([&] { return ::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); });
+      if (fd < 0) {
+        const int err = errno;
+        return ErrnoToStatus(err, absl::StrCat("open directory ", parent));
+      }
+      const int r = retry_eintr([&] { return ::fsync(fd); });
+      const int err = errno;
+      ::close(fd);
+      if (r != 0) return ErrnoToStatus(err, absl::StrCat("fsync directory ", parent));
+    } else if (const int err = errno; err != EEXIST) {
+      return ErrnoToStatus(err, absl::StrCat("create data directory ", prefix));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// For errors that the interface cannot report (list(), exists()): aborts, naming the errno.
+[[noreturn]] void fatal_errno(int err, const std::string& what) {
+  const std::string message = ErrnoToStatus(err, what).ToString();
+  WALLE_CHECK_MSG(false, message.c_str());
+  __builtin_unreachable();
+}
+
+}  // namespace
+
+// One file (inode) with at least one handle or queued operation. Owns the descriptor.
+struct PosixFileSystem::Inode {
+  Inode(int fd, uint64_t size) : fd(fd), end(size), completed_size(size) {}
+  ~Inode() { ::close(fd); }
+  Inode(const Inode&) = delete;
+  Inode& operator=(const Inode&) = delete;
+
+  const int fd;
+  // I/O thread only (initialised before the first operation is queued).
+  uint64_t end;               // size after the last executed operation: where append() writes
+  bool dirty = true;          // written or truncated since the last successful fdatasync
+  absl::Status sync_failure;  // the first failed fdatasync: every later sync reports it
+  // Set by completions (the sink's thread), read by File::size().
+  std::atomic<uint64_t> completed_size;
+};
+
+// What an operation of one handle needs; shared by the handle and its queued operations, so
+// that a handle may close while its operations are still queued.
+struct PosixFileSystem::Handle {
+  std::shared_ptr<Inode> inode;
+  std::string name;
+};
+
+class PosixFileSystem::PosixFile final : public File {
+ public:
+  PosixFile(PosixFileSystem& fs, std::shared_ptr<Handle> handle)
+      : fs_(fs), handle_(std::move(handle)) {
+    fs_.open_files_.fetch_add(1);
+  }
+  ~PosixFile() override { fs_.open_files_.fetch_sub(1); }
+
+  const std::string& name() const override { return handle_->name; }
+
+  uint64_t size() const override {
+    return handle_->inode->completed_size.load(std::memory_order_acquire);
+  }
+
+  void append(std::string data, IoDone done) override {
+    submit_write(/*append=*/true, 0, std::move(data), std::move(done));
+  }
+
+  void write_at(uint64_t offset, std::string data, IoDone done) override {
+    submit_write(/*append=*/false, offset, std::move(data), std::move(done));
+  }
+
+  void read_at(uint64_t offset, uint64_t length, ReadDone done) override {
+    fs_.submit([fs = &fs_, h = handle_, offset, length,
+                done = std::move(done)]() mutable -> absl::AnyInvocable<void()> {
+      absl::StatusOr<std::string> result = fs->read(*h, offset, length);
+      return [result = std::move(result), done = std::move(done)]() mutable {
+        done(std::move(result));
+      };
+    });
+  }
+
+  void sync(IoDone done) override {
+    fs_.submit(
+        [fs = &fs_, h = handle_, done = std::move(done)]() mutable -> absl::AnyInvocable<void()> {
+          absl::Status status = fs->sync(*h);
+          return [status = std::move(status), done = std::move(done)]() mutable {
+            done(std::move(status));
+          };
+        });
+  }
+
+  void truncate(uint64_t size_bytes, IoDone done) override {
+    fs_.submit([fs = &fs_, h = handle_, size_bytes,
+                done = std::move(done)]() mutable -> absl::AnyInvocable<void()> {
+      absl::Status status = fs->truncate(*h, size_bytes);
+      return completion(std::move(h), std::move(status), std::move(done));
+    });
+  }
+
+ private:
+  void submit_write(bool append, uint64_t offset, std::string data, IoDone done) {
+    fs_.submit([fs = &fs_, h = handle_, append, offset, data = std::move(data),
+                done = std::move(done)]() mutable -> absl::AnyInvocable<void()> {
+      absl::Status status = fs->write(*h, append, offset, data);
+      std::string().swap(data);  // free the buffer on the I/O thread, not at completion
+      return completion(std::move(h), std::move(status), std::move(done));
+    });
+  }
+
+  // Completion of an operation that may change the size: publishes the size it left (read on
+  // the I/O thread now), then runs `done`.
+  static absl::AnyInvocable<void()> completion(std::shared_ptr<Handle> h, absl::Status status,
+                                               IoDone done) {
+    const uint64_t size_after = h->inode->end;
+    return [h = std::move(h), size_after, status = std::move(status),
+            done = std::move(done)]() mutable {
+      h->inode->completed_size.store(size_after, std::memory_order_release);
+      done(std::move(status));
+    };
+  }
+
+  PosixFileSystem& fs_;
+  std::shared_ptr<Handle> handle_;
+};
+
+absl::StatusOr<std::unique_ptr<PosixFileSystem>> PosixFileSystem::Open(std::string_view dir,
+                                                                       CompletionSink& sink) {
+  if (dir.empty()) return absl::InvalidArgumentError("data directory path is empty");
+  std::string path(dir);
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  if (absl::Status s = make_directories(path); !s.ok()) return s;
+  const int fd =
+      retry_eintr([&] { return ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); });
+  if (fd < 0) {
+    const int err = errno;
+    if (err == ENOTDIR) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("data directory ", path, " exists and is not a directory"));
+    }
+    return ErrnoToStatus(err, absl::StrCat("open data directory ", path));
+  }
+  if (retry_eintr([&] { return ::flock(fd, LOCK_EX | LOCK_NB); }) != 0) {
+    const int err = errno;
+    ::close(fd);
+    if (err == EWOULDBLOCK) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "data directory ", path, " is in use by another file system (it is flock'ed)"));
+    }
+    return ErrnoToStatus(err, absl::StrCat("lock data directory ", path));
+  }
+  return std::unique_ptr<PosixFileSystem>(new PosixFileSystem(std::move(path), fd, sink));
+}
+
+PosixFileSystem::PosixFileSystem(std::string dir, int dir_fd, CompletionSink& sink)
+    : dir_(std::move(dir)), dir_fd_(dir_fd), sink_(sink), io_thread_([this] { io_loop(); }) {
+  // Best effort: a name for debuggers and top.
+  pthread_setname_np(io_thread_.native_handle(), "walle-io");
+}
+
+PosixFileSystem::~PosixFileSystem() {
+  WALLE_CHECK_MSG(open_files_.load() == 0,
+                  "a File outlived its PosixFileSystem: close every file first");
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    stopping_ = true;
+  }
+  queue_cv_.notify_one();
+  io_thread_.join();
+  ::close(dir_fd_);  // releases the flock
+}
+
+void PosixFileSystem::submit(Operation op) {
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    WALLE_CHECK_MSG(!stopping_, "I/O submitted to a PosixFileSystem being destroyed");
+    queue_.push_back(std::move(op));
+  }
+  queue_cv_.notify_one();
+}
+
+void PosixFileSystem::io_loop() {
+  std::deque<Operation> batch;
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(queue_mu_);
+      queue_cv_.wait(lock, [this] { return !queue_.empty() || stopping_; });
+      if (queue_.empty()) return;  // stopping, and everything queued has run
+      batch.swap(queue_);
+    }
+    while (!batch.empty()) {
+      absl::AnyInvocable<void()> completion = batch.front()();
+      batch.pop_front();  // drops the operation's buffers and references here
+      operations_.fetch_add(1, std::memory_order_relaxed);
+      sink_.post(std::move(completion));
+    }
+  }
+}
+
+std::string PosixFileSystem::path(std::string_view name) const {
+  return absl::StrCat(dir_, dir_ == "/" ? "" : "/", std::string(name));
+}
+
+PosixFileSystem::Stats PosixFileSystem::stats() const {
+  Stats s;
+  s.operations = operations_.load();
+  s.syncs = syncs_.load();
+  s.fdatasyncs = fdatasyncs_.load();
+  return s;
+}
+
+absl::StatusOr<std::unique_ptr<File>> PosixFileSystem::open(std::string_view name, OpenMode mode) {
+  if (absl::Status s = ValidateFileName(name); !s.ok()) return s;
+  const std::string file(name);
+  const int flags = O_RDWR | O_CLOEXEC | (mode == OpenMode::kCreateIfMissing ? O_CREAT : 0);
+  const int fd = retry_eintr([&] { return ::openat(dir_fd_, file.c_str(), flags, 0644); });
+  if (fd < 0) {
+    const int err = errno;
+    return ErrnoToStatus(err, absl::StrCat("open ", path(name)));
+  }
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    const int err = errno;
+    ::close(fd);
+    return ErrnoToStatus(err, absl::StrCat("fstat ", path(name)));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return absl::FailedPreconditionError(absl::StrCat(path(name), " is not a regular file"));
+  }
+  std::shared_ptr<Inode> inode;
+  {
+    std::lock_guard<std::mutex> lock(inodes_mu_);
+    absl::erase_if(inodes_, [](const auto& entry) { return entry.second.expired(); });
+    std::weak_ptr<Inode>& slot = inodes_[{st.st_dev, st.st_ino}];
+    inode = slot.lock();
+    if (inode != nullptr) {
+      ::close(fd);  // already open: share its descriptor, size and sync state
+    } else {
+      inode = std::make_shared<Inode>(fd, static_cast<uint64_t>(st.st_size));
+      slot = inode;
+    }
+  }
+  auto handle = std::make_shared<Handle>(Handle{std::move(inode), file});
+  return std::make_unique<PosixFile>(*this, std::move(handle));
+}
+
+std::vector<std::string> PosixFileSystem::list() const {
+  // A fresh descriptor: the directory stream's position must not be shared.
+  const int fd =
+      retry_eintr([&] { return ::openat(dir_fd_, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC); });
+  // list() cannot report an error, and an empty answer could make the caller think its data is
+  // gone: a directory that cannot be read is fatal.
+  if (fd < 0) {
+    const int err = errno;
+    fatal_errno(err, absl::StrCat("open directory ", dir_));
+  }
+  DIR* stream = ::fdopendir(fd);
+  if (stream == nullptr) {
+    const int err = errno;
+    fatal_errno(err, absl::StrCat("fdopendir ", dir_));
+  }
+  std::vector<std::string> names;
+  for (;;) {
+    errno = 0;
+    const dirent* entry = ::readdir(stream);
+    if (entry == nullptr) {
+      const int err = errno;
+      if (err != 0) fatal_errno(err, absl::StrCat("readdir ", dir_));
+      break;
+    }
+    bool regular = entry->d_type == DT_REG;
+    if (entry->d_type == DT_UNKNOWN) {
+      struct stat st;
+      if (::fstatat(dir_fd_, entry->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        regular = S_ISREG(st.st_mode);
+      } else if (const int err = errno; err != ENOENT) {  // ENOENT: removed meanwhile
+        fatal_errno(err, absl::StrCat("stat ", path(entry->d_name)));
+      }
+    }
+    if (regular) names.emplace_back(entry->d_name);
+  }
+  ::closedir(stream);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+bool PosixFileSystem::exists(std::string_view name) const {
+  if (!ValidateFileName(name).ok()) return false;
+  const std::string file(name);
+  struct stat st;
+  if (::fstatat(dir_fd_, file.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+    return S_ISREG(st.st_mode);
+  }
+  // As with list(): "no" must mean no.
+  const int err = errno;
+  if (err != ENOENT) fatal_errno(err, absl::StrCat("stat ", path(name)));
+  return false;
+}
+
+void PosixFileSystem::rename(std::string_view from, std::string_view to, IoDone done) {
+  absl::Status valid = ValidateFileName(from);
+  if (valid.ok()) valid = ValidateFileName(to);
+  submit([this, valid = std::move(valid), from = std::string(from), to = std::string(to),
+          done = std::move(done)]() mutable -> absl::AnyInvocable<void()> {
+    absl::Status status = valid;
+    if (status.ok() && ::renameat(dir_fd_, from.c_str(), dir_fd_, to.c_str()) != 0) {
+      const int err = errno;
+      status = ErrnoToStatus(err, absl::StrCat("rename ", path(from), " to ", to));
+    }
+    return
+        [status = std::move(status), done = std::move(done)]() mutable { done(std::move(status)); };
+  });
+}
+
+void PosixFileSystem::remove(std::string_view name, IoDone done) {
+  absl::Status valid = ValidateFileName(name);
+  submit([this, valid = std::move(valid), name = std::string(name),
+          done = std::move(done)]() mutable -> absl::AnyInvocable<void()> {
+    absl::Status status = valid;
+    if (status.ok() && ::unlinkat(dir_fd_, name.c_str(), 0) != 0) {
+      const int err = errno;
+      status = ErrnoToStatus(err, absl::StrCat("remove ", path(name)));
+    }
+    return
+        [status = std::move(status), done = std::move(done)]() mutable { done(std::move(status)); };
+  });
+}
+
+void PosixFileSystem::sync_dir(IoDone done) {
+  submit([this, done = std::move(done)]() mutable -> absl::AnyInvocable<void()> {
+    absl::Status status;
+    if (retry_eintr([&] { return ::fsync(dir_fd_); }) != 0) {
+      const int err = errno;
+      status = ErrnoToStatus(err, absl::StrCat("fsync directory ", dir_));
+    }
+    return
+        [status = std::move(status), done = std::move(done)]() mutable { done(std::move(status)); };
+  });
+}
+
+absl::Status PosixFileSystem::write(Handle& handle, bool append, uint64_t offset,
+                                    std::string_view data) {
+  Inode& inode = *handle.inode;
+  if (append) offset = inode.end;
+  if (offset > kMaxOffset || data.size() > kMaxOffset - offset) {
+    return absl::InvalidArgumentError(absl::StrCat("write of ", data.size(), " bytes at offset ",
+                                                   offset, " to ", path(handle.name),
+                                                   " is past the largest file offset"));
+  }
+  if (data.empty()) return absl::OkStatus();
+  const uint64_t old_end = inode.end;
+  inode.dirty = true;
+  size_t written = 0;
+  while (written < data.size()) {
+    const ssize_t n = ::pwrite(inode.fd, data.data() + written, data.size() - written,
+                               static_cast<off_t>(offset + written));
+    if (n > 0) {
+      written += static_cast<size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    const int err = n == 0 ? EIO : errno;  // pwrite of a non-empty buffer never returns 0
+    // Leave the size as it was, as a write that failed before touching the disk would.
+    if (offset + written > old_end &&
+        retry_eintr([&] { return ::ftruncate(inode.fd, static_cast<off_t>(old_end)); }) == 0) {
+      inode.end = old_end;
+    } else {
+      refresh_end(inode);
+    }
+    return ErrnoToStatus(err, absl::StrCat("pwrite ", path(handle.name), " at offset ", offset,
+                                           " (", data.size(), " bytes, ", written, " written)"));
+  }
+  inode.end = std::max(inode.end, offset + data.size());
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> PosixFileSystem::read(Handle& handle, uint64_t offset,
+                                                  uint64_t length) {
+  Inode& inode = *handle.inode;
+  if (offset >= inode.end || length == 0) return std::string();
+  // Sized by the known end: a huge `length` allocates no more than the file holds.
+  std::string buffer(std::min(length, inode.end - offset), '\0');
+  size_t got = 0;
+  while (got < buffer.size()) {
+    const ssize_t n = ::pread(inode.fd, buffer.data() + got, buffer.size() - got,
+                              static_cast<off_t>(offset + got));
+    if (n > 0) {
+      got += static_cast<size_t>(n);
+      continue;
+    }
+    if (n == 0) break;  // end of file
+    const int err = errno;
+    if (err == EINTR) continue;
+    return ErrnoToStatus(err, absl::StrCat("pread ", path(handle.name), " at offset ", offset, " (",
+                                           buffer.size(), " bytes)"));
+  }
+  buffer.resize(got);
+  return buffer;
+}
+
+absl::Status PosixFileSystem::sync(Handle& handle) {
+  Inode& inode = *handle.inode;
+  syncs_.fetch_add(1, std::memory_order_relaxed);
+  if (!inode.sync_failure.ok()) return inode.sync_failure;
+  if (!inode.dirty) return absl::OkStatus();  // an earlier fdatasync covered everything
+  fdatasyncs_.fetch_add(1, std::memory_order_relaxed);
+  if (retry_eintr([&] { return ::fdatasync(inode.fd); }) != 0) {
+    const int err = errno;
+    inode.sync_failure = ErrnoToStatus(err, absl::StrCat("fdatasync ", path(handle.name)));
+    return inode.sync_failure;
+  }
+  inode.dirty = false;
+  return absl::OkStatus();
+}
+
+absl::Status PosixFileSystem::truncate(Handle& handle, uint64_t size) {
+  Inode& inode = *handle.inode;
+  if (size > kMaxOffset) {
+    return absl::InvalidArgumentError(absl::StrCat("truncate ", path(handle.name), " to ", size,
+                                                   " bytes: past the largest file offset"));
+  }
+  inode.dirty = true;
+  if (retry_eintr([&] { return ::ftruncate(inode.fd, static_cast<off_t>(size)); }) != 0) {
+    const int err = errno;
+    refresh_end(inode);
+    return ErrnoToStatus(err, absl::StrCat("truncate ", path(handle.name), " to ", size, " bytes"));
+  }
+  inode.end = size;
+  return absl::OkStatus();
+}
+
+void PosixFileSystem::refresh_end(Inode& inode) {
+  struct stat st;
+  if (::fstat(inode.fd, &st) == 0) inode.end = static_cast<uint64_t>(st.st_size);
+}
+
+}  // namespace walle::disk
