@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   g++ cmake ninja-build pkg-config git ca-certificates
   libabsl-dev libcereal-dev librapidcheck-dev libgtest-dev libgmock-dev
-  libgoogle-perftools-dev libxxhash-dev libcli11-dev
+  libgoogle-perftools-dev libxxhash-dev libcli11-dev libbenchmark-dev
 )
 
 missing=()
