@@ -64,8 +64,9 @@ void Network::send(NodeId from, NodeId to, std::string bytes) {
     l.last_arrival_ns = arrival;
   }
   if (trace.text_enabled()) {
-    trace.text(now, from, absl::StrFormat("send -> n%d %dB arrives +%dus", to, bytes.size(),
-                                          (arrival - now) / 1000));
+    trace.text(
+        now, from,
+        absl::StrFormat("send -> n%d %dB arrives +%dus", to, bytes.size(), (arrival - now) / 1000));
   }
   schedule_delivery(from, to, arrival, std::move(bytes));
 }
@@ -158,11 +159,11 @@ void Network::reset(NodeId a, NodeId b) {
   ++sim_.stats().connection_resets;
   sim_.trace().record(sim_.now_ns(), a, TraceKind::kConnectionReset, b);
   // Each end learns of the loss after a short detection delay.
-  for (auto [self, peer] : {std::pair{a, b}, std::pair{b, a}}) {
-    NodeHost& host = sim_.host(self);
+  for (const std::pair<NodeId, NodeId>& ends : {std::pair{a, b}, std::pair{b, a}}) {
+    NodeHost& host = sim_.host(ends.first);
     if (!host.up()) continue;
     host.post_at(sim_.now_ns() + sample_latency_ns(),
-                 [&host, peer] { host.node()->connection_lost(peer); });
+                 [&host, peer = ends.second] { host.node()->connection_lost(peer); });
   }
 }
 

@@ -6,7 +6,9 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "cereal/types/vector.hpp"
 #include "core/storage/entry.h"
 #include "core/storage/stream_meta.h"
 #include "core/wire/archive.h"
@@ -39,6 +41,16 @@ struct StampRecord {
   template <class Archive>
   void serialize(Archive& ar) {
     ar(id, writer);
+  }
+};
+
+// The owner state in every live segment header (SegmentHeader::owner_state).
+struct LiveSegmentState {
+  uint64_t committed = 0;
+  std::vector<StampRecord> stamps;  // re-stamped entries of the uncommitted window
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(committed, stamps);
   }
 };
 

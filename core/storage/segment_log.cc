@@ -3,6 +3,7 @@
 #include <xxhash.h>
 
 #include <algorithm>
+#include <cstring>
 #include <memory>
 
 #include "absl/strings/numbers.h"
@@ -59,7 +60,9 @@ void SegmentLog::start_segment(uint64_t previous_seq, uint64_t previous_end) {
   head_seq_ = seq;
   needs_new_segment_ = false;
   append_record(segment.queued, RecordType::kSegmentHeader,
-                encode_payload(SegmentHeader{seq, previous_seq, previous_end}), seed_for(seq));
+                encode_payload(SegmentHeader{seq, previous_seq, previous_end,
+                                             owner_state_ ? owner_state_() : std::string()}),
+                seed_for(seq));
   segment.end = segment.queued.size();
   head_end_ = segment.end;
   queued_bytes_ += segment.queued.size();
@@ -84,15 +87,20 @@ SegmentLog::Position SegmentLog::append(RecordType type, std::string_view payloa
 }
 
 void SegmentLog::cut(Position position) {
-  auto it = segments_.find(position.seq);
-  WALLE_CHECK(it != segments_.end() && position.offset <= it->second.end);
-  // Later segments leave the chain; their files are deleted once no write is in flight.
-  for (auto later = std::next(it); later != segments_.end();) {
-    queued_bytes_ -= later->second.queued.size();
-    abandoned_.push_back(later->first);
-    later = segments_.erase(later);
+  WALLE_CHECK(segments_.contains(position.seq) &&
+              position.offset <= segments_.at(position.seq).end);
+  // Later segments leave the chain; their files are deleted by the next flush. (Erasing from
+  // a btree invalidates its iterators: collect the keys first.)
+  std::vector<uint64_t> later;
+  for (auto it = segments_.upper_bound(position.seq); it != segments_.end(); ++it) {
+    later.push_back(it->first);
   }
-  Segment& segment = it->second;
+  for (uint64_t seq : later) {
+    queued_bytes_ -= segments_.at(seq).queued.size();
+    abandoned_.push_back(seq);
+    segments_.erase(seq);
+  }
+  Segment& segment = segments_.at(position.seq);
   const uint64_t keep_queued =
       position.offset > segment.written ? position.offset - segment.written : 0;
   if (keep_queued < segment.queued.size()) {
@@ -100,11 +108,9 @@ void SegmentLog::cut(Position position) {
     segment.queued.resize(keep_queued);
   }
   segment.end = position.offset;
-  head_seq_ = position.seq;
-  head_end_ = position.offset;
-  cut_seq_ = position.seq;
-  cut_end_ = position.offset;
-  needs_new_segment_ = true;
+  // The new segment's header is what makes the cut durable: queue it now, so the next sync
+  // writes it even if nothing else is appended.
+  start_segment(position.seq, position.offset);
 }
 
 void SegmentLog::roll() {
@@ -144,21 +150,24 @@ void SegmentLog::flush() {
     flush();  // callers that arrived meanwhile
   };
 
+  bool spare_taken = false;  // one spare, for at most one new segment of this flush
   for (auto& [seq_key, segment_ref] : segments_) {
     const uint64_t seq = seq_key;
     Segment& segment = segment_ref;
     if (segment.ready && segment.queued.empty()) continue;
     if (!segment.ready) {
       // A new segment: a recycled spare, or a fresh file written with zeros, its name synced.
+      const bool use_spare = !spare_taken && files_.exists(spare_name());
+      spare_taken |= use_spare;
       absl::StatusOr<std::unique_ptr<File>> file =
-          files_.exists(spare_name()) ? files_.open(spare_name(), OpenMode::kOpenExisting)
-                                      : files_.open(segment_name(seq), OpenMode::kCreateIfMissing);
+          use_spare ? files_.open(spare_name(), OpenMode::kOpenExisting)
+                    : files_.open(segment_name(seq), OpenMode::kCreateIfMissing);
       if (!file.ok()) {
         countdown->first_error = file.status();
         break;
       }
       segment.file = std::move(*file);
-      if (segment.file->name() == spare_name()) {
+      if (use_spare) {
         ++countdown->pending;
         files_.rename(spare_name(), segment_name(seq),
                       [countdown](absl::Status s) { countdown->finish(s); });
@@ -321,23 +330,42 @@ class SegmentLog::Recovery : public std::enable_shared_from_this<SegmentLog::Rec
     absl::StatusOr<std::unique_ptr<File>> file =
         log_->files_.open(log_->segment_name(seq), OpenMode::kOpenExisting);
     if (!file.ok()) return fail(file.status());
-    File* f = file->get();
     found_[seq].file = std::move(*file);
-    f->read_at(0, kRecordHeaderBytes + 64,
-               [self = shared_from_this(), seq, i](absl::StatusOr<std::string> bytes) {
-                 if (bytes.ok()) {
-                   RecordReader reader(*bytes, 0, self->log_->seed_for(seq));
-                   RecordView record;
-                   if (reader.next(record) == RecordReader::Result::kRecord &&
-                       record.type == RecordType::kSegmentHeader) {
-                     std::optional<SegmentHeader> header =
-                         decode_payload<SegmentHeader>(record.payload);
-                     if (header && header->seq == seq) self->found_[seq].header = header;
-                   }
-                 }
-                 // An unreadable header makes the segment dead, like a torn one.
-                 self->read_headers(i + 1);
-               });
+    read_header(i, 0);
+  }
+
+  // Reads segment i's header record: its first sector, then the rest of the record if it is
+  // longer, so that damage elsewhere in the segment does not hide the header.
+  void read_header(size_t i, int attempt, uint64_t length = 512) {
+    const uint64_t seq = candidates_[i];
+    File* f = found_.at(seq).file.get();
+    f->read_at(
+        0, length,
+        [self = shared_from_this(), seq, i, attempt, length](absl::StatusOr<std::string> bytes) {
+          if (!bytes.ok() && attempt < kReadAttempts) {
+            return self->read_header(i, attempt + 1, length);  // transient errors pass
+          }
+          if (bytes.ok()) {
+            RecordReader reader(*bytes, 0, self->log_->seed_for(seq));
+            RecordView record;
+            const RecordReader::Result result = reader.next(record);
+            if (result == RecordReader::Result::kIncomplete && bytes->size() == length &&
+                length == 512 && bytes->size() >= kRecordHeaderBytes) {
+              uint32_t payload_bytes;
+              std::memcpy(&payload_bytes, bytes->data() + 4, 4);
+              if (payload_bytes <= kMaxRecordPayloadBytes) {
+                return self->read_header(i, 0, record_size(payload_bytes));
+              }
+            }
+            if (result == RecordReader::Result::kRecord &&
+                record.type == RecordType::kSegmentHeader) {
+              std::optional<SegmentHeader> header = decode_payload<SegmentHeader>(record.payload);
+              if (header && header->seq == seq) self->found_[seq].header = header;
+            }
+          }
+          // An unreadable header makes the segment dead, like a torn one.
+          self->read_headers(i + 1);
+        });
   }
 
   void build_chain() {
@@ -350,8 +378,11 @@ class SegmentLog::Recovery : public std::enable_shared_from_this<SegmentLog::Rec
           chain_.push_back({seq, limit});
           const SegmentHeader& h = *found_.at(seq).header;
           auto prev = found_.find(h.previous_seq);
-          if (h.previous_seq == 0 || h.previous_seq >= seq || prev == found_.end() ||
-              !prev->second.header) {
+          if (h.previous_seq == 0 || h.previous_seq >= seq || prev == found_.end()) break;
+          if (!prev->second.header) {
+            // The predecessor exists but its header is damaged: its own predecessor is
+            // unknown, so the chain ends here; older segments are kept, not replayed.
+            result_.broken_chain = true;
             break;
           }
           seq = h.previous_seq;
@@ -366,7 +397,9 @@ class SegmentLog::Recovery : public std::enable_shared_from_this<SegmentLog::Rec
                                         [seq = seq](const auto& c) { return c.first == seq; });
       if (!on_chain) {
         ++result_.dead_segments;
-        log_->abandoned_.push_back(seq);
+        // With a broken chain, older segments may hold data nobody can order: keep them for an
+        // operator (and never reuse their numbers), rather than delete them.
+        if (!result_.broken_chain || seq > chain_.front().first) log_->abandoned_.push_back(seq);
       }
     }
     scan(0);
@@ -380,26 +413,39 @@ class SegmentLog::Recovery : public std::enable_shared_from_this<SegmentLog::Rec
     const auto [seq, limit] = chain_[i];
     File* file = found_.at(seq).file.get();
     file->read_at(0, limit, [self = shared_from_this(), i](absl::StatusOr<std::string> bytes) {
-      if (!bytes.ok()) {
-        // The segment cannot be read (a latent error): everything in it is a hole; the owner
-        // learns which ids from what follows.
-        self->scan_failed(i);
-        return;
-      }
-      self->scan_bytes(i, *bytes);
+      if (bytes.ok()) return self->scan_bytes(i, *bytes);
+      // Some sector cannot be read: salvage the segment sector by sector.
+      self->salvage_ = std::string();
+      self->salvage(i, 0, 0);
     });
+  }
+
+  // Reads segment i's bytes one sector at a time from `offset`, retrying each a few times;
+  // a sector that stays unreadable becomes bytes that fail every check (a hole).
+  void salvage(size_t i, uint64_t offset, int attempt) {
+    const auto [seq, limit] = chain_[i];
+    if (offset >= limit) {
+      std::string bytes = std::move(salvage_);
+      return scan_bytes(i, bytes);
+    }
+    const uint64_t length = std::min<uint64_t>(kSalvageSectorBytes, limit - offset);
+    found_.at(seq).file->read_at(
+        offset, length,
+        [self = shared_from_this(), i, offset, length, attempt](absl::StatusOr<std::string> bytes) {
+          if (!bytes.ok() && attempt < kReadAttempts) return self->salvage(i, offset, attempt + 1);
+          if (bytes.ok()) {
+            self->salvage_.append(*bytes);
+          } else {
+            self->result_.unreadable_bytes += length;
+            self->salvage_.append(length, static_cast<char>(0xa5));
+          }
+          self->salvage(i, offset + length, 0);
+        });
   }
 
   Position next_start(size_t i) const {
     if (i + 1 < chain_.size()) return Position{chain_[i + 1].first, 0};
     return Position{chain_[i].first, chain_[i].second};
-  }
-
-  void scan_failed(size_t i) {
-    const uint64_t seq = chain_[i].first;
-    visitor_.on_hole(Position{seq, 0}, next_start(i));
-    adopt(i, chain_[i].second, /*clean_end=*/false);
-    scan(i + 1);
   }
 
   void scan_bytes(size_t i, const std::string& bytes) {
@@ -409,15 +455,25 @@ class SegmentLog::Recovery : public std::enable_shared_from_this<SegmentLog::Rec
     RecordView record;
     uint64_t stop = bytes.size();
     bool clean_end = true;
+    bool first = true;
     for (;;) {
       const RecordReader::Result result = reader.next(record);
       if (result == RecordReader::Result::kRecord) {
         ++result_.records;
-        if (record.type != RecordType::kSegmentHeader) {
+        if (record.type == RecordType::kSegmentHeader) {
+          if (first) {
+            std::optional<SegmentHeader> header = decode_payload<SegmentHeader>(record.payload);
+            if (header && visitor_.on_segment) {
+              visitor_.on_segment(header->owner_state, Position{seq, record.offset});
+            }
+          }
+        } else {
           visitor_.on_record(record, Position{seq, record.offset});
         }
+        first = false;
         continue;
       }
+      first = false;
       if (result == RecordReader::Result::kEnd ||
           (result == RecordReader::Result::kIncomplete && reader.offset() == bytes.size())) {
         stop = reader.offset();
@@ -427,6 +483,7 @@ class SegmentLog::Recovery : public std::enable_shared_from_this<SegmentLog::Rec
       // Bad or cut-short bytes: a hole if a valid record follows, else the end.
       std::optional<uint64_t> next = reader.find_next_valid();
       if (next) {
+        result_.holes = true;
         visitor_.on_hole(Position{seq, reader.offset()}, Position{seq, *next});
         reader.seek(*next);
         continue;
@@ -439,6 +496,7 @@ class SegmentLog::Recovery : public std::enable_shared_from_this<SegmentLog::Rec
       for (uint64_t k = stop; k < bytes.size(); ++k) result_.torn_tail_bytes += bytes[k] != 0;
     } else if (stop < chain_[i].second) {
       // A segment ends before its successor says it should: its last writes were lost.
+      result_.holes = true;
       visitor_.on_hole(Position{seq, stop}, next_start(i));
     }
     adopt(i, stop, clean_end);
@@ -466,6 +524,13 @@ class SegmentLog::Recovery : public std::enable_shared_from_this<SegmentLog::Rec
 
   void finish() {
     if (chain_.empty()) log_->needs_new_segment_ = true;
+    if (result_.holes && !chain_.empty()) {
+      // Appends after damaged bytes would be found only by scanning across them: continue in
+      // a new segment instead.
+      log_->cut_seq_ = log_->head_seq_;
+      log_->cut_end_ = log_->head_end_;
+      log_->needs_new_segment_ = true;
+    }
     result_.log = std::move(log_);
     done_(std::move(result_));
   }
@@ -477,6 +542,9 @@ class SegmentLog::Recovery : public std::enable_shared_from_this<SegmentLog::Rec
   absl::btree_map<uint64_t, Candidate> found_;
   std::vector<std::pair<uint64_t, uint64_t>> chain_;  // seq, valid-bytes limit
   Recovered result_;
+  std::string salvage_;  // bytes of the segment being salvaged
+  static constexpr int kReadAttempts = 4;
+  static constexpr uint64_t kSalvageSectorBytes = 512;
 };
 
 void SegmentLog::open(FileSystem& files, std::string prefix, uint64_t seed, uint64_t segment_bytes,

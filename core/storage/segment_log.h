@@ -33,9 +33,10 @@ struct SegmentHeader {
   uint64_t seq = 0;
   uint64_t previous_seq = 0;  // 0: the log starts here
   uint64_t previous_end = 0;  // valid bytes of the previous segment
+  std::string owner_state;    // what the log's owner needs at this point (opaque here)
   template <class Archive>
   void serialize(Archive& ar) {
-    ar(seq, previous_seq, previous_end);
+    ar(seq, previous_seq, previous_end, owner_state);
   }
 };
 
@@ -53,14 +54,19 @@ class SegmentLog {
     std::function<void(const RecordView& record, Position position)> on_record;
     // Bytes [from, to) failed their checks, and a valid record follows at `to`.
     std::function<void(Position from, Position to)> on_hole;
+    // A chain segment begins; its header's owner_state.
+    std::function<void(std::string_view owner_state, Position position)> on_segment;
   };
 
   struct Recovered {
     std::unique_ptr<SegmentLog> log;
     uint64_t records = 0;
     uint64_t segments = 0;
-    uint64_t torn_tail_bytes = 0;  // non-zero bytes after the last valid record
-    uint64_t dead_segments = 0;    // files not on the chain
+    uint64_t torn_tail_bytes = 0;   // non-zero bytes after the last valid record
+    uint64_t dead_segments = 0;     // files not on the chain
+    uint64_t unreadable_bytes = 0;  // read as holes after retries
+    bool broken_chain = false;      // a damaged header cut the chain short
+    bool holes = false;             // some hole was reported
   };
 
   // Recovers the log `prefix` from `files` (an empty log if there are no segments).
@@ -72,11 +78,17 @@ class SegmentLog {
   // Queues a record; returns where it will be. The owner keeps records far smaller than a
   // segment (StoreOptions::validate).
   Position append(RecordType type, std::string_view payload);
-  // Abandons every record at or after `position`; the next append starts a new segment.
+  // Abandons every record at or after `position`: a new segment starts at once, its header
+  // recording the cut, so the next sync makes the cut durable.
   void cut(Position position);
   // Ends the current segment; the next append starts a new one (keeps ids in a segment
   // sorted for the fill log).
   void roll();
+
+  // Supplies the owner_state of every new segment's header.
+  void set_owner_state(std::function<std::string()> provider) {
+    owner_state_ = std::move(provider);
+  }
 
   // Group commit: `done` runs once everything appended before this call is durable.
   void sync(IoDone done);
@@ -134,6 +146,7 @@ class SegmentLog {
   bool flushing_ = false;
   std::vector<IoDone> waiting_;      // sync() callers for the next flush
   std::vector<uint64_t> abandoned_;  // segments cut off the chain, to delete
+  std::function<std::string()> owner_state_;
 };
 
 }  // namespace walle::storage

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "core/env/buggify.h"
 #include "core/storage/records.h"
 #include "core/storage/store_files.h"
 #include "core/util/check.h"
@@ -48,37 +49,6 @@ absl::Status StoreOptions::validate() const {
     return absl::InvalidArgumentError("read_chunk_bytes and index_interval_bytes must be >= 512");
   }
   return absl::OkStatus();
-}
-
-// ---------------------------------------------------------------------------------------------
-// LogIndex
-
-void StreamStore::LogIndex::add(uint64_t id, SegmentLog::Position position, uint64_t interval_bytes,
-                                Buggify* buggify) {
-  ids.add(id);
-  last_id = id;
-  uint64_t& max_id = segment_max_id[position.seq];
-  max_id = std::max(max_id, id);
-  // One point per interval, and one at every segment's first entry.
-  auto last = points.empty() ? points.end() : std::prev(points.end());
-  if (WALLE_BUGGIFY(buggify)) interval_bytes *= 8;  // a sparser index: longer scans
-  if (last == points.end() || id < last->first || last->second.seq != position.seq ||
-      position.offset >= last->second.offset + interval_bytes) {
-    points[id] = position;
-  }
-}
-
-void StreamStore::LogIndex::erase_above(uint64_t id) {
-  points.erase(points.upper_bound(id), points.end());
-  ids.remove(id + 1, UINT64_MAX);
-}
-
-void StreamStore::LogIndex::erase_below(uint64_t id) {
-  // Keep the point at or below `id`: entries from there on are found by scanning forward.
-  auto keep = points.upper_bound(id);
-  if (keep != points.begin()) --keep;
-  points.erase(points.begin(), keep);
-  ids.remove(0, id);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -146,7 +116,7 @@ absl::Status StreamStore::append(Entry entry) {
   const SegmentLog::Position position =
       live_->append(RecordType::kEntry, encode_payload(EntryRecord{entry, false}));
   window_.push_back(WindowEntry{entry.checksum, entry.writer, true, false, position});
-  live_index_.add(entry.id, position, options_.index_interval_bytes, options_.buggify);
+  live_index_.add(entry.id, position, index_interval());
   return absl::OkStatus();
 }
 
@@ -159,11 +129,12 @@ absl::Status StreamStore::append_committed(Entry entry) {
   }
   if (tail_id() > committed_) {
     // Every uncommitted entry goes (the fix for the original's Q-2: none may survive a gap
-    // commit to be taken later for committed history).
-    live_->cut(window_[1].position);
-    live_index_.erase_above(committed_);
+    // commit to be taken later for committed history). The window shrinks first: the cut's
+    // new segment header records the state that remains.
+    const SegmentLog::Position cut_at = window_[1].position;
     window_.resize(1);
-    reemit_window_state();
+    live_index_.erase_above(committed_);
+    live_->cut(cut_at);
   }
   const uint64_t previous = committed_;
   const SegmentLog::Position position =
@@ -171,7 +142,7 @@ absl::Status StreamStore::append_committed(Entry entry) {
   window_.clear();
   window_.push_back(WindowEntry{entry.checksum, entry.writer, true, false, position});
   window_first_ = committed_ = emitted_commit_ = entry.id;
-  live_index_.add(entry.id, position, options_.index_interval_bytes, options_.buggify);
+  live_index_.add(entry.id, position, index_interval());
   // The ids jumped over are committed elsewhere and missing here until backfilled.
   missing_.add(std::max(previous + 1, meta_.first_entry_id), entry.id);
   return absl::OkStatus();
@@ -204,21 +175,27 @@ absl::Status StreamStore::truncate_after(uint64_t id) {
                                               committed_, ", tail is ", tail_id()));
   }
   if (id == tail_id()) return absl::OkStatus();
-  live_->cut(window_[id + 1 - window_first_].position);
+  const SegmentLog::Position cut_at = window_[id + 1 - window_first_].position;
   window_.resize(id - window_first_ + 1);
   live_index_.erase_above(id);
-  reemit_window_state();
+  live_->cut(cut_at);  // its new segment's header carries C and the window's re-stamps
   return absl::OkStatus();
 }
 
-void StreamStore::reemit_window_state() {
-  emitted_commit_ = 0;  // the next sync writes the committed id again
+std::string StreamStore::segment_state() const {
+  LiveSegmentState state;
+  state.committed = committed_;
   for (uint64_t i = 0; i < window_.size(); ++i) {
-    if (window_[i].stamped) {
-      live_->append(RecordType::kStamp,
-                    encode_payload(StampRecord{window_first_ + i, window_[i].writer}));
-    }
+    if (window_[i].stamped)
+      state.stamps.push_back(StampRecord{window_first_ + i, window_[i].writer});
   }
+  return encode_payload(state);
+}
+
+uint64_t StreamStore::index_interval() const {
+  // A sparser index now and then: longer scans.
+  return WALLE_BUGGIFY(options_.buggify) ? options_.index_interval_bytes * 8
+                                         : options_.index_interval_bytes;
 }
 
 absl::Status StreamStore::restamp(uint64_t id, WriterId writer) {
@@ -251,10 +228,11 @@ absl::Status StreamStore::put_backfill(Entry entry, uint64_t previous_checksum) 
     return absl::InvalidArgumentError(
         absl::StrCat("backfilled entry ", entry.id, " does not chain from the given checksum"));
   }
-  if (entry.id <= fill_index_.last_id && !fill_index_.ids.empty()) fill_->roll();
+  // Ids grow within a backfill segment; a lower one starts a new segment.
+  if (!fill_index_.empty() && entry.id <= fill_index_.last_id()) fill_->roll();
   const SegmentLog::Position position =
       fill_->append(RecordType::kEntry, encode_payload(EntryRecord{entry, false}));
-  fill_index_.add(entry.id, position, options_.index_interval_bytes, options_.buggify);
+  fill_index_.add(entry.id, position, index_interval());
   missing_.remove(entry.id);
   if (entry.id == window_first_ && !window_.front().known) {
     window_.front() = WindowEntry{entry.checksum, entry.writer, true, false, position};
@@ -264,8 +242,8 @@ absl::Status StreamStore::put_backfill(Entry entry, uint64_t previous_checksum) 
 
 void StreamStore::lose(uint64_t id) {
   if (id > committed_ || id < meta_.first_entry_id) return;
-  live_index_.ids.remove(id);
-  fill_index_.ids.remove(id);
+  live_index_.remove(id);
+  fill_index_.remove(id);
   missing_.add(id);
 }
 
@@ -352,36 +330,46 @@ void StreamStore::trim(uint64_t first_entry_id, uint64_t first_entry_checksum, I
     done(absl::OkStatus());
     return;
   }
-  meta_.first_entry_id = first_entry_id;
-  meta_.first_entry_checksum = first_entry_checksum;
-  missing_.remove(0, first_entry_id);
-  live_index_.erase_below(first_entry_id);
-  fill_index_.erase_below(first_entry_id);
-  write_meta(meta_, [this, first_entry_id, done = std::move(done)](absl::Status status) mutable {
+  // The committed id the trim point relies on must be durable before the trim point is.
+  sync([this, first_entry_id, first_entry_checksum,
+        done = std::move(done)](absl::Status status) mutable {
     if (!status.ok()) {
       done(status);
       return;
     }
-    // Whole segments below the trim point go (the segment holding C never does: C >= first).
-    auto first_needed = [first_entry_id](LogIndex& index, const SegmentLog& log) {
-      for (uint64_t seq : log.segments()) {
-        auto it = index.segment_max_id.find(seq);
-        if (it == index.segment_max_id.end() || it->second >= first_entry_id) return seq;
-      }
-      return log.end().seq;
-    };
-    const uint64_t live_keep = first_needed(live_index_, *live_);
-    const uint64_t fill_keep = first_needed(fill_index_, *fill_);
-    for (LogIndex* index : {&live_index_, &fill_index_}) {
-      const uint64_t keep = index == &live_index_ ? live_keep : fill_keep;
-      index->segment_max_id.erase(index->segment_max_id.begin(),
-                                  index->segment_max_id.lower_bound(keep));
+    if (first_entry_id <= meta_.first_entry_id) {  // a concurrent trim went further
+      done(absl::OkStatus());
+      return;
     }
-    auto join = std::make_shared<Join>();
-    join->pending = 2;
-    join->done = std::move(done);
-    live_->delete_before(live_keep, [join](absl::Status s) { join->finish(s); });
-    fill_->delete_before(fill_keep, [join](absl::Status s) { join->finish(s); });
+    meta_.first_entry_id = first_entry_id;
+    meta_.first_entry_checksum = first_entry_checksum;
+    missing_.remove(0, first_entry_id);
+    live_index_.erase_below(first_entry_id);
+    fill_index_.erase_below(first_entry_id);
+    write_meta(meta_, [this, first_entry_id, done = std::move(done)](absl::Status status) mutable {
+      if (!status.ok()) {
+        done(status);
+        return;
+      }
+      // Whole segments below the trim point go (never the one holding C, as C >= first).
+      auto first_needed = [first_entry_id](const LogIndex& index, const SegmentLog& log) {
+        for (uint64_t seq : log.segments()) {
+          // A segment with no id left at or above the trim point goes (the head never does).
+          std::optional<uint64_t> max_id = index.max_id_in(seq);
+          if ((max_id && *max_id >= first_entry_id) || seq == log.end().seq) return seq;
+        }
+        return log.end().seq;
+      };
+      const uint64_t live_keep = first_needed(live_index_, *live_);
+      const uint64_t fill_keep = first_needed(fill_index_, *fill_);
+      live_index_.forget_segments_before(live_keep);
+      fill_index_.forget_segments_before(fill_keep);
+      auto join = std::make_shared<Join>();
+      join->pending = 2;
+      join->done = std::move(done);
+      live_->delete_before(live_keep, [join](absl::Status s) { join->finish(s); });
+      fill_->delete_before(fill_keep, [join](absl::Status s) { join->finish(s); });
+    });
   });
 }
 

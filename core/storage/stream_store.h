@@ -32,6 +32,7 @@
 #include "core/env/buggify.h"
 #include "core/env/file_system.h"
 #include "core/storage/entry.h"
+#include "core/storage/log_index.h"
 #include "core/storage/range_set.h"
 #include "core/storage/segment_log.h"
 #include "core/storage/stream_meta.h"
@@ -66,6 +67,11 @@ struct RecoveryReport {
   RangeSet corrupt_committed;
   // Segments that are not part of the log (spares, abandoned by a truncation, unreadable).
   uint64_t dead_segments = 0;
+  // Byte ranges of segments that could not be read (latent errors); treated as holes.
+  uint64_t unreadable_bytes = 0;
+  // A segment on the chain had a damaged header: older segments could not be ordered, and were
+  // kept on disk but not replayed; what they held is missing.
+  bool broken_chain = false;
   // Records that pass their checksums but make no sense here (a bug or a forged file); ignored.
   uint64_t invalid_records = 0;
 };
@@ -138,18 +144,6 @@ class StreamStore {
     bool stamped = false;  // writer differs from the one in the entry's record
     SegmentLog::Position position;
   };
-  // One log's bookkeeping: which ids it holds, a sparse index of positions, and the largest
-  // id in each segment (for trimming).
-  struct LogIndex {
-    RangeSet ids;
-    absl::btree_map<uint64_t, SegmentLog::Position> points;  // id -> position
-    absl::btree_map<uint64_t, uint64_t> segment_max_id;      // seq -> largest id
-    uint64_t last_id = 0;                                    // of the last append
-    void add(uint64_t id, SegmentLog::Position position, uint64_t interval_bytes,
-             Buggify* buggify = nullptr);
-    void erase_above(uint64_t id);
-    void erase_below(uint64_t id);
-  };
   class Recovery;
   class Reader;
 
@@ -158,8 +152,10 @@ class StreamStore {
   absl::Status check_entry_size(const Entry& entry) const;
   void write_meta(StreamMeta meta, IoDone done);
   void write_next_meta();
-  // After a cut: records of the kept window that the cut may have removed are written again.
-  void reemit_window_state();
+  // What every new live segment's header carries: the committed id and the re-stamps of the
+  // window, so that a cut and the state it keeps become durable together.
+  std::string segment_state() const;
+  uint64_t index_interval() const;
   void slide_window_to(uint64_t committed);
   // Marks `id` (a committed id whose stored copy is unreadable) as missing.
   void lose(uint64_t id);

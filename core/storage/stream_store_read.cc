@@ -20,10 +20,10 @@ class StreamStore::Reader : public std::enable_shared_from_this<StreamStore::Rea
     const uint64_t id = next_id_;
     LogIndex* index = nullptr;
     SegmentLog* log = nullptr;
-    if (s_.live_index_.ids.contains(id)) {
+    if (s_.live_index_.contains(id)) {
       index = &s_.live_index_;
       log = s_.live_.get();
-    } else if (s_.fill_index_.ids.contains(id)) {
+    } else if (s_.fill_index_.contains(id)) {
       index = &s_.fill_index_;
       log = s_.fill_.get();
     } else {
@@ -35,12 +35,12 @@ class StreamStore::Reader : public std::enable_shared_from_this<StreamStore::Rea
         s_.window_[id - s_.window_first_].known) {
       position = s_.window_[id - s_.window_first_].position;
     } else {
-      auto point = index->points.upper_bound(id);
-      if (point == index->points.begin()) {
+      std::optional<SegmentLog::Position> located = index->locate(id);
+      if (!located) {
         return fail(absl::InternalError(
             absl::StrCat("stream ", s_.name_, ": no index point at or below ", id)));
       }
-      position = std::prev(point)->second;
+      position = *located;
     }
     index_ = index;
     read_from(log, position, chunk_bytes());
@@ -77,9 +77,11 @@ class StreamStore::Reader : public std::enable_shared_from_this<StreamStore::Rea
         std::optional<EntryRecord> r = decode_payload<EntryRecord>(record.payload);
         if (!r) return corrupt("undecodable record");
         if (r->entry.id < next_id_) continue;
-        if (r->entry.id > next_id_) return corrupt("entry absent where the index puts it");
+        if (r->entry.id > next_id_)
+          return jump_or_corrupt(log, SegmentLog::Position{position.seq, record.offset},
+                                 "entry absent where the index puts it");
         take(std::move(r->entry), record.size);
-        if (next_id_ >= to_ || bytes_ >= max_bytes_ || !index_->ids.contains(next_id_)) {
+        if (next_id_ >= to_ || bytes_ >= max_bytes_ || !index_->contains(next_id_)) {
           return next();
         }
         continue;
@@ -88,9 +90,10 @@ class StreamStore::Reader : public std::enable_shared_from_this<StreamStore::Rea
       const bool segment_ended = got < length;
       if (result == RecordReader::Result::kEnd ||
           (result == RecordReader::Result::kIncomplete && segment_ended)) {
-        const uint64_t following = log->next_segment(position.seq);
-        if (following == 0) return corrupt("log ends before the entry");
-        return read_from(log, SegmentLog::Position{following, 0}, chunk_bytes());
+        // The segment ended: the index says where the next wanted id is (the backfill log's
+        // segments are not in id order, so "the next segment" would be wrong).
+        return jump_or_corrupt(log, SegmentLog::Position{position.seq, UINT64_MAX},
+                               "log ends before the entry");
       }
       if (result == RecordReader::Result::kIncomplete) {
         // The chunk ended inside a record: read on from it, larger if it alone did not fit.
@@ -98,8 +101,22 @@ class StreamStore::Reader : public std::enable_shared_from_this<StreamStore::Rea
         return read_from(log, SegmentLog::Position{position.seq, reader.offset()},
                          progressed ? length : length * 2);
       }
-      return corrupt("record fails its checksum");
+      return jump_or_corrupt(log, SegmentLog::Position{position.seq, reader.offset()},
+                             "record fails its checksum");
     }
+  }
+
+  // The scan for next_id_ stopped at `stopped` (end of segment, damaged bytes, or a later
+  // id). The index may know a later place to start (the next segment; the first entry after
+  // damage recovery found): go there. Only forward, so this always ends.
+  void jump_or_corrupt(SegmentLog* log, SegmentLog::Position stopped, const char* what) {
+    std::optional<SegmentLog::Position> next = index_->locate(next_id_);
+    if (next &&
+        (next->seq > stopped.seq || (next->seq == stopped.seq && stopped.offset != UINT64_MAX &&
+                                     next->offset > stopped.offset))) {
+      return read_from(log, *next, chunk_bytes());
+    }
+    corrupt(what);
   }
 
   void take(Entry entry, uint64_t record_bytes) {

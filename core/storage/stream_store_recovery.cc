@@ -97,11 +97,12 @@ class StreamStore::Recovery : public std::enable_shared_from_this<StreamStore::R
 
   void initialize_empty() {
     StreamStore& s = *store_;
+    s.live_->set_owner_state([&s] { return s.segment_state(); });
     const Entry zero = entry_zero();
     const SegmentLog::Position position =
         s.live_->append(RecordType::kEntry, encode_payload(EntryRecord{zero, true}));
     s.window_.push_back(WindowEntry{zero.checksum, zero.writer, true, false, position});
-    s.live_index_.add(0, position, s.options_.index_interval_bytes);
+    s.live_index_.add(0, position, s.index_interval());
     s.write_meta(s.meta_, [self = shared_from_this()](absl::Status status) {
       if (!status.ok()) return self->fail(status);
       self->store_->sync([self](absl::Status status) {
@@ -118,7 +119,8 @@ class StreamStore::Recovery : public std::enable_shared_from_this<StreamStore::R
     SegmentLog::open(
         s.files_, live_prefix(s.name_), live_seed(s.name_), s.options_.segment_bytes,
         SegmentLog::Visitor{[](const RecordView&, SegmentLog::Position) {},
-                            [](SegmentLog::Position, SegmentLog::Position) {}},
+                            [](SegmentLog::Position, SegmentLog::Position) {},
+                            [](std::string_view, SegmentLog::Position) {}},
         [self = shared_from_this(), next_ptr](absl::StatusOr<SegmentLog::Recovered> live) {
           if (!live.ok()) return self->fail(live.status());
           StreamStore& s = *self->store_;
@@ -126,7 +128,8 @@ class StreamStore::Recovery : public std::enable_shared_from_this<StreamStore::R
           SegmentLog::open(s.files_, fill_prefix(s.name_), fill_seed(s.name_),
                            s.options_.segment_bytes,
                            SegmentLog::Visitor{[](const RecordView&, SegmentLog::Position) {},
-                                               [](SegmentLog::Position, SegmentLog::Position) {}},
+                                               [](SegmentLog::Position, SegmentLog::Position) {},
+                                               [](std::string_view, SegmentLog::Position) {}},
                            [self, next_ptr](absl::StatusOr<SegmentLog::Recovered> fill) {
                              if (!fill.ok()) return self->fail(fill.status());
                              self->store_->fill_ = std::move(fill->log);
@@ -145,6 +148,9 @@ class StreamStore::Recovery : public std::enable_shared_from_this<StreamStore::R
         },
         [self = shared_from_this()](SegmentLog::Position from, SegmentLog::Position) {
           self->on_live_hole(from);
+        },
+        [self = shared_from_this()](std::string_view state, SegmentLog::Position p) {
+          self->on_live_segment(state, p);
         }};
     SegmentLog::open(s.files_, live_prefix(s.name_), live_seed(s.name_), s.options_.segment_bytes,
                      std::move(visitor),
@@ -156,28 +162,63 @@ class StreamStore::Recovery : public std::enable_shared_from_this<StreamStore::R
 
   uint64_t tail() const { return started_ ? window_first_ + window_.size() - 1 : 0; }
 
+  // A segment begins: its header records the committed id (and the window's re-stamps) as of
+  // its creation. The first one gives the replay its base.
+  void on_live_segment(std::string_view payload, SegmentLog::Position position) {
+    std::optional<LiveSegmentState> state = decode_payload<LiveSegmentState>(payload);
+    if (!state) return note_invalid();
+    if (!started_) {
+      started_ = true;
+      window_first_ = committed_ = state->committed;
+      window_.assign(1, WindowEntry{0, {}, false, false, position});  // known once read
+    } else {
+      commit_to(state->committed);
+    }
+    for (const StampRecord& stamp : state->stamps) apply_stamp(stamp);
+  }
+
+  void apply_stamp(const StampRecord& stamp) {
+    if (stamp.id < window_first_ || stamp.id > tail()) return;
+    WindowEntry& w = window_[stamp.id - window_first_];
+    w.writer = std::max(w.writer, stamp.writer);
+    w.stamped = true;
+  }
+
   void on_live_record(const RecordView& record, SegmentLog::Position position) {
     if (holes_.size() > kMaxHoles) return;
+    if (!started_) return note_invalid();  // every chain segment starts with its header
     switch (record.type) {
       case RecordType::kEntry: {
         std::optional<EntryRecord> r = decode_payload<EntryRecord>(record.payload);
         if (!r) return note_invalid();
         const uint64_t id = r->entry.id;
-        if (!holes_.empty() && !holes_.back().next_entry) holes_.back().next_entry = id;
-        const WindowEntry w{r->entry.checksum, r->entry.writer, true, false, position};
-        if (!started_ || r->committed) {
-          if (started_ && id <= committed_) return note_invalid();
-          started_ = true;
-          window_.clear();
-          window_.push_back(w);
+        const bool after_hole = !holes_.empty() && !holes_.back().next_entry;
+        if (after_hole) holes_.back().next_entry = id;
+        WindowEntry w{r->entry.checksum, r->entry.writer, true, false, position};
+        if (r->committed) {
+          // A gap commit: committed as it lands; the ids in between are gaps.
+          if (id < committed_) return note_invalid();
+          window_.assign(1, w);
           window_first_ = committed_ = id;
+        } else if (id >= window_first_ && id <= tail() && !window_[id - window_first_].known) {
+          // The entry a header or commit record named: now known.
+          window_[id - window_first_] = w;
         } else if (id == tail() + 1) {
           window_.push_back(w);
-        } else if (id > tail() + 1 && !holes_.empty()) {
-          // After a hole ids jump: the hole held the ones in between. Whether they were
-          // committed is decided at the end; meanwhile they are placeholders. A writer never
-          // has more than max_uncommitted_entries in flight, so ids further back than that
-          // were committed when `id` was written.
+        } else if (id > tail() + 1) {
+          if (!after_hole) {
+            // Ids below the trim point were deleted with their segments: not a loss.
+            if (id - 1 < store_->meta_.first_entry_id) {
+              commit_to(id - 1);
+            } else {
+              // Records at the start of the replay were lost: a hole like any other.
+              on_live_hole(position);
+              holes_.back().next_entry = id;
+            }
+          }
+          // The hole held the ids in between. Whether they were committed is decided at the
+          // end; meanwhile they are placeholders. A writer never has more than
+          // max_uncommitted_entries in flight, so ids further back were committed.
           const uint64_t bound = store_->options_.max_uncommitted_entries;
           if (id - 1 - tail() > bound) commit_to(id - 1 - bound);
           while (tail() + 1 < id) window_.push_back(WindowEntry{0, {}, false, false, position});
@@ -185,23 +226,20 @@ class StreamStore::Recovery : public std::enable_shared_from_this<StreamStore::R
         } else {
           return note_invalid();
         }
-        index_.add(id, position, store_->options_.index_interval_bytes);
+        // After damaged bytes, scans must start here: they cannot cross the damage.
+        index_.add(id, position, store_->options_.index_interval_bytes, after_hole);
         return;
       }
       case RecordType::kCommit: {
         std::optional<CommitRecord> r = decode_payload<CommitRecord>(record.payload);
-        if (!r || !started_) return note_invalid();
+        if (!r) return note_invalid();
         commit_to(r->id);
         return;
       }
       case RecordType::kStamp: {
         std::optional<StampRecord> r = decode_payload<StampRecord>(record.payload);
-        if (!r || !started_) return note_invalid();
-        if (r->id >= window_first_ && r->id <= tail()) {
-          WindowEntry& w = window_[r->id - window_first_];
-          w.writer = std::max(w.writer, r->writer);
-          w.stamped = true;
-        }
+        if (!r) return note_invalid();
+        apply_stamp(*r);
         return;
       }
       default:
@@ -239,6 +277,9 @@ class StreamStore::Recovery : public std::enable_shared_from_this<StreamStore::R
     s.report_.segments += live.segments;
     s.report_.torn_tail_bytes = live.torn_tail_bytes;
     s.report_.dead_segments += live.dead_segments;
+    s.report_.unreadable_bytes += live.unreadable_bytes;
+    s.report_.broken_chain = live.broken_chain;
+    s.live_->set_owner_state([&s] { return s.segment_state(); });
 
     // Find the earliest hole that lost an uncommitted id, given the committed id that holds
     // once everything after that hole is cut; repeat until stable.
@@ -265,22 +306,22 @@ class StreamStore::Recovery : public std::enable_shared_from_this<StreamStore::R
       window_first_ = h.window_first;
       window_ = h.window;
       index_ = h.index;
-      s.live_->cut(h.from);
     }
     s.committed_ = s.emitted_commit_ = committed_;
     s.window_first_ = window_first_;
     s.window_ = std::move(window_);
     s.live_index_ = std::move(index_);
+    // After the state is in place: the cut's new segment header records it.
+    if (cut) s.live_->cut(holes_[*cut].from);
     if (s.window_.empty()) {
       // Not even entry 0 survived (possible only if the first sync never completed).
       const Entry zero = entry_zero();
       const SegmentLog::Position position =
           s.live_->append(RecordType::kEntry, encode_payload(EntryRecord{zero, true}));
       s.window_.push_back(WindowEntry{zero.checksum, zero.writer, true, false, position});
-      s.live_index_.add(0, position, s.options_.index_interval_bytes);
+      s.live_index_.add(0, position, s.index_interval());
       s.window_first_ = s.committed_ = 0;
     }
-    if (cut) s.reemit_window_state();
     open_fill();
   }
 
@@ -293,11 +334,16 @@ class StreamStore::Recovery : public std::enable_shared_from_this<StreamStore::R
           if (r.type != RecordType::kEntry) return;
           std::optional<EntryRecord> e = decode_payload<EntryRecord>(r.payload);
           if (!e) return self->note_invalid();
-          self->store_->fill_index_.add(e->entry.id, p,
-                                        self->store_->options_.index_interval_bytes);
+          self->store_->fill_index_.add(e->entry.id, p, self->store_->options_.index_interval_bytes,
+                                        self->fill_after_hole_);
+          self->fill_after_hole_ = false;
         },
-        // A hole in the backfill log loses entries that are simply missing again.
-        [](SegmentLog::Position, SegmentLog::Position) {}};
+        // A hole in the backfill log loses entries that are simply missing again; scans
+        // must not cross it.
+        [self = shared_from_this()](SegmentLog::Position, SegmentLog::Position) {
+          self->fill_after_hole_ = true;
+        },
+        [](std::string_view, SegmentLog::Position) {}};
     SegmentLog::open(s.files_, fill_prefix(s.name_), fill_seed(s.name_), s.options_.segment_bytes,
                      std::move(visitor),
                      [self = shared_from_this()](absl::StatusOr<SegmentLog::Recovered> fill) {
@@ -312,13 +358,15 @@ class StreamStore::Recovery : public std::enable_shared_from_this<StreamStore::R
     s.report_.records += fill.records;
     s.report_.segments += fill.segments;
     s.report_.dead_segments += fill.dead_segments;
+    s.report_.unreadable_bytes += fill.unreadable_bytes;
+    s.report_.broken_chain = s.report_.broken_chain || fill.broken_chain;
     // Missing: committed ids at or above the trim point held by neither log.
     const uint64_t first = s.meta_.first_entry_id;
     s.live_index_.erase_below(first);
     s.fill_index_.erase_below(first);
     if (s.committed_ >= first) s.missing_.add(first, s.committed_ + 1);
     for (const LogIndex* index : {&s.live_index_, &s.fill_index_}) {
-      for (const auto& [b, e] : index->ids.ranges()) s.missing_.remove(b, e);
+      for (const auto& [b, e] : index->ids().ranges()) s.missing_.remove(b, e);
     }
     // What holes took from committed history is what recovery reports as corruption.
     for (const Hole& h : holes_) {
@@ -342,6 +390,7 @@ class StreamStore::Recovery : public std::enable_shared_from_this<StreamStore::R
   LogIndex index_;
   std::vector<Hole> holes_;
   uint64_t invalid_records_ = 0;
+  bool fill_after_hole_ = false;
 };
 
 void StreamStore::open(FileSystem& files, std::string name, const StoreOptions& options,
