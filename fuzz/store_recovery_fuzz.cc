@@ -22,6 +22,8 @@
 #include <string>
 #include <vector>
 
+#include <xxhash.h>
+#include "absl/strings/numbers.h"
 #include "core/env/node.h"
 #include "core/storage/record_format.h"
 #include "core/storage/records.h"
@@ -297,7 +299,50 @@ bool run_history(World& w, FuzzedDataProvider& in, Written& written) {
   return true;
 }
 
+void dump(World& w) {
+  if (!trace_on()) return;
+  for (const std::string& name : w.files().list()) {
+    if (name.rfind("s1.live.", 0) != 0 && name.rfind("s1.fill.", 0) != 0) continue;
+    uint64_t seq = 0;
+    if (!absl::SimpleAtoi(name.substr(8), &seq)) continue;
+    const uint64_t base = name[3] == 'l' ? live_seed("s1") : fill_seed("s1");
+    const uint64_t parts[2] = {base, seq};
+    const std::string bytes = w.peek(name);
+    RecordReader reader(bytes, 0, XXH3_64bits(parts, sizeof(parts)));
+    RecordView r;
+    fprintf(stderr, "%s:", name.c_str());
+    for (;;) {
+      auto res = reader.next(r);
+      if (res == RecordReader::Result::kRecord) {
+        if (r.type == RecordType::kEntry) {
+          auto e = decode_payload<EntryRecord>(r.payload);
+          fprintf(stderr, " @%lu E%lu%s(w%lu)", r.offset, e->entry.id, e->committed ? "c" : "", e->entry.writer.ts);
+        } else if (r.type == RecordType::kCommit) {
+          fprintf(stderr, " @%lu C%lu", r.offset, decode_payload<CommitRecord>(r.payload)->id);
+        } else if (r.type == RecordType::kSegmentHeader) {
+          auto hd = decode_payload<SegmentHeader>(r.payload);
+          fprintf(stderr, " @%lu H(prev %lu,%lu)", r.offset, hd->previous_seq, hd->previous_end);
+        } else {
+          fprintf(stderr, " @%lu T%d", r.offset, int(r.type));
+        }
+        continue;
+      }
+      if (res == RecordReader::Result::kBad) {
+        auto next = reader.find_next_valid();
+        fprintf(stderr, " @%lu BAD", reader.offset());
+        if (!next) break;
+        reader.seek(*next);
+        continue;
+      }
+      fprintf(stderr, " @%lu END(%d)", reader.offset(), int(res));
+      break;
+    }
+    fprintf(stderr, "\n");
+  }
+}
+
 void patch_files(World& w, FuzzedDataProvider& in) {
+  dump(w);
   for (int patches = in.ConsumeIntegralInRange<int>(0, 8); patches > 0; --patches) {
     std::vector<std::string> names = w.files().list();
     if (names.empty() || in.remaining_bytes() == 0) return;
@@ -333,6 +378,7 @@ void patch_files(World& w, FuzzedDataProvider& in) {
     }
   }
   (void)w.run_io([&](IoDone done) { w.files().sync_dir(std::move(done)); });
+  dump(w);
 }
 
 void write_raw_files(World& w, FuzzedDataProvider& in) {
