@@ -1,0 +1,238 @@
+#include "core/protocol/stream_replica.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "core/util/check.h"
+#include "core/wire/codec.h"
+
+namespace walle::protocol {
+
+StreamReplica::StreamReplica(Env& env, storage::StreamStore& store, const ReplicaOptions& options)
+    : env_(env),
+      store_(store),
+      log_(store),
+      options_(options),
+      lease_renewed_ns_(env.clock.now_ns() + options.restart_lease_grace_ns) {}
+
+StreamReplica::~StreamReplica() {
+  if (queue_timer_armed_) env_.clock.cancel_timer(queue_timer_);
+}
+
+int64_t StreamReplica::remaining_lease_ns() const {
+  return lease_renewed_ns_ + store_.meta().writer_lease_ns - env_.clock.now_ns();
+}
+
+void StreamReplica::reply_put(NodeId to, const PutRequest& request, const absl::Status& status) {
+  env_.transport.send(to, wire::encode(PutReply{request.stream, request.request_id,
+                                                request.entry.id, WireStatus::from(status)}));
+}
+
+void StreamReplica::adopt_writer(WriterId writer, int64_t lease_ns,
+                                 absl::AnyInvocable<void(absl::Status)> done) {
+  storage::StreamMeta meta = store_.meta();
+  meta.writer = writer;
+  meta.writer_lease_ns = lease_ns;
+  // In memory at once (older writers are refused from now on), durable when `done` runs.
+  store_.update_meta(std::move(meta), std::move(done));
+}
+
+void StreamReplica::on_put(NodeId from, const PutRequest& request) {
+  const WriterId stored = store_.meta().writer;
+  const bool committed = request.committed_id >= request.entry.id && request.entry.id > 0;
+  if (request.writer < stored && !committed) {
+    reply_put(from, request,
+              absl::FailedPreconditionError("writer superseded by a newer one on this member"));
+    return;
+  }
+  if (request.writer > stored) {
+    // This member missed the NewWriter; the claim that made this writer already waited out
+    // the old lease on a majority, so adopting it is safe (it only refuses more).
+    adopt_writer(request.writer, store_.meta().writer_lease_ns,
+                 [this, from, request](absl::Status status) {
+                   if (!status.ok()) return reply_put(from, request, status);
+                   on_put(from, request);
+                 });
+    return;
+  }
+  if (request.writer == stored) lease_renewed_ns_ = env_.clock.now_ns();
+  if (request.entry.id == 0) {
+    // A heartbeat: only the commit point; it rides the next sync (a lost commit mark is
+    // learned again from the next put or heartbeat).
+    reply_put(from, request, log_.commit(request.committed_id, request.committed_checksum));
+    return;
+  }
+  if (request.entry.id > store_.tail_id() + 1) {
+    enqueue(from, request);
+    return;
+  }
+  apply(from, request);
+  drain_queue();
+}
+
+void StreamReplica::apply(NodeId from, const PutRequest& request) {
+  const bool committed = request.committed_id >= request.entry.id;
+  PutResult result = log_.put(request.entry, committed);
+  if (!result.status.ok()) {
+    reply_put(from, request, result.status);
+    return;
+  }
+  if (!committed) {
+    // The commit point travels with the put; failing to apply it changes nothing for the put.
+    (void)log_.commit(request.committed_id, request.committed_checksum);
+  }
+  store_.sync([this, from, request](absl::Status status) { reply_put(from, request, status); });
+}
+
+void StreamReplica::enqueue(NodeId from, const PutRequest& request) {
+  auto it = queue_.find(request.entry.id);
+  if (it != queue_.end()) {
+    Waiting& existing = it->second;
+    // a put merged with another for the same id must be the same entry, or come from a
+    // newer writer (which replaces it); the original never compared checksums here.
+    if (request.writer < existing.request.writer) {
+      reply_put(from, request, absl::FailedPreconditionError("a newer writer's put is queued"));
+      return;
+    }
+    if (request.writer == existing.request.writer &&
+        request.entry.checksum != existing.request.entry.checksum) {
+      reply_put(from, request,
+                absl::InternalError("one writer sent two different entries for one id"));
+      return;
+    }
+    if (request.writer > existing.request.writer) {
+      reply_put(existing.from, existing.request,
+                absl::FailedPreconditionError("replaced by a newer writer's put"));
+    } else {
+      // A duplicate: the first arrival gets the answer; keep the larger commit point.
+      existing.request.committed_id = std::max(existing.request.committed_id, request.committed_id);
+      return;
+    }
+    existing = Waiting{from, request, env_.clock.now_ns()};
+    return;
+  }
+  if (queue_.size() >= options_.max_queued_puts) {
+    reply_put(from, request,
+              absl::ResourceExhaustedError(absl::StrCat(queue_.size(), " puts wait already")));
+    return;
+  }
+  queue_.emplace(request.entry.id, Waiting{from, request, env_.clock.now_ns()});
+  arm_queue_timer();
+}
+
+void StreamReplica::drain_queue() {
+  while (!queue_.empty()) {
+    auto it = queue_.begin();
+    if (it->first > store_.tail_id() + 1) break;
+    Waiting waiting = std::move(it->second);
+    queue_.erase(it);
+    apply(waiting.from, waiting.request);
+  }
+}
+
+void StreamReplica::arm_queue_timer() {
+  if (queue_timer_armed_ || queue_.empty()) return;
+  queue_timer_armed_ = true;
+  queue_timer_ = env_.clock.start_timer(std::min(options_.skip_after_ns, options_.max_wait_ns),
+                                        [this] { on_queue_timer(); });
+}
+
+void StreamReplica::on_queue_timer() {
+  queue_timer_armed_ = false;
+  const int64_t now = env_.clock.now_ns();
+  // A committed put that waited long enough jumps the gap (everything below it goes).
+  std::optional<uint64_t> jump;
+  for (const auto& [id, waiting] : queue_) {
+    if (waiting.request.committed_id >= id && now - waiting.arrived_ns >= options_.skip_after_ns) {
+      jump = id;
+    }
+  }
+  if (jump) {
+    Waiting target = queue_.at(*jump);
+    std::vector<Waiting> below;
+    for (auto it = queue_.begin(); it != queue_.end() && it->first < *jump;) {
+      below.push_back(std::move(it->second));
+      it = queue_.erase(it);
+    }
+    queue_.erase(*jump);
+    for (Waiting& w : below) {
+      reply_put(w.from, w.request, absl::OutOfRangeError("skipped by a gap commit; retry"));
+    }
+    apply(target.from, target.request);
+    drain_queue();
+  }
+  // Nothing waits forever: the writer retries what times out here.
+  std::vector<uint64_t> expired;
+  for (const auto& [id, waiting] : queue_) {
+    if (now - waiting.arrived_ns >= options_.max_wait_ns) expired.push_back(id);
+  }
+  for (uint64_t id : expired) {
+    Waiting w = std::move(queue_.at(id));
+    queue_.erase(id);
+    reply_put(w.from, w.request,
+              absl::OutOfRangeError(absl::StrCat("entry ", id,
+                                                 " waited for its predecessor "
+                                                 "too long; retry")));
+  }
+  arm_queue_timer();
+}
+
+void StreamReplica::on_new_writer(NodeId from, const NewWriterRequest& request) {
+  auto reply = [this, from, request](const absl::Status& status) {
+    env_.transport.send(from, wire::encode(NewWriterReply{request.stream, request.request_id,
+                                                          WireStatus::from(status)}));
+  };
+  const WriterId stored = store_.meta().writer;
+  if (request.writer < stored) {
+    reply(absl::FailedPreconditionError("a newer writer claimed the stream"));
+    return;
+  }
+  if (request.writer == stored) {
+    reply(absl::OkStatus());  // a retry of a claim already applied here
+    return;
+  }
+  // The previous writer's lease, as measured here, must run out before the new writer may
+  // count on exclusivity; the new writer's own lease starts counting after that.
+  const int64_t remaining = std::max<int64_t>(0, remaining_lease_ns());
+  adopt_writer(request.writer, request.lease_ns,
+               [this, remaining, reply = std::move(reply)](absl::Status status) mutable {
+                 if (!status.ok()) return reply(status);
+                 lease_renewed_ns_ = env_.clock.now_ns() + remaining;
+                 if (remaining == 0) return reply(absl::OkStatus());
+                 env_.clock.start_timer(
+                     remaining, [reply = std::move(reply)]() mutable { reply(absl::OkStatus()); });
+               });
+}
+
+void StreamReplica::on_writer_info(NodeId from, const WriterInfoRequest& request) {
+  const storage::StreamMeta& meta = store_.meta();
+  env_.transport.send(
+      from, wire::encode(WriterInfoReply{request.stream, request.request_id, WireStatus{},
+                                         meta.writer, meta.writer_lease_ns, remaining_lease_ns(),
+                                         store_.committed_id()}));
+}
+
+void StreamReplica::on_tail(NodeId from, const TailRequest& request) {
+  TailReply reply{request.stream, request.request_id, WireStatus{}, {}};
+  for (uint64_t id = store_.committed_id(); id <= store_.tail_id(); ++id) {
+    std::optional<storage::EntryHead> head = store_.head(id);
+    reply.heads.push_back(head ? EntryHeadMessage{id, head->checksum, head->writer, true}
+                               : EntryHeadMessage{id, 0, {}, false});
+  }
+  env_.transport.send(from, wire::encode(reply));
+}
+
+void StreamReplica::on_read(NodeId from, const ReadRequest& request) {
+  store_.read(request.from, request.to, request.max_bytes, request.allow_uncommitted,
+              [this, from, request](absl::StatusOr<std::vector<Entry>> entries) {
+                ReadReply reply{request.stream, request.request_id, WireStatus{}, {}};
+                if (entries.ok()) {
+                  reply.entries = std::move(*entries);
+                } else {
+                  reply.status = WireStatus::from(entries.status());
+                }
+                env_.transport.send(from, wire::encode(reply));
+              });
+}
+
+}  // namespace walle::protocol

@@ -1,0 +1,74 @@
+#pragma once
+
+// StreamReplica: one member's side of one stream (docs/protocol.md, "Replica"). A state
+// machine driven by decoded requests, timers and storage completions; it replies through the
+// env's transport and never blocks.
+//
+// A put is answered OK only once the entry is durable here (the store's sync covering it
+// succeeded). Puts that arrive ahead of the tail wait in a bounded ordering queue until their
+// predecessor is applied; a committed put ahead of the tail is applied as a gap commit after
+// `skip_after_ns` without progress, and nothing waits longer than `max_wait_ns`.
+
+#include <cstdint>
+#include <string>
+
+#include "absl/container/btree_map.h"
+#include "core/env/env.h"
+#include "core/protocol/messages.h"
+#include "core/protocol/replica_log.h"
+#include "core/storage/stream_store.h"
+
+namespace walle::protocol {
+
+struct ReplicaOptions {
+  // After a restart the last lease renewal time is unknown: assume it happens this long after
+  // the start (the original's ReconnectDelay).
+  int64_t restart_lease_grace_ns = 5 * kNanosPerSecond;
+  size_t max_queued_puts = 4096;
+  int64_t skip_after_ns = 1 * kNanosPerSecond;
+  int64_t max_wait_ns = 1 * kNanosPerSecond;
+};
+
+class StreamReplica {
+ public:
+  StreamReplica(Env& env, storage::StreamStore& store, const ReplicaOptions& options = {});
+  ~StreamReplica();
+  StreamReplica(const StreamReplica&) = delete;
+  StreamReplica& operator=(const StreamReplica&) = delete;
+
+  void on_put(NodeId from, const PutRequest& request);
+  void on_new_writer(NodeId from, const NewWriterRequest& request);
+  void on_writer_info(NodeId from, const WriterInfoRequest& request);
+  void on_tail(NodeId from, const TailRequest& request);
+  void on_read(NodeId from, const ReadRequest& request);
+
+  // Remaining lease of the current writer as this replica measures it (negative: expired).
+  int64_t remaining_lease_ns() const;
+  size_t queued_puts() const { return queue_.size(); }
+
+ private:
+  struct Waiting {
+    NodeId from;
+    PutRequest request;
+    int64_t arrived_ns;
+  };
+
+  void reply_put(NodeId to, const PutRequest& request, const absl::Status& status);
+  void apply(NodeId from, const PutRequest& request);
+  void drain_queue();
+  void enqueue(NodeId from, const PutRequest& request);
+  void arm_queue_timer();
+  void on_queue_timer();
+  void adopt_writer(WriterId writer, int64_t lease_ns, absl::AnyInvocable<void(absl::Status)> done);
+
+  Env& env_;
+  storage::StreamStore& store_;
+  ReplicaLog log_;
+  ReplicaOptions options_;
+  int64_t lease_renewed_ns_;                  // local clock
+  absl::btree_map<uint64_t, Waiting> queue_;  // puts ahead of the tail, by entry id
+  TimerId queue_timer_;
+  bool queue_timer_armed_ = false;
+};
+
+}  // namespace walle::protocol
