@@ -6,6 +6,7 @@
 #include <optional>
 #include <vector>
 
+#include "core/protocol/member_node.h"
 #include "core/util/check.h"
 #include "core/wire/codec.h"
 #include "gtest/gtest.h"
@@ -21,40 +22,6 @@ using storage::testing::small_options;
 constexpr WriterId kW1{1, 1};
 constexpr WriterId kW2{2, 2};
 constexpr int64_t kLeaseNs = 200 * kNanosPerMilli;
-
-// Node 0: a member serving stream "s".
-class MemberNode final : public Node {
- public:
-  explicit MemberNode(Env& env) : env_(env) {}
-  void start() override {
-    storage::StreamStore::open(env_.files, "s", small_options(),
-                               [this](absl::StatusOr<std::unique_ptr<storage::StreamStore>> s) {
-                                 WALLE_CHECK(s.ok());
-                                 store = std::move(*s);
-                                 replica = std::make_unique<StreamReplica>(env_, *store);
-                               });
-  }
-  void receive(NodeId from, std::string_view bytes) override {
-    absl::StatusOr<ProtocolMessage> m = wire::decode<ProtocolMessage>(bytes);
-    if (!m.ok() || replica == nullptr) return;
-    std::visit(
-        [&](const auto& message) {
-          using T = std::decay_t<decltype(message)>;
-          if constexpr (std::is_same_v<T, PutRequest>) replica->on_put(from, message);
-          if constexpr (std::is_same_v<T, NewWriterRequest>) replica->on_new_writer(from, message);
-          if constexpr (std::is_same_v<T, WriterInfoRequest>)
-            replica->on_writer_info(from, message);
-          if constexpr (std::is_same_v<T, TailRequest>) replica->on_tail(from, message);
-          if constexpr (std::is_same_v<T, ReadRequest>) replica->on_read(from, message);
-        },
-        *m);
-  }
-  std::unique_ptr<storage::StreamStore> store;
-  std::unique_ptr<StreamReplica> replica;
-
- private:
-  Env& env_;
-};
 
 // Node 1: records every reply with the local time it arrived.
 class ClientNode final : public Node {
@@ -78,7 +45,9 @@ class StreamReplicaTest : public ::testing::Test {
     sim::SimConfig config;
     config.node_count = 2;
     auto created = sim::Simulation::create(config, [](Env& env) -> std::unique_ptr<Node> {
-      if (env.self == 0) return std::make_unique<MemberNode>(env);
+      if (env.self == 0) {
+        return std::make_unique<MemberNode>(env, MemberOptions{{"s"}, small_options(), {}});
+      }
       return std::make_unique<ClientNode>(env);
     });
     ASSERT_TRUE(created.ok());
@@ -87,7 +56,14 @@ class StreamReplicaTest : public ::testing::Test {
     sim_->run_for(10 * kNanosPerMilli);
     ASSERT_NE(member().replica, nullptr);
   }
-  MemberNode& member() { return *sim_->node_as<MemberNode>(0); }
+  struct MemberView {
+    StreamReplica* replica;
+    storage::StreamStore* store;
+  };
+  MemberView member() {
+    MemberNode* node = sim_->node_as<MemberNode>(0);
+    return MemberView{node->replica("s"), node->store("s")};
+  }
   ClientNode& client() { return *sim_->node_as<ClientNode>(1); }
   template <class T>
   void send(const T& message) {

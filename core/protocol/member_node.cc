@@ -1,0 +1,97 @@
+#include "core/protocol/member_node.h"
+
+#include "absl/strings/str_cat.h"
+#include "core/util/check.h"
+#include "core/wire/codec.h"
+
+namespace walle::protocol {
+
+MemberNode::MemberNode(Env& env, MemberOptions options) : env_(env), options_(std::move(options)) {}
+
+MemberNode::~MemberNode() = default;
+
+void MemberNode::start() { open_next(0); }
+
+void MemberNode::open_next(size_t index) {
+  if (index == options_.streams.size()) return;
+  const std::string name = options_.streams[index];
+  storage::StreamStore::open(
+      env_.files, name, options_.store,
+      [this, index, name](absl::StatusOr<std::unique_ptr<storage::StreamStore>> store) {
+        // A store that cannot open (rotten metadata, bad options) is not served; requests for
+        // it get kNotFound and peers repair around it.
+        if (store.ok()) {
+          Hosted& h = hosted_[name];
+          h.store = std::move(*store);
+          h.replica = std::make_unique<StreamReplica>(env_, *h.store, options_.replica);
+        }
+        open_next(index + 1);
+      });
+}
+
+StreamReplica* MemberNode::replica(const std::string& stream) {
+  auto it = hosted_.find(stream);
+  return it == hosted_.end() ? nullptr : it->second.replica.get();
+}
+
+storage::StreamStore* MemberNode::store(const std::string& stream) {
+  auto it = hosted_.find(stream);
+  return it == hosted_.end() ? nullptr : it->second.store.get();
+}
+
+void MemberNode::refuse(NodeId from, const ProtocolMessage& message, const absl::Status& status) {
+  const WireStatus wire_status = WireStatus::from(status);
+  std::visit(
+      [&](const auto& m) {
+        using T = std::decay_t<decltype(m)>;
+        if constexpr (std::is_same_v<T, PutRequest>) {
+          env_.transport.send(
+              from, wire::encode(PutReply{m.stream, m.request_id, m.entry.id, wire_status}));
+        } else if constexpr (std::is_same_v<T, NewWriterRequest>) {
+          env_.transport.send(from,
+                              wire::encode(NewWriterReply{m.stream, m.request_id, wire_status}));
+        } else if constexpr (std::is_same_v<T, WriterInfoRequest>) {
+          WriterInfoReply reply;
+          reply.stream = m.stream;
+          reply.request_id = m.request_id;
+          reply.status = wire_status;
+          env_.transport.send(from, wire::encode(reply));
+        } else if constexpr (std::is_same_v<T, TailRequest>) {
+          env_.transport.send(from,
+                              wire::encode(TailReply{m.stream, m.request_id, wire_status, {}}));
+        } else if constexpr (std::is_same_v<T, ReadRequest>) {
+          env_.transport.send(from,
+                              wire::encode(ReadReply{m.stream, m.request_id, wire_status, {}}));
+        }
+        // Replies are not answered.
+      },
+      message);
+}
+
+void MemberNode::receive(NodeId from, std::string_view bytes) {
+  absl::StatusOr<ProtocolMessage> message = wire::decode<ProtocolMessage>(bytes);
+  if (!message.ok()) {
+    ++malformed_messages_;  // nothing to answer: the sender's request id is unknown
+    return;
+  }
+  const std::string& stream =
+      std::visit([](const auto& m) -> const std::string& { return m.stream; }, *message);
+  StreamReplica* r = replica(stream);
+  if (r == nullptr) {
+    refuse(from, *message,
+           absl::NotFoundError(absl::StrCat("stream '", stream, "' is not served here")));
+    return;
+  }
+  std::visit(
+      [&](const auto& m) {
+        using T = std::decay_t<decltype(m)>;
+        if constexpr (std::is_same_v<T, PutRequest>) r->on_put(from, m);
+        if constexpr (std::is_same_v<T, NewWriterRequest>) r->on_new_writer(from, m);
+        if constexpr (std::is_same_v<T, WriterInfoRequest>) r->on_writer_info(from, m);
+        if constexpr (std::is_same_v<T, TailRequest>) r->on_tail(from, m);
+        if constexpr (std::is_same_v<T, ReadRequest>) r->on_read(from, m);
+      },
+      *message);
+}
+
+}  // namespace walle::protocol
