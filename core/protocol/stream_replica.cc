@@ -13,7 +13,11 @@ StreamReplica::StreamReplica(Env& env, storage::StreamStore& store, const Replic
       store_(store),
       log_(store),
       options_(options),
-      lease_renewed_ns_(env.clock.now_ns() + options.restart_lease_grace_ns) {}
+      // A stream that has had a writer may have one still: the last renewal is unknown after
+      // a restart, so assume it just happened plus a grace. A stream never claimed has none.
+      lease_renewed_ns_(env.clock.now_ns() + (store.meta().writer == WriterId{}
+                                                  ? -store.meta().writer_lease_ns
+                                                  : options.restart_lease_grace_ns)) {}
 
 StreamReplica::~StreamReplica() {
   if (queue_timer_armed_) env_.clock.cancel_timer(queue_timer_);

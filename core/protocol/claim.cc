@@ -1,0 +1,322 @@
+#include "core/protocol/claim.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "core/util/check.h"
+#include "core/wire/codec.h"
+
+namespace walle::protocol {
+
+ClaimCoordinator::ClaimCoordinator(Env& env, ClaimOptions options, Done done)
+    : env_(env),
+      options_(std::move(options)),
+      done_(std::move(done)),
+      // Request ids from the process's randomness: replies to an earlier claim of this process
+      // never match this one's.
+      next_request_id_(env.random.next_u64() >> 1) {
+  WALLE_CHECK(!options_.members.empty());
+}
+
+ClaimCoordinator::~ClaimCoordinator() {
+  if (timer_) env_.clock.cancel_timer(*timer_);
+}
+
+uint64_t ClaimCoordinator::send(NodeId to, Phase phase, auto message) {
+  const uint64_t id = next_request_id_++;
+  message.stream = options_.stream;
+  message.request_id = id;
+  pending_[id] = Pending{to, phase};
+  env_.transport.send(to, wire::encode(message));
+  return id;
+}
+
+void ClaimCoordinator::arm_timer(int64_t timeout_ns) {
+  if (timer_) env_.clock.cancel_timer(*timer_);
+  const Phase phase = phase_;
+  const int attempt = attempt_;
+  timer_ = env_.clock.start_timer(timeout_ns, [this, phase, attempt] {
+    timer_.reset();
+    if (phase_ != phase || attempt_ != attempt) return;
+    if (phase_ == Phase::kInfo || phase_ == Phase::kNewWriter) {
+      finish(absl::UnavailableError(
+          absl::StrCat("claim of ", options_.stream, ": no majority answered in time")));
+    } else {
+      retry(absl::DeadlineExceededError("a phase timed out"));
+    }
+  });
+}
+
+void ClaimCoordinator::finish(absl::StatusOr<ClaimResult> result) {
+  if (phase_ == Phase::kDone) return;
+  phase_ = Phase::kDone;
+  pending_.clear();
+  if (timer_) {
+    env_.clock.cancel_timer(*timer_);
+    timer_.reset();
+  }
+  done_(std::move(result));
+}
+
+void ClaimCoordinator::retry(const absl::Status& why) {
+  if (++attempt_ >= options_.max_attempts) {
+    finish(absl::UnavailableError(absl::StrCat("claim of ", options_.stream, " gave up after ",
+                                               attempt_, " attempts; last: ", why.message())));
+    return;
+  }
+  start_tails();
+}
+
+void ClaimCoordinator::start() {
+  phase_ = Phase::kInfo;
+  answered_.clear();
+  for (NodeId m : options_.members) send(m, Phase::kInfo, WriterInfoRequest{});
+  arm_timer(options_.phase_timeout_ns);
+}
+
+bool ClaimCoordinator::on_message(NodeId from, const ProtocolMessage& message) {
+  const uint64_t request_id = std::visit([](const auto& m) { return m.request_id; }, message);
+  auto it = pending_.find(request_id);
+  if (it == pending_.end() || it->second.member != from) return false;
+  const Phase phase = it->second.phase;
+  pending_.erase(it);
+  if (phase_ == Phase::kDone || phase != phase_) return true;  // a reply to an earlier phase
+  std::visit(
+      [&](const auto& m) {
+        using T = std::decay_t<decltype(m)>;
+        if constexpr (std::is_same_v<T, WriterInfoReply>) on_writer_info(from, m);
+        if constexpr (std::is_same_v<T, NewWriterReply>) on_new_writer(from, m);
+        if constexpr (std::is_same_v<T, TailReply>) on_tail(from, m);
+        if constexpr (std::is_same_v<T, ReadReply>) on_read(from, phase, request_id, m);
+        if constexpr (std::is_same_v<T, PutReply>) on_put(from, phase, m);
+      },
+      message);
+  return true;
+}
+
+// --- info: learn the newest writer, so W is newer (Q-13: no wall clocks) -------------------
+
+void ClaimCoordinator::on_writer_info(NodeId from, const WriterInfoReply& reply) {
+  if (!reply.status.to_status().ok()) return;
+  answered_.insert(from);
+  newest_seen_ = std::max(newest_seen_, reply.writer);
+  // How long members will make NewWriter wait: the longest remaining lease reported (Q-20:
+  // derived from the previous writer, not from the claimant's own lease).
+  previous_lease_ns_ = std::max({previous_lease_ns_, reply.lease_ns, reply.remaining_lease_ns});
+  if (answered_.size() >= majority()) start_new_writer();
+}
+
+void ClaimCoordinator::start_new_writer() {
+  phase_ = Phase::kNewWriter;
+  answered_.clear();
+  writer_ = WriterId{newest_seen_.ts + 1, env_.random.next_u64()};
+  for (NodeId m : options_.members) {
+    send(m, Phase::kNewWriter, NewWriterRequest{{}, 0, writer_, options_.lease_ns});
+  }
+  // Members answer after the previous writer's lease ran out (Q-20: wait as long as it).
+  arm_timer(previous_lease_ns_ + options_.phase_timeout_ns);
+}
+
+void ClaimCoordinator::on_new_writer(NodeId from, const NewWriterReply& reply) {
+  const absl::Status status = reply.status.to_status();
+  if (status.code() == absl::StatusCode::kFailedPrecondition) {
+    finish(absl::FailedPreconditionError(
+        absl::StrCat("claim of ", options_.stream, ": a newer writer claimed it meanwhile")));
+    return;
+  }
+  if (!status.ok()) return;
+  accepted_.insert(from);
+  if (accepted_.size() >= majority()) start_tails();
+}
+
+// --- tails ------------------------------------------------------------------------------
+
+void ClaimCoordinator::start_tails() {
+  phase_ = Phase::kTails;
+  pending_.clear();  // replies to an abandoned attempt are ignored
+  read_for_.clear();
+  puts_outstanding_ = 0;
+  answered_.clear();
+  tails_.clear();
+  repairs_.clear();
+  for (NodeId m : accepted_) send(m, Phase::kTails, TailRequest{});
+  arm_timer(options_.phase_timeout_ns);
+}
+
+void ClaimCoordinator::on_tail(NodeId from, const TailReply& reply) {
+  if (!reply.status.to_status().ok() || reply.heads.empty()) return;
+  tails_[from] = reply.heads;
+  if (tails_.size() >= majority()) start_catch_up();
+}
+
+// --- catch-up: all of Q at the highest committed entry in Q --------------------------------
+
+void ClaimCoordinator::start_catch_up() {
+  phase_ = Phase::kCatchUp;
+  uint64_t highest = 0;
+  NodeId holder = 0;
+  for (const auto& [member, heads] : tails_) {
+    if (heads.front().id >= highest) {
+      highest = heads.front().id;
+      holder = member;
+    }
+  }
+  bool lagging = false;
+  for (const auto& [member, heads] : tails_) lagging |= heads.front().id < highest;
+  if (!lagging) {
+    committed_id_ = highest;
+    committed_checksum_ = tails_.at(holder).front().checksum;
+    start_restamp();
+    return;
+  }
+  send(holder, Phase::kCatchUp,
+       ReadRequest{{}, 0, highest, highest + 1, options_.read_chunk_bytes, false});
+  arm_timer(options_.phase_timeout_ns);
+}
+
+// --- restamp: the chosen tail carries W on its holder before anyone is repaired -------------
+
+void ClaimCoordinator::start_restamp() {
+  phase_ = Phase::kRestamp;
+  bool first = true;
+  for (const auto& [member, heads] : tails_) {
+    const EntryHeadMessage& last = heads.back();
+    const bool better = first || last.writer > chosen_tail_.writer ||
+                        (last.writer == chosen_tail_.writer && last.id > chosen_tail_.id);
+    if (better) {
+      chosen_ = member;
+      chosen_tail_ = last;
+      first = false;
+    }
+  }
+  send(chosen_, Phase::kRestamp,
+       ReadRequest{{}, 0, chosen_tail_.id, chosen_tail_.id + 1, options_.read_chunk_bytes, true});
+  arm_timer(options_.phase_timeout_ns);
+}
+
+void ClaimCoordinator::on_read(NodeId from, Phase phase, uint64_t request_id,
+                               const ReadReply& reply) {
+  const absl::Status status = reply.status.to_status();
+  if (!status.ok() || reply.entries.empty()) {
+    retry(status.ok() ? absl::DataLossError("an entry to copy could not be read") : status);
+    return;
+  }
+  if (phase == Phase::kCatchUp) {
+    // Every lagging member of Q stores the committed entry as committed (a gap commit if it
+    // lacks what precedes it: backfill fills that later).
+    const Entry& entry = reply.entries.front();
+    for (const auto& [member, heads] : tails_) {
+      if (heads.front().id >= entry.id) continue;
+      ++puts_outstanding_;
+      send(member, Phase::kCatchUp, PutRequest{{}, 0, writer_, entry.id, entry.checksum, entry});
+    }
+    return;
+  }
+  if (phase == Phase::kRestamp) {
+    chosen_entry_ = reply.entries.front();
+    chosen_entry_.writer = writer_;
+    puts_outstanding_ = 1;
+    send(chosen_, Phase::kRestamp,
+         PutRequest{{}, 0, writer_, committed_id_, committed_checksum_, chosen_entry_});
+    return;
+  }
+  // Repair: send the chunk to its follower, stamped W, in id order.
+  auto follower = read_for_.find(request_id);
+  if (follower == read_for_.end()) return;
+  const NodeId to = follower->second;
+  read_for_.erase(follower);
+  Repair& repair = repairs_.at(to);
+  for (const Entry& original : reply.entries) {
+    if (original.id != repair.next || original.id > repair.end) break;
+    Entry entry = original;
+    entry.writer = writer_;
+    ++repair.outstanding;
+    ++repair.next;
+    send(to, Phase::kRepair, PutRequest{{}, 0, writer_, committed_id_, committed_checksum_, entry});
+  }
+  if (repair.outstanding == 0) retry(absl::DataLossError("repair read returned nothing usable"));
+}
+
+// --- repair: each other member of Q gets the chosen chain from its first divergence ---------
+
+void ClaimCoordinator::start_repair() {
+  phase_ = Phase::kRepair;
+  const std::vector<EntryHeadMessage>& chosen = tails_.at(chosen_);
+  for (const auto& [member, heads] : tails_) {
+    if (member == chosen_) continue;
+    size_t i = 0;
+    while (i < heads.size() && i < chosen.size() && heads[i].known &&
+           heads[i].checksum == chosen[i].checksum) {
+      ++i;
+    }
+    if (i < chosen.size()) repairs_[member] = Repair{chosen[i].id, chosen_tail_.id, 0};
+  }
+  if (repairs_.empty()) {
+    start_commit();
+    return;
+  }
+  for (auto& [member, repair] : repairs_) repair_next_chunk(member);
+  arm_timer(options_.phase_timeout_ns);
+}
+
+void ClaimCoordinator::repair_next_chunk(NodeId follower) {
+  Repair& repair = repairs_.at(follower);
+  if (repair.next > repair.end) {
+    repairs_.erase(follower);
+    if (repairs_.empty()) start_commit();
+    return;
+  }
+  // The data comes from the chosen member; the reply says which follower it is for through
+  // the pending table (one read per follower at a time).
+  const uint64_t id =
+      send(chosen_, Phase::kRepair,
+           ReadRequest{{}, 0, repair.next, repair.end + 1, options_.read_chunk_bytes, true});
+  read_for_[id] = follower;
+}
+
+// --- commit --------------------------------------------------------------------------------
+
+void ClaimCoordinator::start_commit() {
+  phase_ = Phase::kCommit;
+  puts_outstanding_ = 0;
+  for (const auto& [member, heads] : tails_) {
+    ++puts_outstanding_;
+    send(member, Phase::kCommit,
+         PutRequest{{}, 0, writer_, chosen_entry_.id, chosen_entry_.checksum, chosen_entry_});
+  }
+  arm_timer(options_.phase_timeout_ns);
+}
+
+void ClaimCoordinator::on_put(NodeId from, Phase phase, const PutReply& reply) {
+  const absl::Status status = reply.status.to_status();
+  if (status.code() == absl::StatusCode::kFailedPrecondition) {
+    finish(absl::FailedPreconditionError(
+        absl::StrCat("claim of ", options_.stream, ": a newer writer claimed it meanwhile")));
+    return;
+  }
+  if (!status.ok()) {
+    retry(status);
+    return;
+  }
+  if (phase == Phase::kRepair) {
+    Repair& repair = repairs_.at(from);
+    if (--repair.outstanding == 0) repair_next_chunk(from);
+    return;
+  }
+  if (--puts_outstanding_ > 0) return;
+  switch (phase) {
+    case Phase::kCatchUp:
+      start_tails();  // tails again, now from a common committed entry
+      return;
+    case Phase::kRestamp:
+      start_repair();
+      return;
+    case Phase::kCommit:
+      finish(ClaimResult{writer_, chosen_entry_.id, chosen_entry_.checksum});
+      return;
+    default:
+      return;
+  }
+}
+
+}  // namespace walle::protocol

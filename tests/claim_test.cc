@@ -1,0 +1,150 @@
+// ClaimCoordinator against three simulated members.
+
+#include "core/protocol/claim.h"
+
+#include <optional>
+
+#include "core/protocol/member_node.h"
+#include "core/wire/codec.h"
+#include "gtest/gtest.h"
+#include "sim/simulation.h"
+#include "tests/storage_harness.h"
+
+namespace walle::protocol {
+namespace {
+
+using storage::testing::make_entry;
+using storage::testing::small_options;
+
+constexpr NodeId kClient = 3;
+constexpr int64_t kLeaseNs = 100 * kNanosPerMilli;
+
+// Runs claims and records put replies (it also plays an old writer).
+class ClientNode final : public Node {
+ public:
+  explicit ClientNode(Env& env) : env(env) {}
+  void start() override {}
+  void receive(NodeId from, std::string_view bytes) override {
+    absl::StatusOr<ProtocolMessage> m = wire::decode<ProtocolMessage>(bytes);
+    if (!m.ok()) return;
+    if (claim != nullptr && claim->on_message(from, *m)) return;
+    if (const auto* r = std::get_if<PutReply>(&*m)) put_replies.push_back({from, *r});
+  }
+  void start_claim() {
+    result.reset();
+    claim = std::make_unique<ClaimCoordinator>(
+        env, ClaimOptions{"s", {0, 1, 2}, kLeaseNs, 2 * kNanosPerSecond, 5, 1 << 20},
+        [this](absl::StatusOr<ClaimResult> r) { result = std::move(r); });
+    claim->start();
+  }
+  Env& env;
+  std::unique_ptr<ClaimCoordinator> claim;
+  std::optional<absl::StatusOr<ClaimResult>> result;
+  std::vector<std::pair<NodeId, PutReply>> put_replies;
+};
+
+class ClaimTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    sim::SimConfig config;
+    config.node_count = 4;
+    auto created = sim::Simulation::create(config, [](Env& env) -> std::unique_ptr<Node> {
+      if (env.self == kClient) return std::make_unique<ClientNode>(env);
+      return std::make_unique<MemberNode>(env, MemberOptions{{"s"}, small_options(), {}});
+    });
+    ASSERT_TRUE(created.ok());
+    sim_ = std::move(*created);
+    sim_->start_all();
+    sim_->run_for(10 * kNanosPerMilli);
+  }
+  ClientNode& client() { return *sim_->node_as<ClientNode>(kClient); }
+  storage::StreamStore* store(NodeId m) { return sim_->node_as<MemberNode>(m)->store("s"); }
+
+  ClaimResult claim() {
+    client().start_claim();
+    while (!client().result && sim_->step()) {
+    }
+    EXPECT_TRUE(client().result.has_value());
+    EXPECT_TRUE(client().result->ok()) << client().result->status();
+    return client().result->value_or(ClaimResult{});
+  }
+  // Sends writer w's entry to the given members, with commit point `committed`.
+  void put_to(std::initializer_list<NodeId> members, WriterId w, const Entry& e,
+              uint64_t committed_id = 0, uint64_t committed_checksum = 0) {
+    for (NodeId m : members) {
+      client().env.transport.send(
+          m, wire::encode(PutRequest{"s", 1000 + e.id, w, committed_id, committed_checksum, e}));
+    }
+    sim_->run_for(20 * kNanosPerMilli);
+  }
+
+  std::unique_ptr<sim::Simulation> sim_;
+};
+
+TEST_F(ClaimTest, AFreshStreamIsClaimedAtEntryZero) {
+  ClaimResult r = claim();
+  EXPECT_GT(r.writer, (WriterId{0, 0}));
+  EXPECT_EQ(r.tail_id, 0u);
+  for (NodeId m : {0, 1, 2}) EXPECT_EQ(store(m)->meta().writer, r.writer);
+}
+
+TEST_F(ClaimTest, ALaterClaimHasANewerWriterAndFencesTheOldOne) {
+  ClaimResult first = claim();
+  ClaimResult second = claim();
+  EXPECT_GT(second.writer, first.writer);
+  Entry e = make_entry(1, 0, 40, 0, first.writer);
+  put_to({0, 1, 2}, first.writer, e);
+  ASSERT_EQ(client().put_replies.size(), 3u);
+  for (const auto& [m, reply] : client().put_replies) {
+    EXPECT_EQ(reply.status.to_status().code(), absl::StatusCode::kFailedPrecondition);
+  }
+}
+
+TEST_F(ClaimTest, TheClaimAdoptsTheMajorityAcknowledgedChainAndRepairsTheRest) {
+  ClaimResult w1 = claim();
+  // W1 wrote 1..4; 1..3 reached members 0 and 1 (acknowledged by a majority), 4 only member 0;
+  // member 2 saw only entry 1.
+  std::vector<Entry> chain{entry_zero()};
+  for (uint64_t id = 1; id <= 4; ++id)
+    chain.push_back(make_entry(id, chain.back().checksum, 40, 0, w1.writer));
+  put_to({0, 1, 2}, w1.writer, chain[1]);
+  put_to({0, 1}, w1.writer, chain[2]);
+  put_to({0, 1}, w1.writer, chain[3], 2, chain[2].checksum);
+  put_to({0}, w1.writer, chain[4]);
+  ASSERT_EQ(store(2)->tail_id(), 1u);
+
+  ClaimResult w2 = claim();
+  EXPECT_GT(w2.writer, w1.writer);
+  // Every acknowledged entry (1..3) survives; the chosen tail is committed on a majority.
+  EXPECT_GE(w2.tail_id, 3u);
+  int holding = 0;
+  for (NodeId m : {0, 1, 2}) {
+    if (store(m)->committed_id() == w2.tail_id) {
+      ++holding;
+      auto head = store(m)->head(w2.tail_id);
+      ASSERT_TRUE(head.has_value());
+      EXPECT_EQ(head->checksum, w2.tail_checksum);
+      EXPECT_EQ(head->writer, w2.writer);
+    }
+  }
+  EXPECT_GE(holding, 2);
+  EXPECT_EQ(w2.tail_checksum, chain[w2.tail_id].checksum);
+}
+
+TEST_F(ClaimTest, AClaimSucceedsWithOneMemberDown) {
+  ASSERT_TRUE(sim_->crash(2).ok());
+  ClaimResult r = claim();
+  EXPECT_GT(r.writer, (WriterId{0, 0}));
+}
+
+TEST_F(ClaimTest, AClaimWithoutAMajorityFailsCleanly) {
+  ASSERT_TRUE(sim_->crash(1).ok());
+  ASSERT_TRUE(sim_->crash(2).ok());
+  client().start_claim();
+  sim_->run_for(10 * kNanosPerSecond);
+  ASSERT_TRUE(client().result.has_value());
+  EXPECT_EQ(client().result->status().code(), absl::StatusCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace walle::protocol
