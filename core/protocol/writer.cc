@@ -1,0 +1,197 @@
+#include "core/protocol/writer.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "core/util/check.h"
+#include "core/wire/codec.h"
+
+namespace walle::protocol {
+
+Writer::Writer(Env& env, WriterOptions options, const ClaimResult& claimed)
+    : env_(env),
+      options_(std::move(options)),
+      writer_(claimed.writer),
+      tail_id_(claimed.tail_id),
+      tail_checksum_(claimed.tail_checksum),
+      committed_id_(claimed.tail_id),
+      committed_checksum_(claimed.tail_checksum),
+      // No lease until a majority acknowledged a request of ours.
+      lease_start_ns_(env.clock.now_ns() - options_.lease_ns),
+      announced_commit_(claimed.tail_id),
+      next_request_id_(env.random.next_u64() >> 1) {
+  WALLE_CHECK(!options_.members.empty());
+  for (NodeId m : options_.members) members_[m];
+  heartbeat_tick();  // the first heartbeat starts the lease at once
+}
+
+Writer::~Writer() {
+  env_.clock.cancel_timer(heartbeat_timer_);
+  for (const auto& [id, m] : members_) {
+    if (m.resend_scheduled) env_.clock.cancel_timer(m.resend_timer);
+  }
+}
+
+bool Writer::lease_valid() const {
+  return !closed() && env_.clock.now_ns() < lease_start_ns_ + options_.lease_ns * 3 / 4;
+}
+
+absl::StatusOr<uint64_t> Writer::put(std::string data, PutDone done) {
+  if (closed()) return close_reason_;
+  if (data.size() > kMaxEntryDataBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("entry of ", data.size(), " bytes exceeds ", kMaxEntryDataBytes));
+  }
+  if (in_flight_.size() >= options_.max_in_flight_entries ||
+      in_flight_bytes_ + data.size() > options_.max_in_flight_bytes) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        in_flight_.size(), " entries (", in_flight_bytes_, " bytes) are in flight; wait for one"));
+  }
+  Entry entry{tail_id_ + 1, writer_, chain_checksum(tail_checksum_, data), std::move(data)};
+  tail_id_ = entry.id;
+  tail_checksum_ = entry.checksum;
+  in_flight_bytes_ += entry.data.size();
+  in_flight_.push_back(InFlight{std::move(entry), std::move(done), {}});
+  for (NodeId m : options_.members) send_put(m, in_flight_.back().entry);
+  return tail_id_;
+}
+
+void Writer::send_put(NodeId member, const Entry& entry) {
+  const uint64_t id = next_request_id_++;
+  requests_[id] = Request{member, entry.id, env_.clock.now_ns()};
+  env_.transport.send(member, wire::encode(PutRequest{options_.stream, id, writer_, committed_id_,
+                                                      committed_checksum_, entry}));
+}
+
+bool Writer::on_message(NodeId from, const ProtocolMessage& message) {
+  const auto* reply = std::get_if<PutReply>(&message);
+  if (reply == nullptr) return false;
+  auto it = requests_.find(reply->request_id);
+  if (it == requests_.end() || it->second.member != from) return false;
+  const Request request = it->second;
+  requests_.erase(it);
+  if (!closed()) on_put_reply(from, request, *reply);
+  return true;
+}
+
+void Writer::on_put_reply(NodeId from, const Request& request, const PutReply& reply) {
+  const absl::Status status = reply.status.to_status();
+  if (status.code() == absl::StatusCode::kFailedPrecondition ||
+      status.code() == absl::StatusCode::kInvalidArgument) {
+    close(absl::FailedPreconditionError(
+        absl::StrCat("writer of ", options_.stream, " lost exclusivity: ", status.message())));
+    return;
+  }
+  if (request.entry_id == 0) {  // a heartbeat
+    if (!status.ok()) return;   // the next tick tries again
+    heartbeat_acks_[from] = request.sent_ns;
+    if (heartbeat_acks_.size() >= majority()) {
+      int64_t earliest = INT64_MAX;
+      for (const auto& [m, sent] : heartbeat_acks_) earliest = std::min(earliest, sent);
+      lease_start_ns_ = std::max(lease_start_ns_, earliest);
+      announced_commit_ = std::max(announced_commit_, heartbeat_commit_);
+      heartbeat_acks_.clear();
+    }
+    return;
+  }
+  if (!status.ok()) {
+    schedule_resend(from);  // kOutOfRange, kUnavailable, ...: again, with backoff
+    return;
+  }
+  members_[from].backoff_ns = 0;
+  auto& acked = member_acked_[from];
+  if (request.entry_id > acked.first) acked = {request.entry_id, request.sent_ns};
+  advance_commit();
+}
+
+void Writer::advance_commit() {
+  // A member that stored entry k holds our whole chain up to k (it chains by checksum), so
+  // the commit point is the largest id that a majority of members acknowledged at or above.
+  if (member_acked_.size() < majority()) return;
+  std::vector<std::pair<uint64_t, int64_t>> acks;
+  for (const auto& [m, ack] : member_acked_) acks.push_back(ack);
+  std::sort(acks.begin(), acks.end(), std::greater<>());
+  const uint64_t commit = acks[majority() - 1].first;
+  // Its lease basis: a majority received requests sent at or after the majority-th newest
+  // send time among their latest acknowledgements.
+  std::vector<int64_t> sends;
+  for (const auto& ack : acks) sends.push_back(ack.second);
+  std::sort(sends.begin(), sends.end(), std::greater<>());
+  lease_start_ns_ = std::max(lease_start_ns_, sends[majority() - 1]);
+  while (!in_flight_.empty() && in_flight_.front().entry.id <= commit) {
+    InFlight done = std::move(in_flight_.front());
+    in_flight_.pop_front();
+    in_flight_bytes_ -= done.entry.data.size();
+    committed_id_ = done.entry.id;
+    committed_checksum_ = done.entry.checksum;
+    done.done(absl::OkStatus());
+    if (closed()) return;
+  }
+}
+
+void Writer::schedule_resend(NodeId member) {
+  Member& m = members_[member];
+  if (m.resend_scheduled) return;
+  m.resend_scheduled = true;
+  m.backoff_ns = std::clamp(m.backoff_ns * 2, options_.retry_min_ns,
+                            std::max(options_.retry_min_ns, options_.lease_ns / 4));
+  // Jitter keeps members' retries apart.
+  const int64_t delay =
+      m.backoff_ns / 2 +
+      static_cast<int64_t>(env_.random.uniform(static_cast<uint64_t>(m.backoff_ns / 2) + 1));
+  m.resend_timer = env_.clock.start_timer(delay, [this, member] { resend(member); });
+}
+
+void Writer::resend(NodeId member) {
+  members_[member].resend_scheduled = false;
+  if (closed()) return;
+  // Everything the member has not acknowledged, in id order (it applies them in order).
+  const uint64_t acked = member_acked_.contains(member) ? member_acked_.at(member).first : 0;
+  for (const InFlight& f : in_flight_) {
+    if (f.entry.id > acked) send_put(member, f.entry);
+  }
+}
+
+void Writer::close(absl::Status why) {
+  if (closed()) return;
+  close_reason_ = why;
+  std::deque<InFlight> failed = std::move(in_flight_);
+  in_flight_.clear();
+  in_flight_bytes_ = 0;
+  for (InFlight& f : failed) f.done(why);
+}
+
+void Writer::heartbeat_tick() {
+  if (closed()) return;
+  const int64_t now = env_.clock.now_ns();
+  // Requests unanswered for too long are treated as failed: resend to that member.
+  std::vector<uint64_t> expired;
+  for (const auto& [id, request] : requests_) {
+    if (now - request.sent_ns >= options_.request_timeout_ns) expired.push_back(id);
+  }
+  for (uint64_t id : expired) {
+    const Request request = requests_.at(id);
+    requests_.erase(id);
+    if (request.entry_id != 0) schedule_resend(request.member);
+  }
+  // A heartbeat when the lease needs renewing, or when the commit point has not been
+  // announced and no put is going to carry it.
+  const bool lease_due = now - lease_start_ns_ >= options_.lease_ns / 4;
+  const bool commit_unannounced = announced_commit_ < committed_id_ && in_flight_.empty();
+  if (lease_due || commit_unannounced) {
+    heartbeat_acks_.clear();
+    heartbeat_commit_ = committed_id_;
+    for (NodeId m : options_.members) {
+      const uint64_t id = next_request_id_++;
+      requests_[id] = Request{m, 0, now};
+      Entry heartbeat;
+      heartbeat.writer = writer_;
+      env_.transport.send(m, wire::encode(PutRequest{options_.stream, id, writer_, committed_id_,
+                                                     committed_checksum_, heartbeat}));
+    }
+  }
+  heartbeat_timer_ = env_.clock.start_timer(
+      std::max<int64_t>(options_.lease_ns / 8, kNanosPerMilli), [this] { heartbeat_tick(); });
+}
+
+}  // namespace walle::protocol

@@ -1,0 +1,112 @@
+#pragma once
+
+// Writer: the client side of an exclusive writer (docs/protocol.md, "Writer"). Created from
+// a successful claim; sends each entry to every member itself (one round trip plus one fsync
+// to commit), with many entries in flight.
+//
+// Contract. put() *accepts* an entry (its id is returned at once) within a bounded budget of
+// entries and bytes in flight; its callback reports OK once a majority of members stored it
+// durably: it is committed and will survive any later claim. The commit point travels to the
+// members on later puts and heartbeats. A kFailedPrecondition from any member means a newer
+// writer claimed the stream: the writer closes and fails everything pending with it.
+// lease_valid() says whether no other writer can have committed anything yet (under bounded
+// clock drift): true until 3/4 lease after the send time of the last request a majority
+// acknowledged.
+
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/btree_map.h"
+#include "absl/functional/any_invocable.h"
+#include "absl/status/statusor.h"
+#include "core/env/env.h"
+#include "core/protocol/claim.h"
+#include "core/protocol/messages.h"
+
+namespace walle::protocol {
+
+struct WriterOptions {
+  std::string stream;
+  std::vector<NodeId> members;
+  int64_t lease_ns = kNanosPerSecond;
+  size_t max_in_flight_entries = 128;
+  uint64_t max_in_flight_bytes = 4 << 20;
+  int64_t retry_min_ns = 5 * kNanosPerMilli;  // backoff doubles up to lease/4
+  int64_t request_timeout_ns = 500 * kNanosPerMilli;
+};
+
+class Writer {
+ public:
+  using PutDone = absl::AnyInvocable<void(absl::Status)>;
+
+  Writer(Env& env, WriterOptions options, const ClaimResult& claimed);
+  ~Writer();
+  Writer(const Writer&) = delete;
+  Writer& operator=(const Writer&) = delete;
+
+  // The next entry: returns its id, kResourceExhausted if the in-flight budget is full (retry
+  // after some put completes), kFailedPrecondition once closed, kInvalidArgument if too big.
+  absl::StatusOr<uint64_t> put(std::string data, PutDone done);
+
+  // Takes a reply meant for this writer; returns false if it is not one.
+  bool on_message(NodeId from, const ProtocolMessage& message);
+
+  bool lease_valid() const;
+  bool closed() const { return !close_reason_.ok(); }
+  const absl::Status& close_reason() const { return close_reason_; }
+  const WriterId& id() const { return writer_; }
+  uint64_t committed_id() const { return committed_id_; }  // acknowledged by a majority
+  uint64_t tail_id() const { return tail_id_; }
+  size_t in_flight() const { return in_flight_.size(); }
+
+ private:
+  struct InFlight {
+    Entry entry;
+    PutDone done;
+    absl::btree_map<NodeId, int64_t> acked_send_ns;  // member -> send time of the acked put
+  };
+  struct Member {
+    int64_t backoff_ns = 0;
+    bool resend_scheduled = false;
+    TimerId resend_timer;
+  };
+  struct Request {
+    NodeId member;
+    uint64_t entry_id;  // 0: a heartbeat
+    int64_t sent_ns;
+  };
+
+  size_t majority() const { return options_.members.size() / 2 + 1; }
+  void send_put(NodeId member, const Entry& entry);
+  void on_put_reply(NodeId from, const Request& request, const PutReply& reply);
+  void advance_commit();
+  void schedule_resend(NodeId member);
+  void resend(NodeId member);
+  void close(absl::Status why);
+  void heartbeat_tick();
+
+  Env& env_;
+  WriterOptions options_;
+  WriterId writer_;
+  uint64_t tail_id_;
+  uint64_t tail_checksum_;
+  uint64_t committed_id_;
+  uint64_t committed_checksum_;
+  int64_t lease_start_ns_;          // send time of the last majority-acknowledged request
+  uint64_t announced_commit_;       // the commit point some majority-acknowledged request carried
+  std::deque<InFlight> in_flight_;  // ids committed_id_+1 .. tail_id_
+  uint64_t in_flight_bytes_ = 0;
+  absl::btree_map<uint64_t, Request> requests_;  // by request id
+  absl::btree_map<NodeId, Member> members_;
+  absl::btree_map<NodeId, std::pair<uint64_t, int64_t>> member_acked_;  // id, its send time
+  absl::btree_map<NodeId, int64_t> heartbeat_acks_;                     // current heartbeat round
+  uint64_t heartbeat_commit_ = 0;
+  uint64_t next_request_id_;
+  absl::Status close_reason_;
+  TimerId heartbeat_timer_;
+};
+
+}  // namespace walle::protocol
