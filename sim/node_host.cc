@@ -15,14 +15,18 @@ NodeHost::NodeHost(Simulation& sim, NodeId id, int64_t clock_origin_ns, int64_t 
       app_prng_(Prng(seed).fork(1)),
       fault_prng_(Prng(seed).fork(2)),
       buggify_(Prng(seed).fork(3), &sim.stats().buggify_fired),
-      env_{id, clock_, transport_, disk_, app_prng_,
-           sim.config().buggify ? &buggify_ : nullptr} {}
+      env_{id, clock_, transport_, disk_, app_prng_, sim.config().buggify ? &buggify_ : nullptr} {}
 
 void NodeHost::post_at(int64_t at_ns, absl::AnyInvocable<void()> action) {
-  sim_.scheduler().schedule_at(
-      at_ns, [this, incarnation = incarnation_, action = std::move(action)]() mutable {
-        run_guarded(incarnation, std::move(action));
-      });
+  const uint64_t token = next_token_++;
+  posted_.emplace(token, std::move(action));
+  sim_.scheduler().schedule_at(at_ns, [this, token, incarnation = incarnation_] {
+    auto it = posted_.find(token);
+    if (it == posted_.end()) return;  // destroyed by a crash
+    absl::AnyInvocable<void()> action = std::move(it->second);
+    posted_.erase(it);
+    run_guarded(incarnation, std::move(action));
+  });
 }
 
 void NodeHost::run_guarded(uint64_t incarnation, absl::AnyInvocable<void()> action) {
@@ -48,6 +52,8 @@ void NodeHost::crash(std::optional<CrashMode> mode) {
   node_.reset();  // closes its files first: the disk then decides what survived
   ++incarnation_;
   paused_ = false;
+  // Pending callbacks may own state of the dead process (an open in progress holds files).
+  posted_.clear();
   deferred_.clear();
   clock_.clear_timers();
   disk_.crash(mode.value_or(disk_.random_crash_mode()));

@@ -6,6 +6,7 @@
 #include <optional>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/functional/any_invocable.h"
 #include "core/env/env.h"
 #include "core/env/node.h"
@@ -69,6 +70,11 @@ class NodeHost {
   uint64_t incarnation_ = 0;
   bool paused_ = false;
   std::vector<absl::AnyInvocable<void()>> deferred_;
+  // Actions posted for the current incarnation, by token. A crash destroys them at once, so
+  // nothing a dead process allocated (open files among it) outlives it. Looked up, never
+  // iterated.
+  absl::flat_hash_map<uint64_t, absl::AnyInvocable<void()>> posted_;
+  uint64_t next_token_ = 0;
 };
 
 }  // namespace walle::sim
