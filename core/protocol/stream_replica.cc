@@ -44,6 +44,11 @@ void StreamReplica::adopt_writer(WriterId writer, int64_t lease_ns,
 void StreamReplica::on_put(NodeId from, const PutRequest& request) {
   const WriterId stored = store_.meta().writer;
   const bool committed = request.committed_id >= request.entry.id && request.entry.id > 0;
+  if (options_.bug_accept_older_writer && request.writer < stored) {
+    apply(from, request);  // planted: an older writer's put is taken
+    drain_queue();
+    return;
+  }
   if (request.writer < stored && !committed) {
     reply_put(from, request,
               absl::FailedPreconditionError("writer superseded by a newer one on this member"));
@@ -84,6 +89,11 @@ void StreamReplica::apply(NodeId from, const PutRequest& request) {
   if (!committed) {
     // The commit point travels with the put; failing to apply it changes nothing for the put.
     (void)log_.commit(request.committed_id, request.committed_checksum);
+  }
+  if (options_.bug_ack_before_sync) {
+    reply_put(from, request, absl::OkStatus());  // planted: acknowledged before durable
+    store_.sync([](absl::Status) {});
+    return;
   }
   store_.sync([this, from, request](absl::Status status) { reply_put(from, request, status); });
 }

@@ -27,6 +27,11 @@ struct ReplicaOptions {
   size_t max_queued_puts = 4096;
   int64_t skip_after_ns = 1 * kNanosPerSecond;
   int64_t max_wait_ns = 1 * kNanosPerSecond;
+
+  // Planted bugs, for proving that the simulator's checkers catch them. Never set outside
+  // tests and the sweep's bug_* parameters.
+  bool bug_ack_before_sync = false;      // reply OK before the entry is durable
+  bool bug_accept_older_writer = false;  // skip the writer check
 };
 
 class StreamReplica {

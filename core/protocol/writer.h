@@ -36,6 +36,9 @@ struct WriterOptions {
   uint64_t max_in_flight_bytes = 4 << 20;
   int64_t retry_min_ns = 5 * kNanosPerMilli;  // backoff doubles up to lease/4
   int64_t request_timeout_ns = 500 * kNanosPerMilli;
+  // Planted bug, for proving that the simulator's checkers catch it: one member's
+  // acknowledgement commits an entry.
+  bool bug_commit_without_majority = false;
 };
 
 class Writer {
@@ -58,8 +61,11 @@ class Writer {
   bool closed() const { return !close_reason_.ok(); }
   const absl::Status& close_reason() const { return close_reason_; }
   const WriterId& id() const { return writer_; }
-  uint64_t committed_id() const { return committed_id_; }  // acknowledged by a majority
+  // The last entry acknowledged by a majority (in a put's callback: that put's entry).
+  uint64_t committed_id() const { return committed_id_; }
+  uint64_t committed_checksum() const { return committed_checksum_; }
   uint64_t tail_id() const { return tail_id_; }
+  uint64_t tail_checksum() const { return tail_checksum_; }
   size_t in_flight() const { return in_flight_.size(); }
 
  private:
@@ -79,7 +85,9 @@ class Writer {
     int64_t sent_ns;
   };
 
-  size_t majority() const { return options_.members.size() / 2 + 1; }
+  size_t majority() const {
+    return options_.bug_commit_without_majority ? 1 : options_.members.size() / 2 + 1;
+  }
   void send_put(NodeId member, const Entry& entry);
   void on_put_reply(NodeId from, const Request& request, const PutReply& reply);
   void advance_commit();

@@ -1,0 +1,354 @@
+#include "sim/workloads/protocol_workload.h"
+
+#include <optional>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "core/protocol/claim.h"
+#include "core/protocol/member_node.h"
+#include "core/protocol/writer.h"
+#include "core/wire/codec.h"
+#include "sim/fault_plan.h"
+#include "sim/nemesis.h"
+#include "sim/simulation.h"
+
+namespace walle::sim::protocol_workload {
+namespace {
+
+using protocol::ClaimCoordinator;
+using protocol::ClaimOptions;
+using protocol::ClaimResult;
+using protocol::ProtocolMessage;
+using protocol::Writer;
+using protocol::WriterOptions;
+
+constexpr const char* kStream = "s";
+
+class ProtocolClient;
+
+// Every invariant, checked as events happen; the first violation is kept.
+class Checker {
+ public:
+  explicit Checker(Simulation& sim) : sim_(sim) {}
+
+  void on_claimed(const ClaimResult& result) {
+    // Durability: a claim adopts every entry acknowledged before it completed.
+    for (const auto& [id, acked] : acked_) {
+      if (id > result.tail_id) {
+        fail(absl::StrCat("durability: a claim by writer ", result.writer.ts, ".", result.writer.id,
+                          " ended at tail ", result.tail_id, " but entry ", id,
+                          " was acknowledged before"));
+        break;
+      }
+    }
+    claims_.push_back(result);
+  }
+
+  void on_acked(WriterId writer, uint64_t id, uint64_t checksum,
+                const std::vector<ProtocolClient*>& clients, NodeId self);
+
+  void fail(std::string message) {
+    if (status_.ok()) {
+      status_ = absl::InternalError(
+          absl::StrCat("at ", absl::StrFormat("%.6f", sim_.now_ns() / 1e9), "s: ", message));
+    }
+  }
+  const absl::Status& status() const { return status_; }
+  uint64_t acks() const { return acks_; }
+  uint64_t max_acked() const { return acked_.empty() ? 0 : acked_.rbegin()->first; }
+  const absl::btree_map<uint64_t, std::pair<uint64_t, WriterId>>& acked() const { return acked_; }
+
+ private:
+  Simulation& sim_;
+  absl::btree_map<uint64_t, std::pair<uint64_t, WriterId>> acked_;  // id -> checksum, writer
+  std::vector<ClaimResult> claims_;
+  uint64_t acks_ = 0;
+  absl::Status status_;
+};
+
+struct ClientConfig {
+  std::vector<NodeId> members;
+  int64_t lease_ns;
+  uint64_t entries;  // to write in all, per client
+  uint64_t max_entry_bytes;
+  double compete_per_tick;  // chance per tick of claiming while already writing
+  bool bug_commit_without_majority;
+};
+
+// A client process: claims the stream, writes entries, and now and then competes.
+class ProtocolClient final : public Node {
+ public:
+  ProtocolClient(Env& env, const ClientConfig& config, Checker& checker,
+                 std::vector<ProtocolClient*>& registry)
+      : env_(env), config_(config), checker_(checker), registry_(registry) {
+    registry_[env_.self] = this;
+  }
+  ~ProtocolClient() override { registry_[env_.self] = nullptr; }
+
+  void start() override { schedule_tick(env_.random.uniform_between(0, 20) * kNanosPerMilli); }
+
+  void receive(NodeId from, std::string_view bytes) override {
+    absl::StatusOr<ProtocolMessage> m = wire::decode<ProtocolMessage>(bytes);
+    if (!m.ok()) return;
+    if (claim_ != nullptr && claim_->on_message(from, *m)) return;
+    if (writer_ != nullptr) writer_->on_message(from, *m);
+  }
+
+  const Writer* writer() const { return writer_.get(); }
+  uint64_t written() const { return written_; }
+  void set_stopped(bool stopped) { stopped_ = stopped; }
+
+ private:
+  void schedule_tick(int64_t delay_ns) {
+    env_.clock.start_timer(delay_ns, [this] { tick(); });
+  }
+
+  void tick() {
+    schedule_tick(10 * kNanosPerMilli);
+    if (stopped_) return;
+    const bool writing = writer_ != nullptr && !writer_->closed();
+    if (claim_ == nullptr && (!writing || env_.random.chance(config_.compete_per_tick))) {
+      start_claim();
+    }
+    pump();
+  }
+
+  void start_claim() {
+    claim_ = std::make_unique<ClaimCoordinator>(
+        env_,
+        ClaimOptions{kStream, config_.members, config_.lease_ns, 2 * kNanosPerSecond, 5, 64 << 10},
+        [this](absl::StatusOr<ClaimResult> result) {
+          // Destroying the coordinator inside its own callback is unsafe: defer it.
+          env_.clock.start_timer(0, [this] { claim_.reset(); });
+          if (!result.ok()) return;
+          checker_.on_claimed(*result);
+          WriterOptions options{kStream, config_.members, config_.lease_ns};
+          options.max_in_flight_entries = 32;
+          options.bug_commit_without_majority = config_.bug_commit_without_majority;
+          writer_ = std::make_unique<Writer>(env_, options, *result);
+          pump();
+        });
+    claim_->start();
+  }
+
+  void pump() {
+    if (writer_ == nullptr || writer_->closed()) return;
+    while (written_ < config_.entries) {
+      std::string data(env_.random.uniform(config_.max_entry_bytes + 1), '\0');
+      for (char& c : data) c = static_cast<char>('a' + env_.random.uniform(26));
+      Writer* w = writer_.get();
+      absl::StatusOr<uint64_t> id = w->put(std::move(data), [this, w](absl::Status s) {
+        if (!s.ok()) return;
+        // In the callback, the writer's committed entry is this put's.
+        checker_.on_acked(w->id(), w->committed_id(), w->committed_checksum(), registry_,
+                          env_.self);
+      });
+      if (!id.ok()) return;  // the budget is full, or the writer closed
+      ++written_;
+    }
+  }
+
+  Env& env_;
+  ClientConfig config_;
+  Checker& checker_;
+  std::vector<ProtocolClient*>& registry_;
+  std::unique_ptr<ClaimCoordinator> claim_;
+  std::unique_ptr<Writer> writer_;
+  uint64_t written_ = 0;
+  bool stopped_ = false;
+};
+
+void Checker::on_acked(WriterId writer, uint64_t id, uint64_t checksum,
+                       const std::vector<ProtocolClient*>& clients, NodeId self) {
+  ++acks_;
+  // Agreement: one entry per committed id.
+  auto [it, inserted] = acked_.try_emplace(id, checksum, writer);
+  if (!inserted && it->second.first != checksum) {
+    fail(absl::StrCat("agreement: entry ", id, " was acknowledged with two different checksums"));
+    return;
+  }
+  // Exclusivity: a newer claim that completed already adopted a tail; an older writer's entry
+  // beyond it must never be acknowledged.
+  for (const ClaimResult& claim : claims_) {
+    if (claim.writer > writer && id > claim.tail_id) {
+      fail(absl::StrCat("exclusivity: entry ", id, " of an older writer was acknowledged after a ",
+                        "newer claim ended at tail ", claim.tail_id));
+      return;
+    }
+  }
+  // Lease safety: nobody else may commit while a writer trusts its lease.
+  for (NodeId n = 0; n < clients.size(); ++n) {
+    const ProtocolClient* other = clients[n];
+    if (other == nullptr || n == self || other->writer() == nullptr) continue;
+    const Writer& w = *other->writer();
+    if (w.id() != writer && w.lease_valid()) {
+      fail(absl::StrCat("lease safety: entry ", id, " was committed while client ", n,
+                        " trusted its lease"));
+      return;
+    }
+  }
+}
+
+class ProtocolWorkload final : public Workload {
+ public:
+  std::string_view name() const override { return "protocol"; }
+  std::string_view description() const override {
+    return "the replication protocol: members, competing writers, swarm-chosen faults";
+  }
+  std::vector<std::string> parameters() const override {
+    return {"members=0      3 or 5 (0: the swarm picks)",
+            "clients=0      1..3 competing writers (0: the swarm picks)",
+            "entries=200    entries each client writes",
+            "fault_ms=2000  simulated time with faults on",
+            "heal_ms=4000   simulated time after healing, for the liveness check",
+            "faults=1       0 turns every fault off",
+            "bug_ack_before_sync=0, bug_accept_older_writer=0, bug_commit_without_majority=0"};
+  }
+
+  absl::StatusOr<RunResult> run(const RunOptions& options) override {
+    ParamReader params(options.params);
+    auto members = params.integer("members", 0, 0, 5);
+    auto clients = params.integer("clients", 0, 0, 3);
+    auto entries = params.integer("entries", 200, 0, 1000000);
+    auto fault_ms = params.integer("fault_ms", 2000, 0, 3600 * 1000);
+    auto heal_ms = params.integer("heal_ms", 4000, 500, 3600 * 1000);
+    auto faults = params.integer("faults", 1, 0, 1);
+    auto bug_ack = params.integer("bug_ack_before_sync", 0, 0, 1);
+    auto bug_older = params.integer("bug_accept_older_writer", 0, 0, 1);
+    auto bug_majority = params.integer("bug_commit_without_majority", 0, 0, 1);
+    for (const auto* p : {&members, &clients, &entries, &fault_ms, &heal_ms, &faults, &bug_ack,
+                          &bug_older, &bug_majority}) {
+      if (!p->ok()) return p->status();
+    }
+    if (absl::Status s = params.check_all_used(); !s.ok()) return s;
+    if (*members != 0 && *members != 3 && *members != 5) {
+      return absl::InvalidArgumentError("parameter members must be 0, 3 or 5");
+    }
+
+    Prng swarm(Prng(options.seed).fork(0x9e));
+    const uint32_t member_count =
+        *members ? static_cast<uint32_t>(*members) : (swarm.chance(0.7) ? 3u : 5u);
+    const uint32_t client_count = *clients ? static_cast<uint32_t>(*clients)
+                                           : static_cast<uint32_t>(swarm.uniform_between(1, 3));
+    SimConfig config;
+    config.seed = options.seed;
+    config.node_count = member_count + client_count;
+    FaultPlan plan = *faults ? FaultPlan::swarm(swarm, config) : FaultPlan::none();
+    // Corruption past the budget (the same entry on a majority) is beyond any system; this
+    // workload does not inject corruption until backfill and repair exist.
+    plan.bit_flip_per_second = 0;
+    plan.latent_error_per_second = 0;
+    plan.wipe_probability = 0;
+    config.disk.read_error_probability = 0;
+
+    std::vector<NodeId> member_ids;
+    for (NodeId m = 0; m < member_count; ++m) member_ids.push_back(m);
+    const int64_t lease_ns = swarm.uniform_between(100, 400) * kNanosPerMilli;
+    protocol::MemberOptions member_options{{kStream}, {}, {}};
+    member_options.store.segment_bytes = 256 << 10;
+    member_options.store.max_entry_bytes = 4096;
+    member_options.replica.bug_ack_before_sync = *bug_ack == 1;
+    member_options.replica.bug_accept_older_writer = *bug_older == 1;
+    const ClientConfig client_config{member_ids,
+                                     lease_ns,
+                                     static_cast<uint64_t>(*entries),
+                                     static_cast<uint64_t>(swarm.uniform_between(0, 2048)),
+                                     swarm.chance(0.5) ? 0.002 : 0.0,
+                                     *bug_majority == 1};
+
+    std::unique_ptr<Checker> checker;
+    std::vector<ProtocolClient*> registry(config.node_count, nullptr);
+    auto sim = Simulation::create(config, [&](Env& env) -> std::unique_ptr<Node> {
+      if (env.self < member_count) {
+        return std::make_unique<protocol::MemberNode>(env, member_options);
+      }
+      return std::make_unique<ProtocolClient>(env, client_config, *checker, registry);
+    });
+    if (!sim.ok()) return sim.status();
+    Simulation& s = **sim;
+    s.trace().set_text_sink(options.trace_sink);
+    checker = std::make_unique<Checker>(s);
+
+    Nemesis nemesis(s, plan, (member_count - 1) / 2);
+    s.start_all();
+    const int64_t heal_at = *fault_ms * kNanosPerMilli;
+    nemesis.start(heal_at);
+    run_checked(s, *checker, heal_at);
+    nemesis.heal();
+    const uint64_t acks_at_heal = checker->acks();
+    // Liveness: once healed, writing resumes (unless every client already wrote all).
+    const int64_t end = heal_at + *heal_ms * kNanosPerMilli;
+    run_checked(s, *checker, end);
+    if (checker->status().ok() && client_config.entries > 0 && checker->acks() == acks_at_heal &&
+        !all_written(registry, client_config.entries)) {
+      checker->fail(
+          absl::StrCat("liveness: nothing was committed in ", *heal_ms, "ms after healing"));
+    }
+    if (checker->status().ok()) check_members(s, *checker, member_count);
+
+    RunResult result;
+    result.status = checker->status();
+    result.digest = s.trace().digest();
+    result.setup =
+        absl::StrCat(describe_config(config), " members=", member_count, " clients=", client_count,
+                     " lease_ms=", lease_ns / kNanosPerMilli, " faults: ", plan.describe());
+    result.stats = s.stats();
+    result.simulated_ns = s.now_ns();
+    result.events = s.scheduler().events_run();
+    return result;
+  }
+
+ private:
+  static bool all_written(const std::vector<ProtocolClient*>& registry, uint64_t entries) {
+    for (const ProtocolClient* c : registry) {
+      if (c != nullptr && c->written() < entries) return false;
+    }
+    return true;
+  }
+
+  static void run_checked(Simulation& sim, const Checker& checker, int64_t until_ns) {
+    while (checker.status().ok() && sim.scheduler().pending() > 0 &&
+           sim.scheduler().next_time_ns() <= until_ns) {
+      sim.step();
+    }
+    if (checker.status().ok()) sim.run_until(until_ns);
+  }
+
+  // Agreement and durability on the members: every committed entry a member holds is the one
+  // acknowledged at that id.
+  static void check_members(Simulation& sim, Checker& checker, uint32_t member_count) {
+    for (NodeId m = 0; m < member_count && checker.status().ok(); ++m) {
+      auto* node = sim.node_as<protocol::MemberNode>(m);
+      storage::StreamStore* store = node == nullptr ? nullptr : node->store(kStream);
+      if (store == nullptr) continue;
+      uint64_t from = std::max<uint64_t>(1, store->meta().first_entry_id);
+      while (from <= store->committed_id() && checker.status().ok()) {
+        std::optional<absl::StatusOr<std::vector<Entry>>> read;
+        store->read(from, store->committed_id() + 1, 1 << 20, false,
+                    [&read](absl::StatusOr<std::vector<Entry>> r) { read = std::move(r); });
+        while (!read && sim.step()) {
+        }
+        if (!read || !read->ok() || (*read)->empty()) {
+          from = store->missing().contains(from) ? from + 1 : store->committed_id() + 1;
+          continue;  // gaps are fine (backfill is not built yet); they are never served
+        }
+        for (const Entry& e : **read) {
+          auto acked = checker.acked().find(e.id);
+          if (acked != checker.acked().end() && acked->second.first != e.checksum) {
+            checker.fail(absl::StrCat("agreement: member ", m, " holds committed entry ", e.id,
+                                      " different from the acknowledged one"));
+            return;
+          }
+          from = e.id + 1;
+        }
+      }
+    }
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Workload> make_protocol_workload() { return std::make_unique<ProtocolWorkload>(); }
+
+}  // namespace walle::sim::protocol_workload
