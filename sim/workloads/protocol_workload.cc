@@ -107,11 +107,24 @@ class ProtocolClient final : public Node {
   void tick() {
     schedule_tick(10 * kNanosPerMilli);
     if (stopped_) return;
-    const bool writing = writer_ != nullptr && !writer_->closed();
-    if (claim_ == nullptr && (!writing || env_.random.chance(config_.compete_per_tick))) {
+    const int64_t now = env_.clock.now_ns();
+    if (writer_ != nullptr && writer_->closed()) {
+      // Lost to a newer writer: let it work a while before competing again, or two clients
+      // would take the stream from each other forever (the original's WaitAndClaim).
+      writer_.reset();
+      back_off(now);
+    }
+    const bool writing = writer_ != nullptr;
+    // Only a client with work left claims: finished ones keep their writer, idle.
+    if (claim_ == nullptr && written_ < config_.entries && now >= next_claim_ns_ &&
+        (!writing || env_.random.chance(config_.compete_per_tick))) {
       start_claim();
     }
     pump();
+  }
+
+  void back_off(int64_t now) {
+    next_claim_ns_ = now + env_.random.uniform_between(config_.lease_ns, 4 * config_.lease_ns);
   }
 
   void start_claim() {
@@ -121,7 +134,10 @@ class ProtocolClient final : public Node {
         [this](absl::StatusOr<ClaimResult> result) {
           // Destroying the coordinator inside its own callback is unsafe: defer it.
           env_.clock.start_timer(0, [this] { claim_.reset(); });
-          if (!result.ok()) return;
+          if (!result.ok()) {
+            back_off(env_.clock.now_ns());
+            return;
+          }
           checker_.on_claimed(*result);
           WriterOptions options{kStream, config_.members, config_.lease_ns};
           options.max_in_flight_entries = 32;
@@ -156,6 +172,7 @@ class ProtocolClient final : public Node {
   std::unique_ptr<ClaimCoordinator> claim_;
   std::unique_ptr<Writer> writer_;
   uint64_t written_ = 0;
+  int64_t next_claim_ns_ = 0;
   bool stopped_ = false;
 };
 
