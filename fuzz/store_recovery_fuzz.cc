@@ -22,8 +22,6 @@
 #include <string>
 #include <vector>
 
-#include <xxhash.h>
-#include "absl/strings/numbers.h"
 #include "core/env/node.h"
 #include "core/storage/record_format.h"
 #include "core/storage/records.h"
@@ -34,8 +32,6 @@
 
 namespace walle::storage {
 namespace {
-bool trace_on() { static bool on = getenv("STORE_FUZZ_TRACE") != nullptr; return on; }
-#define TR(...) do { if (trace_on()) fprintf(stderr, __VA_ARGS__); } while (0)
 
 class FuzzNode final : public Node {
  public:
@@ -73,8 +69,8 @@ class World {
     sim::SimConfig config;
     config.seed = 1;
     config.node_count = 1;
-    auto created = sim::Simulation::create(
-        config, [](Env& env) { return std::make_unique<FuzzNode>(env); });
+    auto created =
+        sim::Simulation::create(config, [](Env& env) { return std::make_unique<FuzzNode>(env); });
     WALLE_CHECK(created.ok());
     sim_ = std::move(*created);
     sim_->start_all();
@@ -173,10 +169,6 @@ using Written = std::map<uint64_t, std::map<uint64_t, Entry>>;
 // fail, and checks what is served.
 void read_and_check(World& w, const Written* written) {
   StreamStore& s = *w.store();
-  {
-    const RecoveryReport& r = s.recovery_report();
-    TR("recovered C=%lu T=%lu first=%lu missing=%s corrupt=%s torn=%lu dropped=%lu dead=%lu invalid=%lu segs=%lu\n", s.committed_id(), s.tail_id(), s.meta().first_entry_id, s.missing().to_string().c_str(), r.corrupt_committed.to_string().c_str(), r.torn_tail_bytes, r.dropped_uncommitted_entries, r.dead_segments, r.invalid_records, r.segments);
-  }
   uint64_t from = s.meta().first_entry_id;
   const uint64_t end = s.tail_id() + 1;
   std::optional<Entry> previous;
@@ -184,14 +176,12 @@ void read_and_check(World& w, const Written* written) {
   while (from < end && ++reads < 4096) {
     absl::StatusOr<std::vector<Entry>> part = w.read(from, end);
     if (!part.ok()) {
-      TR("  read %lu failed: %s\n", from, part.status().ToString().c_str());
       previous.reset();
       ++from;
       continue;
     }
     WALLE_CHECK_MSG(!part->empty(), "a read of a non-empty range returned nothing");
     for (const Entry& e : *part) {
-      TR("  read %lu checksum %lu writer %lu size %zu\n", e.id, e.checksum, e.writer.ts, e.data.size());
       WALLE_CHECK_MSG(e.id == from, "entries served out of order");
       if (previous) {
         WALLE_CHECK_MSG(e.checksum == chain_checksum(previous->checksum, e.data),
@@ -226,7 +216,6 @@ bool run_history(World& w, FuzzedDataProvider& in, Written& written) {
     StreamStore& s = *w.store();
     const uint64_t c = s.committed_id();
     const uint64_t t = s.tail_id();
-    TR("C=%lu T=%lu first=%lu missing=%s\n", c, t, s.meta().first_entry_id, s.missing().to_string().c_str());
     switch (in.ConsumeIntegralInRange<int>(0, 7)) {
       case 0:
       case 1: {  // append a few
@@ -238,9 +227,7 @@ bool run_history(World& w, FuzzedDataProvider& in, Written& written) {
           const Entry e = make_entry(tail + 1, head->checksum,
                                      in.ConsumeIntegralInRange<size_t>(0, 1024), ++salt, writer);
           written[e.id][e.checksum] = e;
-          absl::Status st = s.append(e);
-          TR(" append %lu size %zu writer %lu: %s\n", e.id, e.data.size(), e.writer.ts, st.ToString().c_str());
-          if (!st.ok()) break;
+          if (!s.append(e).ok()) break;
         }
         break;
       }
@@ -251,11 +238,11 @@ bool run_history(World& w, FuzzedDataProvider& in, Written& written) {
             const std::optional<EntryHead> head = s.head(x);
             if (head) cluster[x] = written[x][head->checksum];
           }
-          TR(" commit %lu: %s\n", id, s.commit(id).ToString().c_str());
+          (void)s.commit(id);
         }
         break;
       case 3:  // truncate
-        { uint64_t id = in.ConsumeIntegralInRange<uint64_t>(c, t); TR(" truncate_after %lu: %s\n", id, s.truncate_after(id).ToString().c_str()); }
+        (void)s.truncate_after(in.ConsumeIntegralInRange<uint64_t>(c, t));
         break;
       case 4: {  // gap commit from the cluster's (or a new) chain
         const uint64_t id = c + in.ConsumeIntegralInRange<uint64_t>(1, 4);
@@ -267,7 +254,7 @@ bool run_history(World& w, FuzzedDataProvider& in, Written& written) {
           }
           written[x][cluster[x].checksum] = cluster[x];
         }
-        TR(" append_committed %lu: %s\n", id, s.append_committed(cluster.at(id)).ToString().c_str());
+        (void)s.append_committed(cluster.at(id));
         break;
       }
       case 5: {  // backfill the first missing ids
@@ -276,21 +263,19 @@ bool run_history(World& w, FuzzedDataProvider& in, Written& written) {
         const auto [begin, end] = *missing.ranges().begin();
         for (uint64_t id = begin; id < end && id < begin + 4; ++id) {
           if (id == 0 || !cluster.contains(id) || !cluster.contains(id - 1)) break;
-          absl::Status st = s.put_backfill(cluster.at(id), cluster.at(id - 1).checksum);
-          TR(" backfill %lu: %s\n", id, st.ToString().c_str());
-          if (!st.ok()) break;
+          if (!s.put_backfill(cluster.at(id), cluster.at(id - 1).checksum).ok()) break;
         }
         break;
       }
       case 6:
-        TR(" sync: %s\n", w.run_io([&](IoDone done) { s.sync(std::move(done)); }).ToString().c_str());
+        (void)w.run_io([&](IoDone done) { s.sync(std::move(done)); });
         break;
       case 7: {  // trim to a committed id
         const uint64_t first = s.meta().first_entry_id;
         if (c <= first) break;
         const uint64_t id = in.ConsumeIntegralInRange<uint64_t>(first + 1, c);
         if (!cluster.contains(id)) break;
-        TR(" trim %lu: %s\n", id, w.run_io([&](IoDone done) { s.trim(id, cluster.at(id).checksum, std::move(done)); }).ToString().c_str());
+        (void)w.run_io([&](IoDone done) { s.trim(id, cluster.at(id).checksum, std::move(done)); });
         break;
       }
     }
@@ -299,65 +284,19 @@ bool run_history(World& w, FuzzedDataProvider& in, Written& written) {
   return true;
 }
 
-void dump(World& w) {
-  if (!trace_on()) return;
-  for (const std::string& name : w.files().list()) {
-    if (name.rfind("s1.live.", 0) != 0 && name.rfind("s1.fill.", 0) != 0) continue;
-    uint64_t seq = 0;
-    if (!absl::SimpleAtoi(name.substr(8), &seq)) continue;
-    const uint64_t base = name[3] == 'l' ? live_seed("s1") : fill_seed("s1");
-    const uint64_t parts[2] = {base, seq};
-    const std::string bytes = w.peek(name);
-    RecordReader reader(bytes, 0, XXH3_64bits(parts, sizeof(parts)));
-    RecordView r;
-    fprintf(stderr, "%s:", name.c_str());
-    for (;;) {
-      auto res = reader.next(r);
-      if (res == RecordReader::Result::kRecord) {
-        if (r.type == RecordType::kEntry) {
-          auto e = decode_payload<EntryRecord>(r.payload);
-          fprintf(stderr, " @%lu E%lu%s(w%lu)", r.offset, e->entry.id, e->committed ? "c" : "", e->entry.writer.ts);
-        } else if (r.type == RecordType::kCommit) {
-          fprintf(stderr, " @%lu C%lu", r.offset, decode_payload<CommitRecord>(r.payload)->id);
-        } else if (r.type == RecordType::kSegmentHeader) {
-          auto hd = decode_payload<SegmentHeader>(r.payload);
-          fprintf(stderr, " @%lu H(prev %lu,%lu)", r.offset, hd->previous_seq, hd->previous_end);
-        } else {
-          fprintf(stderr, " @%lu T%d", r.offset, int(r.type));
-        }
-        continue;
-      }
-      if (res == RecordReader::Result::kBad) {
-        auto next = reader.find_next_valid();
-        fprintf(stderr, " @%lu BAD", reader.offset());
-        if (!next) break;
-        reader.seek(*next);
-        continue;
-      }
-      fprintf(stderr, " @%lu END(%d)", reader.offset(), int(res));
-      break;
-    }
-    fprintf(stderr, "\n");
-  }
-}
-
 void patch_files(World& w, FuzzedDataProvider& in) {
-  dump(w);
   for (int patches = in.ConsumeIntegralInRange<int>(0, 8); patches > 0; --patches) {
     std::vector<std::string> names = w.files().list();
     if (names.empty() || in.remaining_bytes() == 0) return;
     const std::string name = names[in.ConsumeIntegralInRange<size_t>(0, names.size() - 1)];
     const std::string bytes = w.peek(name);
     const uint64_t size = bytes.size();
-    const int kind = in.ConsumeIntegralInRange<int>(0, 4);
-    TR("patch %d on %s (%lu bytes)\n", kind, name.c_str(), size);
-    switch (kind) {
+    switch (in.ConsumeIntegralInRange<int>(0, 4)) {
       case 0:
       case 1: {  // overwrite a few bytes
         const uint64_t offset = in.ConsumeIntegralInRange<uint64_t>(0, size);
-        const std::string b = in.ConsumeBytesAsString(in.ConsumeIntegralInRange<size_t>(1, 64));
-        TR("  overwrite @%lu %zu bytes\n", offset, b.size());
-        (void)w.patch_file(name, offset, b);
+        (void)w.patch_file(name, offset,
+                           in.ConsumeBytesAsString(in.ConsumeIntegralInRange<size_t>(1, 64)));
         break;
       }
       case 2: {  // copy a range within the file: valid records where they do not belong
@@ -365,7 +304,6 @@ void patch_files(World& w, FuzzedDataProvider& in) {
         const uint64_t from = in.ConsumeIntegralInRange<uint64_t>(0, size / 8 - 1) * 8;
         const uint64_t to = in.ConsumeIntegralInRange<uint64_t>(0, size / 8 - 1) * 8;
         const uint64_t length = in.ConsumeIntegralInRange<uint64_t>(8, 2048);
-        TR("  copy %lu..+%lu to %lu\n", from, length, to);
         (void)w.patch_file(name, to, bytes.substr(from, length));
         break;
       }
@@ -378,7 +316,6 @@ void patch_files(World& w, FuzzedDataProvider& in) {
     }
   }
   (void)w.run_io([&](IoDone done) { w.files().sync_dir(std::move(done)); });
-  dump(w);
 }
 
 void write_raw_files(World& w, FuzzedDataProvider& in) {
@@ -390,11 +327,13 @@ void write_raw_files(World& w, FuzzedDataProvider& in) {
     append_record(bytes, RecordType::kMeta, encode_payload(meta), meta_seed("s1"));
     (void)w.write_file(meta_file("s1"), bytes, true);
   } else if (in.ConsumeBool()) {
-    (void)w.write_file(meta_file("s1"), in.ConsumeBytesAsString(in.ConsumeIntegralInRange<size_t>(0, 256)), true);
+    (void)w.write_file(meta_file("s1"),
+                       in.ConsumeBytesAsString(in.ConsumeIntegralInRange<size_t>(0, 256)), true);
   }
   for (const char* name : {"s1.live.00000001", "s1.live.00000002", "s1.fill.00000001"}) {
     if (!in.ConsumeBool()) continue;
-    (void)w.write_file(name, in.ConsumeBytesAsString(in.ConsumeIntegralInRange<size_t>(0, 9000)), true);
+    (void)w.write_file(name, in.ConsumeBytesAsString(in.ConsumeIntegralInRange<size_t>(0, 9000)),
+                       true);
   }
   (void)w.run_io([&](IoDone done) { w.files().sync_dir(std::move(done)); });
 }

@@ -15,9 +15,6 @@
 //      last durable state (never ones removed by a synced truncation);
 //  (c) the chain: consecutive entries served chain by checksum.
 
-#include "gtest/gtest.h"
-#include "rapidcheck/gtest.h"  // after gtest/gtest.h, which it needs
-
 #include <algorithm>
 #include <cstdint>
 #include <map>
@@ -30,6 +27,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/storage/stream_store.h"
+#include "gtest/gtest.h"
+#include "rapidcheck/gtest.h"  // after gtest/gtest.h, which it needs
 #include "tests/storage_harness.h"
 
 namespace walle::storage::testing {
@@ -49,15 +48,24 @@ enum class OpKind : uint8_t {
 
 const char* kind_name(OpKind kind) {
   switch (kind) {
-    case OpKind::kAppend: return "append";
-    case OpKind::kCommit: return "commit";
-    case OpKind::kTruncate: return "truncate_after";
-    case OpKind::kAppendCommitted: return "append_committed";
-    case OpKind::kBackfill: return "put_backfill";
-    case OpKind::kRestamp: return "restamp";
-    case OpKind::kSync: return "sync";
-    case OpKind::kCrash: return "crash";
-    case OpKind::kTrim: return "trim";
+    case OpKind::kAppend:
+      return "append";
+    case OpKind::kCommit:
+      return "commit";
+    case OpKind::kTruncate:
+      return "truncate_after";
+    case OpKind::kAppendCommitted:
+      return "append_committed";
+    case OpKind::kBackfill:
+      return "put_backfill";
+    case OpKind::kRestamp:
+      return "restamp";
+    case OpKind::kSync:
+      return "sync";
+    case OpKind::kCrash:
+      return "crash";
+    case OpKind::kTrim:
+      return "trim";
   }
   return "?";
 }
@@ -77,22 +85,21 @@ void showValue(const Op& op, std::ostream& os) {
 }
 
 rc::Gen<Op> op_gen() {
-  return rc::gen::construct<Op>(
-      rc::gen::weightedElement<OpKind>({{10, OpKind::kAppend},
-                                        {5, OpKind::kCommit},
-                                        {2, OpKind::kTruncate},
-                                        {2, OpKind::kAppendCommitted},
-                                        {2, OpKind::kBackfill},
-                                        {2, OpKind::kRestamp},
-                                        {4, OpKind::kSync},
-                                        {3, OpKind::kCrash},
-                                        {1, OpKind::kTrim}}),
-      rc::gen::arbitrary<uint32_t>(), rc::gen::arbitrary<uint32_t>());
+  return rc::gen::construct<Op>(rc::gen::weightedElement<OpKind>({{10, OpKind::kAppend},
+                                                                  {5, OpKind::kCommit},
+                                                                  {2, OpKind::kTruncate},
+                                                                  {2, OpKind::kAppendCommitted},
+                                                                  {2, OpKind::kBackfill},
+                                                                  {2, OpKind::kRestamp},
+                                                                  {4, OpKind::kSync},
+                                                                  {3, OpKind::kCrash},
+                                                                  {1, OpKind::kTrim}}),
+                                rc::gen::arbitrary<uint32_t>(), rc::gen::arbitrary<uint32_t>());
 }
 
 // Failure with a message naming the step and what was seen.
-#define PROP_REQUIRE(cond, ...)                                                \
-  do {                                                                         \
+#define PROP_REQUIRE(cond, ...)                                                      \
+  do {                                                                               \
     if (!(cond)) RC_FAIL(absl::StrCat(step_label_, ": ", #cond, ": ", __VA_ARGS__)); \
   } while (false)
 
@@ -149,15 +156,33 @@ class PropertyRun {
   void run(const Op& op, size_t index) {
     step_label_ = absl::StrCat("step ", index, " ", kind_name(op.kind), "(", op.a, ",", op.b, ")");
     switch (op.kind) {
-      case OpKind::kAppend: append(op); break;
-      case OpKind::kCommit: commit(op); break;
-      case OpKind::kTruncate: truncate(op); break;
-      case OpKind::kAppendCommitted: append_committed(op); break;
-      case OpKind::kBackfill: backfill(op); break;
-      case OpKind::kRestamp: restamp(op); break;
-      case OpKind::kSync: sync(); break;
-      case OpKind::kCrash: crash(op); break;
-      case OpKind::kTrim: trim(op); break;
+      case OpKind::kAppend:
+        append(op);
+        break;
+      case OpKind::kCommit:
+        commit(op);
+        break;
+      case OpKind::kTruncate:
+        truncate(op);
+        break;
+      case OpKind::kAppendCommitted:
+        append_committed(op);
+        break;
+      case OpKind::kBackfill:
+        backfill(op);
+        break;
+      case OpKind::kRestamp:
+        restamp(op);
+        break;
+      case OpKind::kSync:
+        sync();
+        break;
+      case OpKind::kCrash:
+        crash(op);
+        break;
+      case OpKind::kTrim:
+        trim(op);
+        break;
     }
     check_matches_model();
   }
@@ -175,8 +200,8 @@ class PropertyRun {
         continue;
       }
       auto it = got.present.find(id);
-      PROP_REQUIRE(it != got.present.end(), "id ", id, " not served: ",
-                   got.failed.contains(id) ? got.failed.at(id).ToString() : "?");
+      PROP_REQUIRE(it != got.present.end(), "id ", id,
+                   " not served: ", got.failed.contains(id) ? got.failed.at(id).ToString() : "?");
       PROP_REQUIRE(same_content(it->second, want->second), "id ", id, ": served ",
                    describe(it->second), ", model ", describe(want->second));
       if (id >= cur_.committed) {
@@ -249,12 +274,13 @@ class PropertyRun {
     }
     max_committed_ = std::max(max_committed_, id);
     cur_.committed = id;
-    records_since_durable_ = true;
     cur_.writers.erase(cur_.writers.begin(), cur_.writers.lower_bound(id));
     if (op.b % 2 == 0) sync();  // often at once, as a writer acknowledging the commit would
   }
 
-  void truncate(const Op& op) { truncate_to(cur_.committed + op.a % (cur_.tail - cur_.committed + 1)); }
+  void truncate(const Op& op) {
+    truncate_to(cur_.committed + op.a % (cur_.tail - cur_.committed + 1));
+  }
 
   void truncate_to(uint64_t id) {
     const absl::Status s = store().truncate_after(id);
@@ -288,11 +314,14 @@ class PropertyRun {
     note_written(e);
   }
 
-  // Fills the lowest missing ids, in ascending order: filling a lower range after a higher one
-  // is StreamStoreProperty.DISABLED_BackfillingALowerIdKeepsHigherBackfilledIdsReadable.
+  // Fills a few ids of a random missing range, in ascending order from its start.
   void backfill(const Op& op) {
-    if (cur_.missing.empty() || *cur_.missing.begin() == 0) return;
-    uint64_t id = *cur_.missing.begin();
+    std::vector<uint64_t> starts;  // first id of each missing range
+    for (uint64_t id : cur_.missing) {
+      if (id > 0 && !cur_.missing.contains(id - 1)) starts.push_back(id);
+    }
+    if (starts.empty()) return;
+    uint64_t id = starts[op.a % starts.size()];
     for (uint32_t k = 0; k <= op.b % 3 && cur_.missing.contains(id); ++k, ++id) {
       const Entry& e = truth_.at(id);
       const absl::Status s = store().put_backfill(e, truth_.at(id - 1).checksum);
@@ -310,14 +339,12 @@ class PropertyRun {
     const absl::Status s = store().restamp(id, w);
     PROP_REQUIRE(s.ok(), "restamp ", id, ": ", s.ToString());
     cur_.writers[id] = w;
-    records_since_durable_ = true;
   }
 
   void became_durable(const Snapshot& state) {
     durable_ = state;
     since_durable_.clear();
     min_cut_ = UINT64_MAX;
-    records_since_durable_ = false;
   }
 
   void sync() {
@@ -326,16 +353,16 @@ class PropertyRun {
     became_durable(cur_);
   }
 
-  // Trims to a durably committed id: trimming above it is StreamStoreProperty.
-  // DISABLED_TrimAboveTheDurableCommittedIdSurvivesACrash.
+  // Trims to a committed id. trim() syncs first (the committed id it relies on must be
+  // durable), then makes the trim point durable.
   void trim(const Op& op) {
-    if (durable_.committed <= cur_.first) return;
-    const uint64_t id = cur_.first + 1 + op.a % (durable_.committed - cur_.first);
+    if (cur_.committed <= cur_.first) return;
+    const uint64_t id = cur_.first + 1 + op.a % (cur_.committed - cur_.first);
     const uint64_t checksum = truth_.at(id).checksum;
     const absl::Status s =
         h_.run_io([&](IoDone done) { store().trim(id, checksum, std::move(done)); });
     PROP_REQUIRE(s.ok(), "trim ", id, ": ", s.ToString());
-    // Durable at once (the metadata), whatever else is.
+    became_durable(cur_);
     for (Snapshot* state : {&cur_, &durable_}) {
       state->first = std::max(state->first, id);
       state->entries.erase(state->entries.begin(), state->entries.lower_bound(id));
@@ -344,15 +371,9 @@ class PropertyRun {
   }
 
   void crash(const Op& op) {
-    sim::CrashMode mode = static_cast<sim::CrashMode>(op.a % 3);
-    // Interrupt a sync (some of its writes may be on disk, unsynced); but not the first sync
-    // after a truncation (StreamStoreProperty.DISABLED_AnInterruptedSyncAfterATruncationKeeps
-    // TheDurableCommit), and without tearing a sync that writes a commit or stamp record
-    // (StreamStoreProperty.DISABLED_ATornHoleBeforeACommitRecordDoesNotLoseLaterEntries).
-    if (op.b % 3 != 0 && min_cut_ == UINT64_MAX) {
-      if (records_since_durable_ && mode == sim::CrashMode::kTorn) {
-        mode = op.a % 2 == 0 ? sim::CrashMode::kLoseAll : sim::CrashMode::kKeepAll;
-      }
+    const sim::CrashMode mode = static_cast<sim::CrashMode>(op.a % 3);
+    // Interrupt a sync: some of its writes may be on disk, unsynced.
+    if (op.b % 3 != 0) {
       auto result = std::make_shared<std::optional<absl::Status>>();
       store().sync([result](absl::Status s) { *result = std::move(s); });
       // A flush is a few disk operations per touched segment, each write followed by its
@@ -413,11 +434,11 @@ class PropertyRun {
 
   void check_matches_model() {
     StreamStore& s = store();
-    PROP_REQUIRE(s.committed_id() == cur_.committed, "store C=", s.committed_id(), " model C=",
-                 cur_.committed);
+    PROP_REQUIRE(s.committed_id() == cur_.committed, "store C=", s.committed_id(),
+                 " model C=", cur_.committed);
     PROP_REQUIRE(s.tail_id() == cur_.tail, "store T=", s.tail_id(), " model T=", cur_.tail);
-    PROP_REQUIRE(s.meta().first_entry_id == cur_.first, "store first=",
-                 s.meta().first_entry_id, " model first=", cur_.first);
+    PROP_REQUIRE(s.meta().first_entry_id == cur_.first, "store first=", s.meta().first_entry_id,
+                 " model first=", cur_.first);
     PROP_REQUIRE(to_set(s.missing()) == cur_.missing, "store missing=", s.missing().to_string(),
                  " model missing=", set_string(cur_.missing));
   }
@@ -436,13 +457,11 @@ class PropertyRun {
     const uint64_t c = s.committed_id();
     const uint64_t t = s.tail_id();
     const uint64_t first = s.meta().first_entry_id;
-    const std::string where = absl::StrCat(" [recovered C=", c, " T=", t, " first=", first,
-                                           " missing=", s.missing().to_string(), "; durable C=",
-                                           durable_.committed, " T=", durable_.tail,
-                                           " first=", durable_.first, " missing=",
-                                           set_string(durable_.missing), "; before crash C=",
-                                           cur_.committed, " T=", cur_.tail,
-                                           " min_cut=", min_cut_, "]");
+    const std::string where = absl::StrCat(
+        " [recovered C=", c, " T=", t, " first=", first, " missing=", s.missing().to_string(),
+        "; durable C=", durable_.committed, " T=", durable_.tail, " first=", durable_.first,
+        " missing=", set_string(durable_.missing), "; before crash C=", cur_.committed,
+        " T=", cur_.tail, " min_cut=", min_cut_, "]");
     // (a) the durable state is there.
     PROP_REQUIRE(first == durable_.first, "trim point changed", where);
     PROP_REQUIRE(c >= durable_.committed, "lost durable commits", where);
@@ -454,8 +473,8 @@ class PropertyRun {
     for (uint64_t id : to_set(s.missing())) {
       PROP_REQUIRE(id >= first && id <= c, "missing id ", id, " outside [first, C]", where);
       if (id <= durable_.committed) {
-        PROP_REQUIRE(durable_.missing.contains(id), "durable committed id ", id,
-                     " became missing", where);
+        PROP_REQUIRE(durable_.missing.contains(id), "durable committed id ", id, " became missing",
+                     where);
       }
     }
     const ReadBack got = read_everything();
@@ -483,13 +502,13 @@ class PropertyRun {
       // (c) the chain.
       auto previous = got.present.find(id - 1);
       if (id > 0 && previous != got.present.end()) {
-        PROP_REQUIRE(e.checksum == chain_checksum(previous->second.checksum, e.data),
-                     "id ", id, " does not chain from ", id - 1, where);
+        PROP_REQUIRE(e.checksum == chain_checksum(previous->second.checksum, e.data), "id ", id,
+                     " does not chain from ", id - 1, where);
       }
       if (id >= c) {
         const std::optional<EntryHead> head = s.head(id);
-        PROP_REQUIRE(head && head->checksum == e.checksum && head->writer == e.writer,
-                     "head(", id, ") disagrees with the entry served", where);
+        PROP_REQUIRE(head && head->checksum == e.checksum && head->writer == e.writer, "head(", id,
+                     ") disagrees with the entry served", where);
       }
       if (id == first && first > 0) {
         PROP_REQUIRE(s.meta().first_entry_checksum == e.checksum, "trim checksum", where);
@@ -498,8 +517,9 @@ class PropertyRun {
     // Durable committed ids: served with their content, or missing if they were gaps.
     for (uint64_t id = std::max(first, durable_.first); id <= durable_.committed; ++id) {
       if (durable_.missing.contains(id)) continue;
-      PROP_REQUIRE(got.present.contains(id), "durable committed id ", id, " not served: ",
-                   got.failed.contains(id) ? got.failed.at(id).ToString() : "?", where);
+      PROP_REQUIRE(got.present.contains(id), "durable committed id ", id,
+                   " not served: ", got.failed.contains(id) ? got.failed.at(id).ToString() : "?",
+                   where);
     }
     // Durable re-stamps of entries still in the window.
     for (uint64_t id = std::max(c, durable_.committed); id <= std::min(kept_tail, t); ++id) {
@@ -536,7 +556,6 @@ class PropertyRun {
     }
   }
 
-
  public:
   std::set<std::string> tags_;
 
@@ -549,14 +568,13 @@ class PropertyRun {
   // truncation or gap commit since then kept as the tail (ids above it may be gone).
   std::map<uint64_t, std::vector<Entry>> since_durable_;
   uint64_t min_cut_ = UINT64_MAX;
-  bool records_since_durable_ = false;  // the next sync writes a commit or stamp record
   std::map<uint64_t, Entry> truth_;  // the cluster's committed content, ids <= max_committed_
   uint64_t max_committed_ = 0;
   WriterId writer_{1, 1};
   uint64_t salt_ = 0;
 };
 
-// Minimal cases of what the property found (each is also a regression test).
+// Minimal cases of bugs the property found, now fixed: regression tests.
 
 void append_range(StoreHarness& h, uint64_t first, uint64_t last, size_t size) {
   for (uint64_t id = first; id <= last; ++id) {
@@ -571,9 +589,8 @@ std::vector<Entry> read_back(StoreHarness& h, uint64_t from, uint64_t to) {
   return entries.ok() ? *entries : std::vector<Entry>();
 }
 
-// Bug (SegmentLog::cut): erasing the later segments from the btree_map invalidates `it`,
-// which is then dereferenced; in Debug the btree asserts, in Release it is undefined
-// behaviour. Fix: after the loop, `Segment& segment = segments_.at(position.seq);`.
+// Regression (SegmentLog::cut): erasing the later segments from the btree_map invalidated the
+// iterator to the cut segment, which was then dereferenced (a btree assertion in Debug).
 TEST(StreamStoreProperty, TruncationIntoAnEarlierSegmentKeepsTheSegmentMapValid) {
   StoreHarness h;
   ASSERT_TRUE(h.open().ok());
@@ -586,11 +603,8 @@ TEST(StreamStoreProperty, TruncationIntoAnEarlierSegmentKeepsTheSegmentMapValid)
   EXPECT_EQ(read_back(h, 0, 23).size(), 23u);
 }
 
-// Bug (StreamStore::reemit_window_state): it asks the next sync to rewrite the committed id by
-// setting emitted_commit_ = 0, which is a no-op when the committed id is 0; with nothing else
-// appended after the truncation, the cut is never written (SegmentLog::cut only takes effect
-// with the next append), sync() reports OK, and after a crash the truncated entries are back.
-// Fix: a sentinel that no committed id equals (emitted_commit_ = UINT64_MAX).
+// Regression: a truncation with nothing committed (C=0) was never written (the next sync had
+// no record to write), so after a crash the truncated entries were back.
 TEST(StreamStoreProperty, TruncationWithNothingCommittedIsDurable) {
   StoreHarness h;
   ASSERT_TRUE(h.open().ok());
@@ -602,11 +616,8 @@ TEST(StreamStoreProperty, TruncationWithNothingCommittedIsDurable) {
   EXPECT_EQ(h.store().tail_id(), 2u);
 }
 
-// Bug (SegmentLog::flush): when one flush starts two new segments and a spare exists, both
-// open "<prefix>.spare" (exists() still sees it: the first rename is only queued), so both
-// segments write into the same file; the second rename fails (kNotFound), and the next sync
-// reports OK although the later segment's file does not exist: acknowledged entries are lost
-// at the next crash. Fix: take the spare at most once per flush (a local flag).
+// Regression (SegmentLog::flush): one flush that started two new segments handed the single
+// spare to both; they wrote into one file, and acknowledged entries were lost at a crash.
 TEST(StreamStoreProperty, OneSpareServesOneNewSegment) {
   StoreHarness h;
   ASSERT_TRUE(h.open().ok());
@@ -626,12 +637,8 @@ TEST(StreamStoreProperty, OneSpareServesOneNewSegment) {
   EXPECT_EQ(read_back(h, 15, 41), before);
 }
 
-// Bug (trim and recovery): trim() makes the new trim point durable but not the committed id
-// it relies on (first_entry_id <= C). If the commit was not synced yet, a crash leaves a store
-// whose trim point is above its committed id: C=0, T=0, first=3 here; entry 3 cannot be read
-// (kOutOfRange), and append() accepts a new entry 1 below the trim point. No tiny fix: either
-// trim syncs the logs before writing the metadata, or recovery raises C to first_entry_id
-// (whose checksum the metadata holds).
+// Regression: trim() made the trim point durable before the committed id it relies on, so a
+// crash could leave the trim point above the committed id (entry 3 unreadable, kOutOfRange).
 TEST(StreamStoreProperty, TrimAboveTheDurableCommittedIdSurvivesACrash) {
   StoreHarness h;
   ASSERT_TRUE(h.open().ok());
@@ -639,23 +646,17 @@ TEST(StreamStoreProperty, TrimAboveTheDurableCommittedIdSurvivesACrash) {
   ASSERT_TRUE(h.store().commit(5).ok());
   const std::vector<Entry> entries = read_back(h, 0, 6);
   ASSERT_EQ(entries.size(), 6u);
-  ASSERT_TRUE(h.run_io([&](IoDone done) {
-                 h.store().trim(3, entries[3].checksum, std::move(done));
-               }).ok());
+  ASSERT_TRUE(
+      h.run_io([&](IoDone done) { h.store().trim(3, entries[3].checksum, std::move(done)); }).ok());
   ASSERT_TRUE(h.crash_and_reopen(sim::CrashMode::kLoseAll).ok());
   EXPECT_EQ(h.store().meta().first_entry_id, 3u);
   EXPECT_GE(h.store().committed_id(), 3u);
   auto third = h.read(3, 4);
-  EXPECT_TRUE(third.ok() || third.status().code() == absl::StatusCode::kDataLoss)
-      << third.status();
+  EXPECT_TRUE(third.ok() || third.status().code() == absl::StatusCode::kDataLoss) << third.status();
 }
 
-// Bug (the backfill log's sparse index): filling id 3 after id 5 rolls the backfill log to a
-// new segment and adds an index point keyed 3 there. Reading 5 then starts from that point
-// (the last one at or below 5), scans the new segment, finds no 5 ("log ends before the
-// entry"), fails with kDataLoss and marks 5 missing, although its record is intact in the
-// previous segment. The same index is rebuilt by recovery. No tiny fix: the index assumes
-// positions grow with ids, which the backfill log does not guarantee across segments.
+// Regression (the backfill log's index): filling id 3 after id 5 started a new backfill
+// segment whose index point shadowed 5's; reading 5 failed with kDataLoss and marked it missing.
 TEST(StreamStoreProperty, BackfillingALowerIdKeepsHigherBackfilledIdsReadable) {
   StoreHarness h;
   ASSERT_TRUE(h.open().ok());
@@ -674,15 +675,8 @@ TEST(StreamStoreProperty, BackfillingALowerIdKeepsHigherBackfilledIdsReadable) {
   EXPECT_TRUE(h.store().missing().empty()) << h.store().missing().to_string();
 }
 
-// Bug (truncation): truncate_after() cuts the live log at the first dropped entry, which also
-// drops the records written after it: here the durable commit record of C=1 (written by the
-// sync after entry 2). The cut state is re-emitted (reemit_window_state) as records of the
-// next segment, at the next sync; but that sync writes and fsyncs each new segment on its own,
-// so a crash can keep a segment header that makes the cut durable while losing the segment
-// with the re-emitted commit record (also with a single new segment, under a torn write that
-// keeps its first sector only). Recovery then finds C=0: a durable commit is lost, and so
-// would be durable re-stamps. No tiny fix: the cut and the state it must carry have to become
-// durable together (e.g. the state in the new segment's header record).
+// Regression: a truncation cut the live log before the durable commit record of C=1, and the
+// re-emitted commit record could be lost by a crash that kept the cut (C came back as 0).
 TEST(StreamStoreProperty, AnInterruptedSyncAfterATruncationKeepsTheDurableCommit) {
   for (int steps = 0; steps < 16; ++steps) {
     StoreHarness h;
@@ -703,14 +697,8 @@ TEST(StreamStoreProperty, AnInterruptedSyncAfterATruncationKeepsTheDurableCommit
   }
 }
 
-// Bug (recovery keeps a torn hole; reads do not skip it): a sync writing entries 1..3 and the
-// commit record of C=1 is interrupted between its write and its fsync; the torn crash keeps
-// the first sector of entry 3 and the commit record but loses a sector in between. Recovery
-// sees a hole followed by a commit record and no entry, so it neither cuts it (no entry after
-// it) nor treats it as a torn tail: C=1, T=2, the hole stays in the log, and appends go after
-// the commit record. A read that scans on from entry 2 into the hole fails ("record fails its
-// checksum"), and once the new entry 3 is committed that read marks it missing (kDataLoss),
-// although its record is intact. Reads starting at 3 succeed (they use the window position).
+// Regression: a torn sync left a hole followed by a commit record and no entry; recovery kept
+// the hole, and a read crossing it marked the later entry 3 missing although it was intact.
 TEST(StreamStoreProperty, ATornHoleBeforeACommitRecordDoesNotLoseLaterEntries) {
   int reproduced = 0;
   for (uint64_t seed = 1; seed <= 64; ++seed) {
