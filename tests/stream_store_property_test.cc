@@ -627,7 +627,7 @@ TEST(StreamStoreProperty, OneSpareServesOneNewSegment) {
   ASSERT_TRUE(h.run_io([&](IoDone done) {
                  h.store().trim(15, read_back(h, 15, 16).at(0).checksum, std::move(done));
                }).ok());
-  ASSERT_TRUE(h.node().env.files.exists("s1.live.spare"));
+  ASSERT_TRUE(h.node().env.files.exists("s1.live.spare.1"));
   append_range(h, 21, 40, 1000);  // two new segments and more, one flush
   EXPECT_TRUE(h.sync().ok());
   ASSERT_TRUE(h.sync().ok());

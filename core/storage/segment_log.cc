@@ -31,7 +31,17 @@ std::string SegmentLog::segment_name(uint64_t seq) const {
   return absl::StrFormat("%s.%08d", prefix_, seq);
 }
 
-std::string SegmentLog::spare_name() const { return prefix_ + ".spare"; }
+std::string SegmentLog::spare_name(uint64_t old_seq) const {
+  return absl::StrCat(prefix_, ".spare.", old_seq);
+}
+
+std::optional<std::string> SegmentLog::find_spare() const {
+  const std::string spare_prefix = prefix_ + ".spare.";
+  for (const std::string& name : files_.list()) {
+    if (name.rfind(spare_prefix, 0) == 0) return name;
+  }
+  return std::nullopt;
+}
 
 uint64_t SegmentLog::seed_for(uint64_t seq) const {
   const uint64_t parts[2] = {seed_, seq};
@@ -157,10 +167,11 @@ void SegmentLog::flush() {
     if (segment.ready && segment.queued.empty()) continue;
     if (!segment.ready) {
       // A new segment: a recycled spare, or a fresh file written with zeros, its name synced.
-      const bool use_spare = !spare_taken && files_.exists(spare_name());
+      const std::optional<std::string> spare = spare_taken ? std::nullopt : find_spare();
+      const bool use_spare = spare.has_value();
       spare_taken |= use_spare;
       absl::StatusOr<std::unique_ptr<File>> file =
-          use_spare ? files_.open(spare_name(), OpenMode::kOpenExisting)
+          use_spare ? files_.open(*spare, OpenMode::kOpenExisting)
                     : files_.open(segment_name(seq), OpenMode::kCreateIfMissing);
       if (!file.ok()) {
         countdown->first_error = file.status();
@@ -169,7 +180,7 @@ void SegmentLog::flush() {
       segment.file = std::move(*file);
       if (use_spare) {
         ++countdown->pending;
-        files_.rename(spare_name(), segment_name(seq),
+        files_.rename(*spare, segment_name(seq),
                       [countdown](absl::Status s) { countdown->finish(s); });
       } else if (segment.file->size() < segment_bytes_) {
         countdown->pending += 2;
@@ -250,7 +261,7 @@ void SegmentLog::delete_before(uint64_t seq, IoDone done) {
   auto countdown = std::make_shared<Join>();
   countdown->pending = 1;
   countdown->done = std::move(done);
-  bool have_spare = files_.exists(spare_name());
+  bool have_spare = find_spare().has_value();
   for (auto it = segments_.begin(); it != segments_.end() && it->first < seq;) {
     WALLE_CHECK(it->first != head_seq_);
     const std::string name = segment_name(it->first);
@@ -260,7 +271,8 @@ void SegmentLog::delete_before(uint64_t seq, IoDone done) {
     ++countdown->pending;
     if (recycle) {
       have_spare = true;
-      files_.rename(name, spare_name(), [countdown](absl::Status s) { countdown->finish(s); });
+      files_.rename(name, spare_name(it->first),
+                    [countdown](absl::Status s) { countdown->finish(s); });
     } else {
       files_.remove(name, [countdown](absl::Status s) { countdown->finish(s); });
     }
@@ -305,7 +317,15 @@ class SegmentLog::Recovery : public std::enable_shared_from_this<SegmentLog::Rec
     for (const std::string& name : log_->files_.list()) {
       if (name.rfind(dot, 0) != 0) continue;
       uint64_t seq;
-      if (!absl::SimpleAtoi(name.substr(dot.size()), &seq) || seq == 0) continue;
+      const std::string rest = name.substr(dot.size());
+      if (rest.rfind("spare.", 0) == 0) {
+        // A spare's old number is never reused (see spare_name()).
+        if (absl::SimpleAtoi(rest.substr(6), &seq)) {
+          log_->next_seq_ = std::max(log_->next_seq_, seq + 1);
+        }
+        continue;
+      }
+      if (!absl::SimpleAtoi(rest, &seq) || seq == 0) continue;
       candidates_.push_back(seq);
       log_->next_seq_ = std::max(log_->next_seq_, seq + 1);
     }

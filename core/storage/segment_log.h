@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -127,7 +128,11 @@ class SegmentLog {
 
   SegmentLog(FileSystem& files, std::string prefix, uint64_t seed, uint64_t segment_bytes);
   std::string segment_name(uint64_t seq) const;
-  std::string spare_name() const;
+  // A recycled segment keeps its old number in its spare name (`<prefix>.spare.<seq>`), so
+  // recovery never hands out that number again: the spare's old records are seeded with it
+  // and must never validate in a new segment.
+  std::string spare_name(uint64_t old_seq) const;
+  std::optional<std::string> find_spare() const;
   void start_segment(uint64_t previous_seq, uint64_t previous_end);
   void flush();
 

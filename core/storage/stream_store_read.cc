@@ -70,13 +70,20 @@ class StreamStore::Reader : public std::enable_shared_from_this<StreamStore::Rea
     }
     RecordReader reader(*bytes, position.offset, log->seed_for(position.seq));
     RecordView record;
+    std::optional<uint64_t> previous_id;  // of the entry record before this one, in this scan
     for (;;) {
       const RecordReader::Result result = reader.next(record);
       if (result == RecordReader::Result::kRecord) {
         if (record.type != RecordType::kEntry) continue;
         std::optional<EntryRecord> r = decode_payload<EntryRecord>(record.payload);
         if (!r) return corrupt("undecodable record");
+        const std::optional<uint64_t> before = previous_id;
+        previous_id = r->entry.id;
         if (r->entry.id < next_id_) continue;
+        // A record for the wanted id must sit where that id belongs: after lower ids, and
+        // chaining from its predecessor (when we hold it). An old record
+        // copied elsewhere by a misdirected write passes its own checks but fails these.
+        if (r->entry.id == next_id_ && !is_in_place(before, r->entry)) continue;
         if (r->entry.id > next_id_)
           return jump_or_corrupt(log, SegmentLog::Position{position.seq, record.offset},
                                  "entry absent where the index puts it");
@@ -117,6 +124,21 @@ class StreamStore::Reader : public std::enable_shared_from_this<StreamStore::Rea
       return read_from(log, *next, chunk_bytes());
     }
     corrupt(what);
+  }
+
+  bool is_in_place(std::optional<uint64_t> before, const Entry& entry) const {
+    // Ids only grow within a segment (gap commits and backfill may skip some).
+    if (before && *before >= entry.id) return false;
+    if (!out_.empty() && out_.back().id + 1 == entry.id &&
+        chain_checksum(out_.back().checksum, entry.data) != entry.checksum) {
+      return false;
+    }
+    const uint64_t id = entry.id;
+    if (id >= s_.window_first_ && id <= s_.tail_id() && s_.window_[id - s_.window_first_].known &&
+        s_.window_[id - s_.window_first_].checksum != entry.checksum) {
+      return false;
+    }
+    return true;
   }
 
   void take(Entry entry, uint64_t record_bytes) {

@@ -193,6 +193,7 @@ class StreamStore::Recovery : public std::enable_shared_from_this<StreamStore::R
         if (!r) return note_invalid();
         const uint64_t id = r->entry.id;
         const bool after_hole = !holes_.empty() && !holes_.back().next_entry;
+        ++entries_seen_;
         if (after_hole) holes_.back().next_entry = id;
         WindowEntry w{r->entry.checksum, r->entry.writer, true, false, position};
         if (r->committed) {
@@ -210,6 +211,11 @@ class StreamStore::Recovery : public std::enable_shared_from_this<StreamStore::R
             // Ids below the trim point were deleted with their segments: not a loss.
             if (id - 1 < store_->meta_.first_entry_id) {
               commit_to(id - 1);
+            } else if (entries_seen_ > 0) {
+              // A valid record where another id belongs (a misdirected write copied an old
+              // record here): it is damage, not data. Skip it as a hole.
+              on_live_hole(position);
+              return;
             } else {
               // Records at the start of the replay were lost: a hole like any other.
               on_live_hole(position);
@@ -390,6 +396,7 @@ class StreamStore::Recovery : public std::enable_shared_from_this<StreamStore::R
   LogIndex index_;
   std::vector<Hole> holes_;
   uint64_t invalid_records_ = 0;
+  uint64_t entries_seen_ = 0;
   bool fill_after_hole_ = false;
 };
 
