@@ -8,6 +8,7 @@
 #include "core/wire/codec.h"
 #include "gtest/gtest.h"
 #include "sim/simulation.h"
+#include "tests/protocol_harness.h"
 #include "tests/storage_harness.h"
 
 namespace walle::protocol {
@@ -18,28 +19,7 @@ using storage::testing::small_options;
 constexpr NodeId kClient = 3;
 constexpr int64_t kLeaseNs = 200 * kNanosPerMilli;
 
-class ClientNode final : public Node {
- public:
-  explicit ClientNode(Env& env) : env(env) {}
-  void start() override {}
-  void receive(NodeId from, std::string_view bytes) override {
-    absl::StatusOr<ProtocolMessage> m = wire::decode<ProtocolMessage>(bytes);
-    if (!m.ok()) return;
-    if (claim != nullptr && claim->on_message(from, *m)) return;
-    if (writer != nullptr) writer->on_message(from, *m);
-  }
-  void start_claim() {
-    result.reset();
-    claim = std::make_unique<ClaimCoordinator>(
-        env, ClaimOptions{"s", {0, 1, 2}, kLeaseNs, 2 * kNanosPerSecond, 5, 1 << 20},
-        [this](absl::StatusOr<ClaimResult> r) { result = std::move(r); });
-    claim->start();
-  }
-  Env& env;
-  std::unique_ptr<ClaimCoordinator> claim;
-  std::optional<absl::StatusOr<ClaimResult>> result;
-  std::unique_ptr<Writer> writer;
-};
+using testing::ClientNode;
 
 class WriterTest : public ::testing::Test {
  protected:
@@ -47,7 +27,7 @@ class WriterTest : public ::testing::Test {
     sim::SimConfig config;
     config.node_count = 5;  // members 0-2, two clients
     auto created = sim::Simulation::create(config, [](Env& env) -> std::unique_ptr<Node> {
-      if (env.self >= kClient) return std::make_unique<ClientNode>(env);
+      if (env.self >= kClient) return std::make_unique<ClientNode>(env, kLeaseNs);
       return std::make_unique<MemberNode>(env, MemberOptions{{"s"}, small_options(), {}});
     });
     ASSERT_TRUE(created.ok());
