@@ -54,16 +54,6 @@ std::vector<uint64_t> SegmentLog::segments() const {
   return out;
 }
 
-uint64_t SegmentLog::next_segment(uint64_t seq) const {
-  auto it = segments_.upper_bound(seq);
-  return it == segments_.end() ? 0 : it->first;
-}
-
-uint64_t SegmentLog::segment_end(uint64_t seq) const {
-  auto it = segments_.find(seq);
-  return it == segments_.end() ? 0 : it->second.end;
-}
-
 void SegmentLog::start_segment(uint64_t previous_seq, uint64_t previous_end) {
   const uint64_t seq = next_seq_++;
   Segment& segment = segments_[seq];

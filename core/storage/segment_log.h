@@ -104,14 +104,11 @@ class SegmentLog {
 
   // The checksum seed of segment `seq`'s records (for owners that parse what read() returns).
   uint64_t seed_for(uint64_t seq) const;
-  // The segment after `seq` on the chain, or 0.
-  uint64_t next_segment(uint64_t seq) const;
 
   uint64_t queued_bytes() const { return queued_bytes_; }
   Position end() const { return Position{head_seq_, head_end_}; }
   // Segments on the chain, oldest first.
   std::vector<uint64_t> segments() const;
-  uint64_t segment_end(uint64_t seq) const;
 
  private:
   struct Segment {
