@@ -204,3 +204,25 @@ TEST_F(StreamReplicaTest, TailAndReadAnswerFromTheStore) {
 
 }  // namespace
 }  // namespace walle::protocol
+
+namespace walle::protocol {
+namespace {
+
+TEST_F(StreamReplicaTest, BadInputIsRefusedAndChangesNothing) {
+  MemberNode* node = sim_->node_as<MemberNode>(0);
+  const uint64_t tail = member().store->tail_id();
+  // Garbage bytes: counted and dropped (there is no request id to answer).
+  client().env.transport.send(0, std::string("\x0a\x00garbage", 9));
+  client().env.transport.send(0, std::string());
+  // A request for a stream this member does not serve: a precise kNotFound reply.
+  send(PutRequest{"nope", 77, kW1, 0, 0, make_entry(1, 0)});
+  settle();
+  EXPECT_EQ(node->malformed_messages(), 2u);
+  ASSERT_EQ(put_replies().size(), 1u);
+  EXPECT_EQ(put_replies()[0].request_id, 77u);
+  EXPECT_EQ(put_replies()[0].status.to_status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(member().store->tail_id(), tail);
+}
+
+}  // namespace
+}  // namespace walle::protocol
