@@ -15,7 +15,15 @@ NodeHost::NodeHost(Simulation& sim, NodeId id, int64_t clock_origin_ns, int64_t 
       app_prng_(Prng(seed).fork(1)),
       fault_prng_(Prng(seed).fork(2)),
       buggify_(Prng(seed).fork(3), &sim.stats().buggify_fired),
-      env_{id, clock_, transport_, disk_, app_prng_, sim.config().buggify ? &buggify_ : nullptr} {}
+      env_{id,      clock_,    transport_,
+           disk_,   app_prng_, sim.config().buggify ? &buggify_ : nullptr,
+           &events_} {}
+
+bool NodeHost::TraceEvents::enabled() const { return host_.sim_.trace().text_enabled(); }
+
+void NodeHost::TraceEvents::write(std::string_view line) {
+  host_.sim_.trace().text(host_.sim_.now_ns(), host_.id_, line);
+}
 
 void NodeHost::post_at(int64_t at_ns, absl::AnyInvocable<void()> action) {
   const uint64_t token = next_token_++;

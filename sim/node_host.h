@@ -65,6 +65,17 @@ class NodeHost {
   Prng app_prng_;
   Prng fault_prng_;
   SimBuggify buggify_;
+  // Protocol events into the readable trace (never into the digest).
+  class TraceEvents final : public EventLog {
+   public:
+    explicit TraceEvents(NodeHost& host) : host_(host) {}
+    bool enabled() const override;
+    void write(std::string_view line) override;
+
+   private:
+    NodeHost& host_;
+  };
+  TraceEvents events_{*this};
   Env env_;
   std::unique_ptr<Node> node_;
   uint64_t incarnation_ = 0;

@@ -2,6 +2,7 @@
 
 #include "core/env/buggify.h"
 #include "core/env/clock.h"
+#include "core/env/event_log.h"
 #include "core/env/file_system.h"
 #include "core/env/node_id.h"
 #include "core/env/random.h"
@@ -19,6 +20,8 @@ struct Env {
   Random& random;
   // Fault points (WALLE_BUGGIFY); nullptr in production.
   Buggify* buggify = nullptr;
+  // Readable events for a person following a run; nullptr: none.
+  EventLog* events = nullptr;
 };
 
 }  // namespace walle

@@ -20,6 +20,7 @@ ClaimCoordinator::ClaimCoordinator(Env& env, ClaimOptions options, Done done)
 
 ClaimCoordinator::~ClaimCoordinator() {
   if (timer_) env_.clock.cancel_timer(*timer_);
+  if (resend_timer_) env_.clock.cancel_timer(*resend_timer_);
 }
 
 uint64_t ClaimCoordinator::send(NodeId to, Phase phase, auto message) {
@@ -47,18 +48,58 @@ void ClaimCoordinator::arm_timer(int64_t timeout_ns) {
   });
 }
 
+void ClaimCoordinator::arm_resend() {
+  if (resend_timer_ || options_.resend_ns <= 0) return;
+  resend_timer_ = env_.clock.start_timer(options_.resend_ns, [this] {
+    resend_timer_.reset();
+    resend_unanswered();
+  });
+}
+
+void ClaimCoordinator::resend_unanswered() {
+  switch (phase_) {
+    case Phase::kInfo:
+      for (NodeId m : options_.members) {
+        if (!answered_.contains(m)) send(m, Phase::kInfo, WriterInfoRequest{});
+      }
+      break;
+    case Phase::kNewWriter:
+      for (NodeId m : options_.members) {
+        if (!accepted_.contains(m)) {
+          send(m, Phase::kNewWriter, NewWriterRequest{{}, 0, writer_, options_.lease_ns});
+        }
+      }
+      break;
+    case Phase::kTails:
+      for (NodeId m : accepted_) {
+        if (!tails_.contains(m)) send(m, Phase::kTails, TailRequest{});
+      }
+      break;
+    default:
+      return;  // later phases retry from tails on their timeout
+  }
+  arm_resend();
+}
+
 void ClaimCoordinator::finish(absl::StatusOr<ClaimResult> result) {
   if (phase_ == Phase::kDone) return;
   phase_ = Phase::kDone;
   pending_.clear();
-  if (timer_) {
-    env_.clock.cancel_timer(*timer_);
-    timer_.reset();
+  if (result.ok()) {
+    WALLE_EVENT(env_, "claim: writer ", result->writer.ts, ".", result->writer.id % 10000, " owns ",
+                options_.stream, " from tail ", result->tail_id);
+  } else {
+    WALLE_EVENT(env_, "claim: failed: ", result.status().message());
+  }
+  for (std::optional<TimerId>* timer : {&timer_, &resend_timer_}) {
+    if (*timer) env_.clock.cancel_timer(**timer);
+    timer->reset();
   }
   done_(std::move(result));
 }
 
 void ClaimCoordinator::retry(const absl::Status& why) {
+  WALLE_EVENT(env_, "claim: attempt ", attempt_, " failed: ", why.message());
   if (++attempt_ >= options_.max_attempts) {
     finish(absl::UnavailableError(absl::StrCat("claim of ", options_.stream, " gave up after ",
                                                attempt_, " attempts; last: ", why.message())));
@@ -72,6 +113,7 @@ void ClaimCoordinator::start() {
   answered_.clear();
   for (NodeId m : options_.members) send(m, Phase::kInfo, WriterInfoRequest{});
   arm_timer(options_.phase_timeout_ns);
+  arm_resend();
 }
 
 bool ClaimCoordinator::on_message(NodeId from, const ProtocolMessage& message) {
@@ -110,6 +152,7 @@ void ClaimCoordinator::start_new_writer() {
   phase_ = Phase::kNewWriter;
   answered_.clear();
   writer_ = WriterId{newest_seen_.ts + 1, env_.random.next_u64()};
+  WALLE_EVENT(env_, "claim: NewWriter ", writer_.ts, ".", writer_.id % 10000);
   for (NodeId m : options_.members) {
     send(m, Phase::kNewWriter, NewWriterRequest{{}, 0, writer_, options_.lease_ns});
   }
@@ -141,6 +184,7 @@ void ClaimCoordinator::start_tails() {
   repairs_.clear();
   for (NodeId m : accepted_) send(m, Phase::kTails, TailRequest{});
   arm_timer(options_.phase_timeout_ns);
+  arm_resend();
 }
 
 void ClaimCoordinator::on_tail(NodeId from, const TailReply& reply) {
@@ -189,6 +233,15 @@ void ClaimCoordinator::start_restamp() {
       first = false;
     }
   }
+  if (env_.events != nullptr && env_.events->enabled()) {
+    std::string tails;
+    for (const auto& [member, heads] : tails_) {
+      absl::StrAppend(&tails, " m", member, "=", heads.front().id, "..", heads.back().id, "@",
+                      heads.back().writer.ts);
+    }
+    WALLE_EVENT(env_, "claim: committed ", committed_id_, ", chose tail ", chosen_tail_.id,
+                " of member ", chosen_, "; tails", tails);
+  }
   send(chosen_, Phase::kRestamp,
        ReadRequest{{}, 0, chosen_tail_.id, chosen_tail_.id + 1, options_.read_chunk_bytes, true});
   arm_timer(options_.phase_timeout_ns);
@@ -228,8 +281,11 @@ void ClaimCoordinator::on_read(NodeId from, Phase phase, uint64_t request_id,
   Repair& repair = repairs_.at(to);
   for (const Entry& original : reply.entries) {
     if (original.id != repair.next || original.id > repair.end) break;
+    // Copies keep their stamps; only the chosen tail carries W, and a follower applies it
+    // only after everything before it. A W stamp anywhere thus vouches for the whole chosen
+    // chain: a follower whose repair was cut short must not look like one that has it all.
     Entry entry = original;
-    entry.writer = writer_;
+    if (entry.id == chosen_tail_.id) entry.writer = writer_;
     ++repair.outstanding;
     ++repair.next;
     send(to, Phase::kRepair, PutRequest{{}, 0, writer_, committed_id_, committed_checksum_, entry});

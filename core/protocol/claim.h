@@ -37,6 +37,9 @@ struct ClaimOptions {
   int64_t phase_timeout_ns = 2 * kNanosPerSecond;
   int max_attempts = 5;
   uint64_t read_chunk_bytes = 1 << 20;
+  // Requests of the info, new and tails phases that are not answered are sent again this
+  // often (members may have been down or the message lost); they are idempotent.
+  int64_t resend_ns = 100 * kNanosPerMilli;
 };
 
 struct ClaimResult {
@@ -76,6 +79,8 @@ class ClaimCoordinator {
   size_t majority() const { return options_.members.size() / 2 + 1; }
   uint64_t send(NodeId to, Phase phase, auto message);
   void arm_timer(int64_t timeout_ns);
+  void arm_resend();
+  void resend_unanswered();
   void finish(absl::StatusOr<ClaimResult> result);
   void retry(const absl::Status& why);
 
@@ -103,6 +108,7 @@ class ClaimCoordinator {
   uint64_t next_request_id_;
   absl::btree_map<uint64_t, Pending> pending_;  // by request id
   std::optional<TimerId> timer_;
+  std::optional<TimerId> resend_timer_;
 
   WriterId newest_seen_;
   absl::btree_set<NodeId> answered_;                              // per phase

@@ -6,7 +6,11 @@
 
 namespace walle::protocol {
 
-MemberNode::MemberNode(Env& env, MemberOptions options) : env_(env), options_(std::move(options)) {}
+MemberNode::MemberNode(Env& env, MemberOptions options) : env_(env), options_(std::move(options)) {
+  for (NodeId m : options_.members) {
+    if (m != env_.self) options_.replica.backfill.peers.push_back(m);
+  }
+}
 
 MemberNode::~MemberNode() = default;
 
@@ -90,6 +94,7 @@ void MemberNode::receive(NodeId from, std::string_view bytes) {
         if constexpr (std::is_same_v<T, WriterInfoRequest>) r->on_writer_info(from, m);
         if constexpr (std::is_same_v<T, TailRequest>) r->on_tail(from, m);
         if constexpr (std::is_same_v<T, ReadRequest>) r->on_read(from, m);
+        if constexpr (std::is_same_v<T, ReadReply>) r->on_read_reply(from, m);
       },
       *message);
 }

@@ -19,8 +19,11 @@ namespace walle::protocol {
 
 struct MemberOptions {
   std::vector<std::string> streams;
+  // Every stream's members, this node included (the same for all streams until topology
+  // changes exist); the others are the replicas' backfill peers.
   storage::StoreOptions store;
   ReplicaOptions replica;
+  std::vector<NodeId> members;
 };
 
 class MemberNode final : public Node {

@@ -15,14 +15,14 @@ PutResult ReplicaLog::gap_commit(const Entry& e) {
   return s.ok() ? ok(PutOutcome::kGapCommit) : refuse(s);
 }
 
-PutResult ReplicaLog::put(const Entry& e, bool committed) {
+PutResult ReplicaLog::put(const Entry& e, bool committed, const WriterId& sender) {
   if (e.id == 0) return refuse(absl::InvalidArgumentError("entry 0 is never put"));
   const uint64_t c = store_.committed_id();
   const uint64_t t = store_.tail_id();
   const WriterId& stored_writer = store_.meta().writer;
 
   // A superseded writer may not add anything uncommitted.
-  if (!committed && e.writer < stored_writer) {
+  if (!committed && sender < stored_writer) {
     return refuse(absl::FailedPreconditionError(
         absl::StrCat("entry ", e.id, ": writer superseded by a newer one")));
   }
@@ -80,7 +80,7 @@ PutResult ReplicaLog::put(const Entry& e, bool committed) {
         if (absl::Status s = store_.truncate_after(e.id); !s.ok()) return refuse(s);
         if (absl::Status s = store_.restamp(e.id, e.writer); !s.ok()) return refuse(s);
         outcome = PutOutcome::kRestamped;
-      } else if (existing.writer > e.writer && !committed) {
+      } else if (existing.writer > sender && !committed) {
         return refuse(
             absl::OutOfRangeError(absl::StrCat("entry ", e.id, " is stored with a newer writer")));
       }
@@ -91,11 +91,11 @@ PutResult ReplicaLog::put(const Entry& e, bool committed) {
       return ok(outcome);
     }
     // A different entry at an occupied id: only a newer writer may replace the suffix.
-    if (existing.writer > e.writer) {
+    if (existing.writer > sender) {
       return refuse(
           absl::OutOfRangeError(absl::StrCat("entry ", e.id, " is stored from a newer writer")));
     }
-    if (existing.writer == e.writer) {
+    if (existing.writer == sender) {
       return refuse(
           absl::InternalError(absl::StrCat("writer put two different entries at id ", e.id)));
     }
@@ -107,7 +107,11 @@ PutResult ReplicaLog::put(const Entry& e, bool committed) {
     return ok(PutOutcome::kReplaced);
   }
 
-  // e.id == t + 1: a new tail.
+  // e.id == t + 1: a new tail. An older writer may not extend a newer one's.
+  if (!committed && sender < previous->writer) {
+    return refuse(absl::FailedPreconditionError(
+        absl::StrCat("entry ", e.id, ": the tail here comes from a newer writer")));
+  }
   if (absl::Status s = store_.append(e); !s.ok()) {
     // The store's own limits (too many uncommitted, queue full) mean "later".
     if (s.code() == absl::StatusCode::kResourceExhausted) {
@@ -119,6 +123,19 @@ PutResult ReplicaLog::put(const Entry& e, bool committed) {
     if (absl::Status s = store_.commit(e.id); !s.ok()) return refuse(s);
   }
   return ok(PutOutcome::kAppended);
+}
+
+PutResult ReplicaLog::fast_forward(const Entry& e) {
+  if (e.id <= store_.committed_id()) return ok(PutOutcome::kNone);
+  if (e.id <= store_.tail_id()) {
+    const std::optional<storage::EntryHead> head = store_.head(e.id);
+    // The same checksum means the same chain up to it: the entries below are committed too.
+    if (head && head->checksum == e.checksum) {
+      absl::Status s = store_.commit(e.id);
+      return s.ok() ? ok(PutOutcome::kCommitted) : refuse(s);
+    }
+  }
+  return gap_commit(e);
 }
 
 absl::Status ReplicaLog::commit(uint64_t id, uint64_t checksum) {

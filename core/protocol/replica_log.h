@@ -36,8 +36,15 @@ class ReplicaLog {
  public:
   explicit ReplicaLog(storage::StreamStore& store) : store_(store) {}
 
-  // Applies entry `e`; `committed` says the writer's commit point covers it.
-  PutResult put(const Entry& e, bool committed);
+  // Applies entry `e` sent by writer `sender` (the entry's stamp may be older: a claim copies
+  // entries with their stamps); `committed` says the sender's commit point covers it.
+  PutResult put(const Entry& e, bool committed, const WriterId& sender);
+  PutResult put(const Entry& e, bool committed) { return put(e, committed, e.writer); }
+
+  // Stores entry `e`, known to be committed (a peer served it as committed), as committed here:
+  // commits it if it is already here, else stores it as a gap commit, which drops the
+  // uncommitted suffix (foreign to the committed history, or stale).
+  PutResult fast_forward(const Entry& e);
 
   // Advances the commit point to entry `id`, which must be stored here with `checksum`.
   absl::Status commit(uint64_t id, uint64_t checksum);

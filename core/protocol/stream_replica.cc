@@ -17,7 +17,11 @@ StreamReplica::StreamReplica(Env& env, storage::StreamStore& store, const Replic
       // a restart, so assume it just happened plus a grace. A stream never claimed has none.
       lease_renewed_ns_(env.clock.now_ns() + (store.meta().writer == WriterId{}
                                                   ? -store.meta().writer_lease_ns
-                                                  : options.restart_lease_grace_ns)) {}
+                                                  : options.restart_lease_grace_ns)),
+      new_writer_ready_ns_(lease_renewed_ns_ + store.meta().writer_lease_ns),
+      backfill_(env, store.name(), store, log_, options.backfill, [this] { drain_queue(); }) {
+  backfill_.wake();  // recovery may have found committed entries missing
+}
 
 StreamReplica::~StreamReplica() {
   if (queue_timer_armed_) env_.clock.cancel_timer(queue_timer_);
@@ -34,6 +38,9 @@ void StreamReplica::reply_put(NodeId to, const PutRequest& request, const absl::
 
 void StreamReplica::adopt_writer(WriterId writer, int64_t lease_ns,
                                  absl::AnyInvocable<void(absl::Status)> done) {
+  if (writer != store_.meta().writer) {
+    WALLE_EVENT(env_, "replica: adopts writer ", writer.ts, ".", writer.id % 10000);
+  }
   storage::StreamMeta meta = store_.meta();
   meta.writer = writer;
   meta.writer_lease_ns = lease_ns;
@@ -43,13 +50,15 @@ void StreamReplica::adopt_writer(WriterId writer, int64_t lease_ns,
 
 void StreamReplica::on_put(NodeId from, const PutRequest& request) {
   const WriterId stored = store_.meta().writer;
-  const bool committed = request.committed_id >= request.entry.id && request.entry.id > 0;
   if (options_.bug_accept_older_writer && request.writer < stored) {
     apply(from, request);  // planted: an older writer's put is taken
     drain_queue();
     return;
   }
-  if (request.writer < stored && !committed) {
+  // A superseded writer gets nothing, not even a commit: a claim that lost to a newer one
+  // must learn it here, or it would report a stream it no longer owns (committed puts were let
+  // through once, and a stale claim then "succeeded" after the newer writer had written).
+  if (request.writer < stored) {
     reply_put(from, request,
               absl::FailedPreconditionError("writer superseded by a newer one on this member"));
     return;
@@ -69,19 +78,30 @@ void StreamReplica::on_put(NodeId from, const PutRequest& request) {
     // A heartbeat: only the commit point; it rides the next sync (a lost commit mark is
     // learned again from the next put or heartbeat).
     reply_put(from, request, log_.commit(request.committed_id, request.committed_checksum));
-    return;
-  }
-  if (request.entry.id > store_.tail_id() + 1) {
+  } else if (request.entry.id > store_.tail_id() + 1) {
     enqueue(from, request);
-    return;
+  } else {
+    apply(from, request);
+    drain_queue();
   }
-  apply(from, request);
-  drain_queue();
+  // A commit point this replica could not reach: fetch it if puts do not bring it soon.
+  if (request.committed_id > store_.committed_id()) {
+    backfill_.note_commit(request.committed_id, request.committed_checksum);
+  }
+  backfill_.wake();
 }
 
 void StreamReplica::apply(NodeId from, const PutRequest& request) {
   const bool committed = request.committed_id >= request.entry.id;
-  PutResult result = log_.put(request.entry, committed);
+  PutResult result = log_.put(request.entry, committed, request.writer);
+  if (result.outcome == PutOutcome::kGapCommit || result.outcome == PutOutcome::kReplaced ||
+      result.outcome == PutOutcome::kRestamped) {
+    WALLE_EVENT(env_, "replica: ",
+                result.outcome == PutOutcome::kGapCommit  ? "gap commit of "
+                : result.outcome == PutOutcome::kReplaced ? "replaced from "
+                                                          : "restamped ",
+                request.entry.id, " by writer ", request.writer.ts, "; tail ", store_.tail_id());
+  }
   if (!result.status.ok()) {
     reply_put(from, request, result.status);
     return;
@@ -201,20 +221,23 @@ void StreamReplica::on_new_writer(NodeId from, const NewWriterRequest& request) 
     reply(absl::FailedPreconditionError("a newer writer claimed the stream"));
     return;
   }
-  if (request.writer == stored) {
-    reply(absl::OkStatus());  // a retry of a claim already applied here
-    return;
+  const int64_t now = env_.clock.now_ns();
+  const bool retried = request.writer == stored;
+  if (!retried) {
+    // The previous writer's lease, as measured here, must run out before the new writer may
+    // count on exclusivity; the new writer's own lease starts counting after that.
+    new_writer_ready_ns_ = now + std::max<int64_t>(0, remaining_lease_ns());
   }
-  // The previous writer's lease, as measured here, must run out before the new writer may
-  // count on exclusivity; the new writer's own lease starts counting after that.
-  const int64_t remaining = std::max<int64_t>(0, remaining_lease_ns());
-  adopt_writer(request.writer, request.lease_ns,
-               [this, remaining, reply = std::move(reply)](absl::Status status) mutable {
+  // A retried claim is answered no sooner than the first: it rewrites the (same) metadata so
+  // that the answer also follows its durability.
+  const int64_t wait = std::max<int64_t>(0, new_writer_ready_ns_ - now);
+  adopt_writer(request.writer, retried ? store_.meta().writer_lease_ns : request.lease_ns,
+               [this, wait, retried, reply = std::move(reply)](absl::Status status) mutable {
                  if (!status.ok()) return reply(status);
-                 lease_renewed_ns_ = env_.clock.now_ns() + remaining;
-                 if (remaining == 0) return reply(absl::OkStatus());
+                 if (!retried) lease_renewed_ns_ = env_.clock.now_ns() + wait;
+                 if (wait == 0) return reply(absl::OkStatus());
                  env_.clock.start_timer(
-                     remaining, [reply = std::move(reply)]() mutable { reply(absl::OkStatus()); });
+                     wait, [reply = std::move(reply)]() mutable { reply(absl::OkStatus()); });
                });
 }
 
@@ -244,9 +267,15 @@ void StreamReplica::on_read(NodeId from, const ReadRequest& request) {
                   reply.entries = std::move(*entries);
                 } else {
                   reply.status = WireStatus::from(entries.status());
+                  // A record that failed its check is missing now: refill it.
+                  backfill_.wake();
                 }
                 env_.transport.send(from, wire::encode(reply));
               });
+}
+
+bool StreamReplica::on_read_reply(NodeId from, const ReadReply& reply) {
+  return backfill_.on_read_reply(from, reply);
 }
 
 }  // namespace walle::protocol

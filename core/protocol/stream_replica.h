@@ -14,6 +14,7 @@
 
 #include "absl/container/btree_map.h"
 #include "core/env/env.h"
+#include "core/protocol/backfill.h"
 #include "core/protocol/messages.h"
 #include "core/protocol/replica_log.h"
 #include "core/storage/stream_store.h"
@@ -22,7 +23,9 @@ namespace walle::protocol {
 
 struct ReplicaOptions {
   // After a restart the last lease renewal time is unknown: assume it happens this long after
-  // the start (the original's ReconnectDelay).
+  // the start (the original's ReconnectDelay). It must cover the difference between the
+  // longest lease any writer of the stream uses and the stored writer's lease: the stored
+  // writer may have replaced, just before the crash, one with a longer lease.
   int64_t restart_lease_grace_ns = 5 * kNanosPerSecond;
   size_t max_queued_puts = 4096;
   int64_t skip_after_ns = 1 * kNanosPerSecond;
@@ -32,6 +35,8 @@ struct ReplicaOptions {
   // tests and the sweep's bug_* parameters.
   bool bug_ack_before_sync = false;      // reply OK before the entry is durable
   bool bug_accept_older_writer = false;  // skip the writer check
+
+  BackfillOptions backfill;  // its peers: the stream's other members
 };
 
 class StreamReplica {
@@ -46,10 +51,13 @@ class StreamReplica {
   void on_writer_info(NodeId from, const WriterInfoRequest& request);
   void on_tail(NodeId from, const TailRequest& request);
   void on_read(NodeId from, const ReadRequest& request);
+  // Replies to this replica's own backfill reads; false if not one of them.
+  bool on_read_reply(NodeId from, const ReadReply& reply);
 
   // Remaining lease of the current writer as this replica measures it (negative: expired).
   int64_t remaining_lease_ns() const;
   size_t queued_puts() const { return queue_.size(); }
+  const Backfill& backfill() const { return backfill_; }
 
  private:
   struct Waiting {
@@ -70,10 +78,14 @@ class StreamReplica {
   storage::StreamStore& store_;
   ReplicaLog log_;
   ReplicaOptions options_;
-  int64_t lease_renewed_ns_;                  // local clock
+  int64_t lease_renewed_ns_;  // local clock
+  // When the stored writer's NewWriter may be answered: the previous writer's lease has run
+  // out here by then (a retried NewWriter must wait as long as the first).
+  int64_t new_writer_ready_ns_;
   absl::btree_map<uint64_t, Waiting> queue_;  // puts ahead of the tail, by entry id
   TimerId queue_timer_;
   bool queue_timer_armed_ = false;
+  Backfill backfill_;
 };
 
 }  // namespace walle::protocol

@@ -154,6 +154,7 @@ void Writer::resend(NodeId member) {
 
 void Writer::close(absl::Status why) {
   if (closed()) return;
+  WALLE_EVENT(env_, "writer ", writer_.ts, ".", writer_.id % 10000, " closed: ", why.message());
   close_reason_ = why;
   std::deque<InFlight> failed = std::move(in_flight_);
   in_flight_.clear();

@@ -104,10 +104,6 @@ absl::Status StreamStore::append(Entry entry) {
     return absl::InvalidArgumentError(absl::StrCat(
         "entry ", entry.id, " does not chain from entry ", tail, ": checksum mismatch"));
   }
-  if (entry.writer < last.writer) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("entry ", entry.id, " comes from a writer older than the tail's"));
-  }
   if (tail - committed_ >= options_.max_uncommitted_entries) {
     return absl::ResourceExhaustedError(absl::StrCat(tail - committed_, " entries above ",
                                                      committed_, " are uncommitted (max ",

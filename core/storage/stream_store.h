@@ -104,8 +104,9 @@ class StreamStore {
   // Checksum and writer of entry `id` if C <= id <= T.
   std::optional<EntryHead> head(uint64_t id) const;
 
-  // Appends at the tail: entry.id == T+1, chaining from the tail's checksum, writer not older
-  // than the tail's, at most max_uncommitted_entries above C.
+  // Appends at the tail: entry.id == T+1, chaining from the tail's checksum, at most
+  // max_uncommitted_entries above C. Which writer may append is the protocol's decision
+  // (ReplicaLog): a claim copies entries with older stamps after a re-stamped one.
   absl::Status append(Entry entry);
   // Stores `entry` (id > C) as committed and as the new tail, after dropping every
   // uncommitted entry: the protocol's gap commit. Ids between C and entry.id become missing.

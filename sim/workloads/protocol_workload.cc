@@ -130,7 +130,7 @@ class ProtocolClient final : public Node {
   void start_claim() {
     claim_ = std::make_unique<ClaimCoordinator>(
         env_,
-        ClaimOptions{kStream, config_.members, config_.lease_ns, 2 * kNanosPerSecond, 5, 64 << 10},
+        ClaimOptions{kStream, config_.members, config_.lease_ns, kNanosPerSecond, 5, 64 << 10},
         [this](absl::StatusOr<ClaimResult> result) {
           // Destroying the coordinator inside its own callback is unsafe: defer it.
           env_.clock.start_timer(0, [this] { claim_.reset(); });
@@ -155,8 +155,12 @@ class ProtocolClient final : public Node {
       for (char& c : data) c = static_cast<char>('a' + env_.random.uniform(26));
       Writer* w = writer_.get();
       absl::StatusOr<uint64_t> id = w->put(std::move(data), [this, w](absl::Status s) {
-        if (!s.ok()) return;
+        if (!s.ok()) {
+          --written_;  // lost with its writer: the next writer writes it again
+          return;
+        }
         // In the callback, the writer's committed entry is this put's.
+        WALLE_EVENT(env_, "client: entry ", w->committed_id(), " acknowledged");
         checker_.on_acked(w->id(), w->committed_id(), w->committed_checksum(), registry_,
                           env_.self);
       });
@@ -262,7 +266,9 @@ class ProtocolWorkload final : public Workload {
     std::vector<NodeId> member_ids;
     for (NodeId m = 0; m < member_count; ++m) member_ids.push_back(m);
     const int64_t lease_ns = swarm.uniform_between(100, 400) * kNanosPerMilli;
-    protocol::MemberOptions member_options{{kStream}, {}, {}};
+    protocol::MemberOptions member_options{{kStream}, {}, {}, member_ids};
+    // Every writer here uses the same lease: a grace of one more lease is ample.
+    member_options.replica.restart_lease_grace_ns = lease_ns;
     member_options.store.segment_bytes = 256 << 10;
     member_options.store.max_entry_bytes = 4096;
     member_options.replica.bug_ack_before_sync = *bug_ack == 1;

@@ -1,0 +1,95 @@
+#pragma once
+
+// Backfill: brings one replica's committed history up to date from its peers
+// (docs/protocol.md, "Backfill"). Two jobs, one request in flight at a time:
+//
+//   fast-forward  the writer announced a commit point this replica cannot apply (it lacks
+//                 the entry, or holds a foreign uncommitted one there): fetch that committed
+//                 entry from a peer and store it as committed, dropping the uncommitted
+//                 suffix. Without it a member that fell behind never catches up while the
+//                 writer lives, since the writer keeps only uncommitted entries.
+//   refill        committed ids missing here (jumped over by a gap commit or a fast-forward,
+//                 or lost to corruption) are fetched in ascending chunks and stored with
+//                 put_backfill, each one checked to chain from its predecessor.
+//
+// Peers serve only committed entries, which agreement makes the same everywhere. A failed or
+// timed-out request moves on to the next peer.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/functional/any_invocable.h"
+#include "core/env/env.h"
+#include "core/protocol/messages.h"
+#include "core/protocol/replica_log.h"
+#include "core/storage/stream_store.h"
+
+namespace walle::protocol {
+
+struct BackfillOptions {
+  std::vector<NodeId> peers;  // the stream's other members; empty: no backfill
+  // How long an announced commit point may stay unapplied before it is fetched: puts in
+  // flight usually bring the entry first.
+  int64_t delay_ns = 100 * kNanosPerMilli;
+  int64_t request_timeout_ns = 500 * kNanosPerMilli;
+  uint64_t chunk_bytes = 256 << 10;
+  uint64_t chunk_entries = 256;
+};
+
+class Backfill {
+ public:
+  // `progressed` runs after fetched entries became durable (queued puts may now apply).
+  Backfill(Env& env, std::string stream, storage::StreamStore& store, ReplicaLog& log,
+           BackfillOptions options, absl::AnyInvocable<void()> progressed);
+  ~Backfill();
+  Backfill(const Backfill&) = delete;
+  Backfill& operator=(const Backfill&) = delete;
+
+  // The writer says entry `id` with `checksum` is committed.
+  void note_commit(uint64_t id, uint64_t checksum);
+  // Something may be missing now (a gap commit, a failed read): look soon.
+  void wake();
+  // Takes a reply to one of our reads; returns false if it is not one.
+  bool on_read_reply(NodeId from, const ReadReply& reply);
+
+  bool idle() const { return !request_ && !timer_; }
+  uint64_t fetched_entries() const { return fetched_entries_; }
+
+ private:
+  enum class Job { kFastForward, kRefill };
+  struct Request {
+    uint64_t id;
+    NodeId peer;
+    Job job;
+    uint64_t from;  // first entry id asked for
+  };
+
+  bool fast_forward_due() const;
+  void arm(int64_t delay_ns);
+  void run();
+  void ask(Job job, uint64_t from, uint64_t to);
+  void on_fast_forward(const std::vector<Entry>& entries);
+  void on_refill(const Request& request, const std::vector<Entry>& entries);
+  // The request failed: the next peer, after a pause.
+  void give_up(const Request& request);
+  void sync_then_continue();
+
+  Env& env_;
+  std::string stream_;
+  storage::StreamStore& store_;
+  ReplicaLog& log_;
+  BackfillOptions options_;
+  absl::AnyInvocable<void()> progressed_;
+  uint64_t target_id_ = 0;  // the newest commit point the writer announced
+  uint64_t target_checksum_ = 0;
+  size_t next_peer_ = 0;
+  uint64_t next_request_id_;
+  std::optional<Request> request_;
+  std::optional<TimerId> timer_;     // the next run
+  std::optional<TimerId> deadline_;  // of request_
+  uint64_t fetched_entries_ = 0;
+};
+
+}  // namespace walle::protocol
