@@ -145,7 +145,15 @@ void ClaimCoordinator::on_writer_info(NodeId from, const WriterInfoReply& reply)
   // How long members will make NewWriter wait: the longest remaining lease reported (Q-20:
   // derived from the previous writer, not from the claimant's own lease).
   previous_lease_ns_ = std::max({previous_lease_ns_, reply.lease_ns, reply.remaining_lease_ns});
-  if (answered_.size() >= majority()) start_new_writer();
+  longest_remaining_ns_ = std::max(longest_remaining_ns_, reply.remaining_lease_ns);
+  if (answered_.size() < majority()) return;
+  if (!options_.preempt && longest_remaining_ns_ > 0) {
+    finish(absl::UnavailableError(absl::StrCat(
+        "claim of ", options_.stream, ": writer ", newest_seen_.ts, " holds a lease for ",
+        longest_remaining_ns_ / kNanosPerMilli, " ms more (claim with preempt to take over)")));
+    return;
+  }
+  start_new_writer();
 }
 
 void ClaimCoordinator::start_new_writer() {

@@ -40,6 +40,10 @@ struct ClaimOptions {
   // Requests of the info, new and tails phases that are not answered are sent again this
   // often (members may have been down or the message lost); they are idempotent.
   int64_t resend_ns = 100 * kNanosPerMilli;
+  // Whether to take the stream from a writer (or a claim in progress) whose lease is still
+  // live on some member. Without it the claim fails with kUnavailable instead: claimants that
+  // keep preempting each other's claims during the lease wait would never finish (livelock).
+  bool preempt = false;
 };
 
 struct ClaimResult {
@@ -105,6 +109,7 @@ class ClaimCoordinator {
   int attempt_ = 0;
   WriterId writer_;
   int64_t previous_lease_ns_ = 0;
+  int64_t longest_remaining_ns_ = INT64_MIN;
   uint64_t next_request_id_;
   absl::btree_map<uint64_t, Pending> pending_;  // by request id
   std::optional<TimerId> timer_;

@@ -22,15 +22,33 @@ void MemberNode::open_next(size_t index) {
   storage::StreamStore::open(
       env_.files, name, options_.store,
       [this, index, name](absl::StatusOr<std::unique_ptr<storage::StreamStore>> store) {
-        // A store that cannot open (rotten metadata, bad options) is not served; requests for
-        // it get kNotFound and peers repair around it.
+        // A store that cannot open (disk full, rotten metadata) is not served for now;
+        // requests for it get kNotFound and peers work around it until a retry succeeds.
         if (store.ok()) {
-          Hosted& h = hosted_[name];
-          h.store = std::move(*store);
-          h.replica = std::make_unique<StreamReplica>(env_, *h.store, options_.replica);
+          serve(name, std::move(*store));
+        } else {
+          WALLE_EVENT(env_, "member: cannot open ", name, ": ", store.status().message());
+          open_one(name, options_.reopen_ns);
         }
         open_next(index + 1);
       });
+}
+
+void MemberNode::open_one(const std::string& name, int64_t retry_ns) {
+  env_.clock.start_timer(retry_ns, [this, name, retry_ns] {
+    storage::StreamStore::open(
+        env_.files, name, options_.store,
+        [this, name, retry_ns](absl::StatusOr<std::unique_ptr<storage::StreamStore>> store) {
+          if (store.ok()) return serve(name, std::move(*store));
+          open_one(name, std::min(2 * retry_ns, options_.max_reopen_ns));
+        });
+  });
+}
+
+void MemberNode::serve(const std::string& name, std::unique_ptr<storage::StreamStore> store) {
+  Hosted& h = hosted_[name];
+  h.store = std::move(store);
+  h.replica = std::make_unique<StreamReplica>(env_, *h.store, options_.replica);
 }
 
 StreamReplica* MemberNode::replica(const std::string& stream) {

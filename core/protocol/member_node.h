@@ -19,11 +19,15 @@ namespace walle::protocol {
 
 struct MemberOptions {
   std::vector<std::string> streams;
-  // Every stream's members, this node included (the same for all streams until topology
-  // changes exist); the others are the replicas' backfill peers.
   storage::StoreOptions store;
   ReplicaOptions replica;
+  // Every stream's members, this node included (the same for all streams until topology
+  // changes exist); the others are the replicas' backfill peers.
   std::vector<NodeId> members;
+  // A stream whose store fails to open (disk full, unreadable metadata) is retried after this
+  // long, doubling up to max_reopen_ns; meanwhile requests for it get kNotFound.
+  int64_t reopen_ns = 100 * kNanosPerMilli;
+  int64_t max_reopen_ns = 5 * kNanosPerSecond;
 };
 
 class MemberNode final : public Node {
@@ -45,6 +49,9 @@ class MemberNode final : public Node {
     std::unique_ptr<StreamReplica> replica;
   };
   void open_next(size_t index);
+  // Opens `name` alone (a retry after a failed open), then again later if it fails.
+  void open_one(const std::string& name, int64_t retry_ns);
+  void serve(const std::string& name, std::unique_ptr<storage::StreamStore> store);
   void refuse(NodeId from, const ProtocolMessage& message, const absl::Status& status);
 
   Env& env_;

@@ -298,15 +298,20 @@ void StreamStore::write_next_meta() {
   }
   std::shared_ptr<File> f(std::move(*file));
   auto join = std::make_shared<Join>();
-  join->pending = 5;
-  join->done = [f, finish](absl::Status status) mutable { finish(status); };
+  join->pending = 3;
+  // The rename waits until the new contents are durable: a failed write (a full disk) must
+  // leave the old file in place, never an empty or partial one under the real name.
+  join->done = [this, f, temp, finish](absl::Status status) mutable {
+    if (!status.ok()) return finish(status);
+    files_.rename(temp, meta_name(), [this, finish](absl::Status status) mutable {
+      if (!status.ok()) return finish(status);
+      files_.sync_dir(std::move(finish));
+    });
+  };
   auto step = [join](absl::Status s) { join->finish(s); };
-  // All queued in order; a failure anywhere fails the whole update (the old file stays).
   f->truncate(0, step);
   f->write_at(0, std::move(bytes), step);
   f->sync(step);
-  files_.rename(temp, meta_name(), step);
-  files_.sync_dir(step);
 }
 
 // ---------------------------------------------------------------------------------------------

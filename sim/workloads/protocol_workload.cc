@@ -114,11 +114,16 @@ class ProtocolClient final : public Node {
       writer_.reset();
       back_off(now);
     }
+    if (writer_ != nullptr && written_ >= config_.entries && writer_->in_flight() == 0) {
+      // Done: release the stream (heartbeats stop, the lease runs out) for the others.
+      writer_.reset();
+    }
     const bool writing = writer_ != nullptr;
-    // Only a client with work left claims: finished ones keep their writer, idle.
+    // Only a client with work left claims.
     if (claim_ == nullptr && written_ < config_.entries && now >= next_claim_ns_ &&
         (!writing || env_.random.chance(config_.compete_per_tick))) {
-      start_claim();
+      // Competing with a live writer is a deliberate takeover; otherwise wait for leases.
+      start_claim(/*preempt=*/writing);
     }
     pump();
   }
@@ -127,11 +132,11 @@ class ProtocolClient final : public Node {
     next_claim_ns_ = now + env_.random.uniform_between(config_.lease_ns, 4 * config_.lease_ns);
   }
 
-  void start_claim() {
+  void start_claim(bool preempt) {
+    ClaimOptions options{kStream, config_.members, config_.lease_ns, kNanosPerSecond, 5, 64 << 10};
+    options.preempt = preempt;
     claim_ = std::make_unique<ClaimCoordinator>(
-        env_,
-        ClaimOptions{kStream, config_.members, config_.lease_ns, kNanosPerSecond, 5, 64 << 10},
-        [this](absl::StatusOr<ClaimResult> result) {
+        env_, std::move(options), [this](absl::StatusOr<ClaimResult> result) {
           // Destroying the coordinator inside its own callback is unsafe: defer it.
           env_.clock.start_timer(0, [this] { claim_.reset(); });
           if (!result.ok()) {
