@@ -27,8 +27,8 @@ uint64_t ClaimCoordinator::send(NodeId to, Phase phase, auto message) {
   const uint64_t id = next_request_id_++;
   message.stream = options_.stream;
   message.request_id = id;
-  pending_[id] = Pending{to, phase};
-  env_.transport.send(to, wire::encode(message));
+  Pending& pending = pending_[id] = Pending{to, phase, wire::encode(message)};
+  env_.transport.send(to, pending.bytes);
   return id;
 }
 
@@ -57,26 +57,9 @@ void ClaimCoordinator::arm_resend() {
 }
 
 void ClaimCoordinator::resend_unanswered() {
-  switch (phase_) {
-    case Phase::kInfo:
-      for (NodeId m : options_.members) {
-        if (!answered_.contains(m)) send(m, Phase::kInfo, WriterInfoRequest{});
-      }
-      break;
-    case Phase::kNewWriter:
-      for (NodeId m : options_.members) {
-        if (!accepted_.contains(m)) {
-          send(m, Phase::kNewWriter, NewWriterRequest{{}, 0, writer_, options_.lease_ns});
-        }
-      }
-      break;
-    case Phase::kTails:
-      for (NodeId m : accepted_) {
-        if (!tails_.contains(m)) send(m, Phase::kTails, TailRequest{});
-      }
-      break;
-    default:
-      return;  // later phases retry from tails on their timeout
+  if (phase_ == Phase::kDone) return;
+  for (const auto& [id, pending] : pending_) {
+    if (pending.phase == phase_) env_.transport.send(pending.member, pending.bytes);
   }
   arm_resend();
 }
@@ -192,7 +175,6 @@ void ClaimCoordinator::start_tails() {
   repairs_.clear();
   for (NodeId m : accepted_) send(m, Phase::kTails, TailRequest{});
   arm_timer(options_.phase_timeout_ns);
-  arm_resend();
 }
 
 void ClaimCoordinator::on_tail(NodeId from, const TailReply& reply) {

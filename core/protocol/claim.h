@@ -37,8 +37,9 @@ struct ClaimOptions {
   int64_t phase_timeout_ns = 2 * kNanosPerSecond;
   int max_attempts = 5;
   uint64_t read_chunk_bytes = 1 << 20;
-  // Requests of the info, new and tails phases that are not answered are sent again this
-  // often (members may have been down or the message lost); they are idempotent.
+  // Requests of the current phase that are not answered yet are sent again this often (a
+  // member may have been down, or the message lost): a claim slower than a lease invites the
+  // next claimant to preempt it. Every request is idempotent.
   int64_t resend_ns = 100 * kNanosPerMilli;
   // Whether to take the stream from a writer (or a claim in progress) whose lease is still
   // live on some member. Without it the claim fails with kUnavailable instead: claimants that
@@ -72,6 +73,7 @@ class ClaimCoordinator {
   struct Pending {
     NodeId member;
     Phase phase;
+    std::string bytes;  // the request, to send again
   };
   // A follower being repaired: entries [next, end] are copied to it, a chunk at a time.
   struct Repair {
