@@ -64,6 +64,7 @@ absl::Status Simulation::crash(NodeId node, std::optional<CrashMode> mode) {
   NodeHost& h = *hosts_[node];
   if (!h.up())
     return absl::FailedPreconditionError(absl::StrCat("node ", node, " is already down"));
+  if (before_crash_) before_crash_(node);
   ++stats_.crashes;
   trace_.record(now_ns(), node, TraceKind::kCrash);
   if (trace_.text_enabled()) trace_.text(now_ns(), node, "crash");

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -45,6 +46,9 @@ class Simulation {
   absl::Status start(NodeId node);  // boot or restart over the durable disk
   void start_all();                 // every node that is down
   absl::Status crash(NodeId node, std::optional<CrashMode> mode = std::nullopt);
+  // Runs just before any crash takes effect, while the process still exists: checkers record
+  // what must survive it.
+  void set_before_crash(std::function<void(NodeId)> hook) { before_crash_ = std::move(hook); }
   absl::Status pause(NodeId node, int64_t duration_ns);  // like SIGSTOP, then SIGCONT
   absl::Status wipe(NodeId node);                        // requires the node to be down
   bool is_up(NodeId node) const;
@@ -79,6 +83,7 @@ class Simulation {
   SimStats stats_;
   std::unique_ptr<Network> network_;
   std::vector<std::unique_ptr<NodeHost>> hosts_;
+  std::function<void(NodeId)> before_crash_;
 };
 
 }  // namespace walle::sim

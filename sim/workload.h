@@ -14,6 +14,9 @@
 
 namespace walle::sim {
 
+// What `walle-sim run` and `sweep` simulate unless told otherwise: the replication protocol.
+inline constexpr std::string_view kDefaultWorkload = "protocol";
+
 // How to run one seed of a workload.
 struct RunOptions {
   uint64_t seed = 1;
@@ -25,9 +28,9 @@ struct RunOptions {
 
 // What one seed did.
 struct RunResult {
-  absl::Status status;     // OK, or the violated invariant with detail
-  uint64_t digest = 0;     // trace digest: equal digests mean the same run
-  std::string setup;       // the swarm's choices for this seed (cluster, faults)
+  absl::Status status;  // OK, or the violated invariant with detail
+  uint64_t digest = 0;  // trace digest: equal digests mean the same run
+  std::string setup;    // the swarm's choices for this seed (cluster, faults)
   SimStats stats;
   int64_t simulated_ns = 0;
   uint64_t events = 0;
@@ -65,11 +68,9 @@ WorkloadRegistry& builtin_workloads();
 // Typed access to RunOptions::params with clear errors, and detection of unknown keys.
 class ParamReader {
  public:
-  explicit ParamReader(const absl::btree_map<std::string, std::string>& params)
-      : params_(params) {}
+  explicit ParamReader(const absl::btree_map<std::string, std::string>& params) : params_(params) {}
   // The value of `key` as an integer in [min, max], or `fallback` if absent.
-  absl::StatusOr<int64_t> integer(std::string_view key, int64_t fallback, int64_t min,
-                                  int64_t max);
+  absl::StatusOr<int64_t> integer(std::string_view key, int64_t fallback, int64_t min, int64_t max);
   // kInvalidArgument naming any key no integer() call asked for.
   absl::Status check_all_used() const;
 

@@ -46,7 +46,7 @@ class StreamReplicaTest : public ::testing::Test {
     config.node_count = 2;
     auto created = sim::Simulation::create(config, [](Env& env) -> std::unique_ptr<Node> {
       if (env.self == 0) {
-        return std::make_unique<MemberNode>(env, MemberOptions{{"s"}, small_options(), {}});
+        return std::make_unique<MemberNode>(env, MemberOptions{{"s"}, small_options(), {}, {}});
       }
       return std::make_unique<ClientNode>(env);
     });

@@ -28,7 +28,7 @@ class WriterTest : public ::testing::Test {
     config.node_count = 5;  // members 0-2, two clients
     auto created = sim::Simulation::create(config, [](Env& env) -> std::unique_ptr<Node> {
       if (env.self >= kClient) return std::make_unique<ClientNode>(env, kLeaseNs);
-      return std::make_unique<MemberNode>(env, MemberOptions{{"s"}, small_options(), {}});
+      return std::make_unique<MemberNode>(env, MemberOptions{{"s"}, small_options(), {}, {}});
     });
     ASSERT_TRUE(created.ok());
     sim_ = std::move(*created);

@@ -50,15 +50,10 @@ void StreamReplica::adopt_writer(WriterId writer, int64_t lease_ns,
 
 void StreamReplica::on_put(NodeId from, const PutRequest& request) {
   const WriterId stored = store_.meta().writer;
-  if (options_.bug_accept_older_writer && request.writer < stored) {
-    apply(from, request);  // planted: an older writer's put is taken
-    drain_queue();
-    return;
-  }
   // A superseded writer gets nothing, not even a commit: a claim that lost to a newer one
   // must learn it here, or it would report a stream it no longer owns (committed puts were let
   // through once, and a stale claim then "succeeded" after the newer writer had written).
-  if (request.writer < stored) {
+  if (request.writer < stored && !options_.bug_accept_older_writer) {
     reply_put(from, request,
               absl::FailedPreconditionError("writer superseded by a newer one on this member"));
     return;
@@ -93,7 +88,11 @@ void StreamReplica::on_put(NodeId from, const PutRequest& request) {
 
 void StreamReplica::apply(NodeId from, const PutRequest& request) {
   const bool committed = request.committed_id >= request.entry.id;
-  PutResult result = log_.put(request.entry, committed, request.writer);
+  // (The planted bug lets an older writer act with the stored writer's authority.)
+  const WriterId sender = options_.bug_accept_older_writer
+                              ? std::max(request.writer, store_.meta().writer)
+                              : request.writer;
+  PutResult result = log_.put(request.entry, committed, sender);
   if (result.outcome == PutOutcome::kGapCommit || result.outcome == PutOutcome::kReplaced ||
       result.outcome == PutOutcome::kRestamped) {
     WALLE_EVENT(env_, "replica: ",

@@ -54,6 +54,15 @@ class Checker {
           absl::StrCat("at ", absl::StrFormat("%.6f", sim_.now_ns() / 1e9), "s: ", message));
     }
   }
+  // Member durability: a member's OK to a put means the entry is durable there, so a crash
+  // must not take it away (unless the protocol itself removed it before the crash).
+  void on_member_ack(NodeId member, uint64_t id, uint64_t checksum) {
+    member_acks_[member][id] = checksum;
+  }
+  void before_crash(NodeId member);
+  bool recoveries_pending() const { return !must_survive_.empty(); }
+  void check_recoveries();
+
   const absl::Status& status() const { return status_; }
   uint64_t claimed_tail(const WriterId& writer) const {
     for (const ClaimResult& claim : claims_) {
@@ -69,6 +78,8 @@ class Checker {
   Simulation& sim_;
   absl::btree_map<uint64_t, std::pair<uint64_t, WriterId>> acked_;  // id -> checksum, writer
   std::vector<ClaimResult> claims_;
+  absl::btree_map<NodeId, absl::btree_map<uint64_t, uint64_t>> member_acks_;  // id -> checksum
+  absl::btree_map<NodeId, absl::btree_map<uint64_t, uint64_t>> must_survive_;
   uint64_t acks_ = 0;
   absl::Status status_;
 };
@@ -98,7 +109,12 @@ class ProtocolClient final : public Node {
     absl::StatusOr<ProtocolMessage> m = wire::decode<ProtocolMessage>(bytes);
     if (!m.ok()) return;
     if (claim_ != nullptr && claim_->on_message(from, *m)) return;
-    if (writer_ != nullptr) writer_->on_message(from, *m);
+    if (writer_ == nullptr || !writer_->on_message(from, *m)) return;
+    const auto* reply = std::get_if<protocol::PutReply>(&*m);
+    if (reply != nullptr && reply->entry_id > 0 && reply->status.to_status().ok()) {
+      auto it = checksums_.find(reply->entry_id);
+      if (it != checksums_.end()) checker_.on_member_ack(from, it->first, it->second);
+    }
   }
 
   const Writer* writer() const { return writer_.get(); }
@@ -150,6 +166,7 @@ class ProtocolClient final : public Node {
             return;
           }
           checker_.on_claimed(*result);
+          checksums_.clear();
           WriterOptions options{kStream, config_.members, config_.lease_ns};
           options.max_in_flight_entries = 32;
           options.bug_commit_without_majority = config_.bug_commit_without_majority;
@@ -176,6 +193,7 @@ class ProtocolClient final : public Node {
                           env_.self);
       });
       if (!id.ok()) return;  // the budget is full, or the writer closed
+      checksums_[*id] = w->tail_checksum();
       ++written_;
     }
   }
@@ -186,6 +204,7 @@ class ProtocolClient final : public Node {
   std::vector<ProtocolClient*>& registry_;
   std::unique_ptr<ClaimCoordinator> claim_;
   std::unique_ptr<Writer> writer_;
+  absl::btree_map<uint64_t, uint64_t> checksums_;  // of the current writer's entries, by id
   uint64_t written_ = 0;
   int64_t next_claim_ns_ = 0;
   bool stopped_ = false;
@@ -225,6 +244,52 @@ void Checker::on_acked(WriterId writer, uint64_t id, uint64_t checksum,
   }
 }
 
+namespace {
+
+// Whether `store` holds entry `id` with `checksum` (or at least a committed entry there).
+bool holds(const storage::StreamStore& store, uint64_t id, uint64_t checksum) {
+  if (id < store.meta().first_entry_id) return true;  // trimmed by the protocol
+  if (id < store.committed_id()) return !store.missing().contains(id);
+  const std::optional<storage::EntryHead> head = store.head(id);
+  return head.has_value() && head->checksum == checksum;
+}
+
+storage::StreamStore* member_store(Simulation& sim, NodeId node) {
+  auto* member = sim.node_as<protocol::MemberNode>(node);
+  return member == nullptr ? nullptr : member->store(kStream);
+}
+
+}  // namespace
+
+void Checker::before_crash(NodeId member) {
+  const storage::StreamStore* store = member_store(sim_, member);
+  if (store == nullptr) return;  // not open: what must survive an earlier crash still must
+  absl::btree_map<uint64_t, uint64_t> survive = std::move(must_survive_[member]);
+  for (const auto& [id, checksum] : member_acks_[member]) survive[id] = checksum;
+  member_acks_.erase(member);
+  absl::erase_if(survive, [store](const auto& e) { return !holds(*store, e.first, e.second); });
+  must_survive_.erase(member);
+  if (!survive.empty()) must_survive_[member] = std::move(survive);
+}
+
+void Checker::check_recoveries() {
+  for (auto it = must_survive_.begin(); it != must_survive_.end();) {
+    const storage::StreamStore* store = member_store(sim_, it->first);
+    if (store == nullptr) {
+      ++it;
+      continue;  // still down, or recovering
+    }
+    for (const auto& [id, checksum] : it->second) {
+      if (!holds(*store, id, checksum)) {
+        fail(absl::StrCat("durability: member ", it->first, " acknowledged entry ", id,
+                          " but lost it in a crash"));
+        return;
+      }
+    }
+    it = must_survive_.erase(it);
+  }
+}
+
 class ProtocolWorkload final : public Workload {
  public:
   std::string_view name() const override { return "protocol"; }
@@ -238,6 +303,7 @@ class ProtocolWorkload final : public Workload {
             "fault_ms=2000  simulated time with faults on",
             "heal_ms=4000   simulated time after healing, for the liveness check",
             "faults=1       0 turns every fault off",
+            "crashes_per_10s=-1  process crashes per 10 simulated s (-1: the swarm picks)",
             "bug_ack_before_sync=0, bug_accept_older_writer=0, bug_commit_without_majority=0"};
   }
 
@@ -249,11 +315,12 @@ class ProtocolWorkload final : public Workload {
     auto fault_ms = params.integer("fault_ms", 2000, 0, 3600 * 1000);
     auto heal_ms = params.integer("heal_ms", 4000, 500, 3600 * 1000);
     auto faults = params.integer("faults", 1, 0, 1);
+    auto crashes = params.integer("crashes_per_10s", -1, -1, 1000);
     auto bug_ack = params.integer("bug_ack_before_sync", 0, 0, 1);
     auto bug_older = params.integer("bug_accept_older_writer", 0, 0, 1);
     auto bug_majority = params.integer("bug_commit_without_majority", 0, 0, 1);
-    for (const auto* p : {&members, &clients, &entries, &fault_ms, &heal_ms, &faults, &bug_ack,
-                          &bug_older, &bug_majority}) {
+    for (const auto* p : {&members, &clients, &entries, &fault_ms, &heal_ms, &faults, &crashes,
+                          &bug_ack, &bug_older, &bug_majority}) {
       if (!p->ok()) return p->status();
     }
     if (absl::Status s = params.check_all_used(); !s.ok()) return s;
@@ -272,6 +339,7 @@ class ProtocolWorkload final : public Workload {
     FaultPlan plan = *faults ? FaultPlan::swarm(swarm, config) : FaultPlan::none();
     // Corruption past the budget (the same entry on a majority) is beyond any system; this
     // workload does not inject corruption until backfill and repair exist.
+    if (*crashes >= 0) plan.crash_per_second = *crashes / 10.0;
     plan.bit_flip_per_second = 0;
     plan.latent_error_per_second = 0;
     plan.wipe_probability = 0;
@@ -306,6 +374,7 @@ class ProtocolWorkload final : public Workload {
     Simulation& s = **sim;
     s.trace().set_text_sink(options.trace_sink);
     checker = std::make_unique<Checker>(s);
+    s.set_before_crash([&checker](NodeId node) { checker->before_crash(node); });
 
     Nemesis nemesis(s, plan, (member_count - 1) / 2);
     s.start_all();
@@ -344,10 +413,11 @@ class ProtocolWorkload final : public Workload {
     return true;
   }
 
-  static void run_checked(Simulation& sim, const Checker& checker, int64_t until_ns) {
+  static void run_checked(Simulation& sim, Checker& checker, int64_t until_ns) {
     while (checker.status().ok() && sim.scheduler().pending() > 0 &&
            sim.scheduler().next_time_ns() <= until_ns) {
       sim.step();
+      if (checker.recoveries_pending()) checker.check_recoveries();
     }
     if (checker.status().ok()) sim.run_until(until_ns);
   }

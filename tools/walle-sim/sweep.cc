@@ -253,10 +253,10 @@ absl::StatusOr<SweepSummary> run_sweep(const SweepOptions& options) {
     const double secs = std::max(elapsed_s(), 1e-9);
     const double rate = summary.seeds_done / secs;
     const double eta = rate > 0 ? (count - summary.seeds_done) / rate : -1;
-    const std::string line = absl::StrFormat(
-        "[sweep %s] %d/%d seeds  %.0f seeds/s  failures %d  elapsed %s  ETA %s",
-        options.workload, summary.seeds_done, count, rate, summary.failures,
-        format_duration(secs), final_line ? "0s" : format_duration(eta));
+    const std::string line =
+        absl::StrFormat("[sweep %s] %d/%d seeds  %.0f seeds/s  failures %d  elapsed %s  ETA %s",
+                        options.workload, summary.seeds_done, count, rate, summary.failures,
+                        format_duration(secs), final_line ? "0s" : format_duration(eta));
     if (tty) {
       std::fprintf(stderr, "\r%s\033[K%s", line.c_str(), final_line ? "\n" : "");
     } else {
@@ -269,11 +269,12 @@ absl::StatusOr<SweepSummary> run_sweep(const SweepOptions& options) {
       first_digest[index] = r.digest;
     } else if (first_digest[index] != r.digest) {
       ++summary.determinism_mismatches;
-      std::printf("NONDETERMINISM seed=%llu: digests %016llx and %016llx in two processes\n  repro: %s\n",
-                  static_cast<unsigned long long>(r.seed),
-                  static_cast<unsigned long long>(first_digest[index]),
-                  static_cast<unsigned long long>(r.digest),
-                  repro_command(options.workload, r.seed, options.params).c_str());
+      std::printf(
+          "NONDETERMINISM seed=%llu: digests %016llx and %016llx in two processes\n  repro: %s\n",
+          static_cast<unsigned long long>(r.seed),
+          static_cast<unsigned long long>(first_digest[index]),
+          static_cast<unsigned long long>(r.digest),
+          repro_command(options.workload, r.seed, options.params).c_str());
     }
     if (++replicas_seen[index] < replicas) return;
     ++summary.seeds_done;
@@ -296,7 +297,8 @@ absl::StatusOr<SweepSummary> run_sweep(const SweepOptions& options) {
         std::fflush(failures);
       }
     }
-    while (done_through < options.last_seed && replicas_seen[done_through + 1 - first] >= replicas) {
+    while (done_through < options.last_seed &&
+           replicas_seen[done_through + 1 - first] >= replicas) {
       ++done_through;
     }
   };
@@ -323,8 +325,8 @@ absl::StatusOr<SweepSummary> run_sweep(const SweepOptions& options) {
           // failed; a new worker carries on with the rest of the share.
           SeedReport crashed;
           crashed.seed = shares[w][workers[w].next++];
-          crashed.error = absl::StrCat("the process died running this seed (exit status ",
-                                       status, "); see its output with the repro command");
+          crashed.error = absl::StrCat("the process died running this seed (exit status ", status,
+                                       "); see its output with the repro command");
           handle(crashed);
           if (workers[w].next < shares[w].size()) {
             if (absl::Status s = spawn(w); !s.ok()) return s;
@@ -371,7 +373,9 @@ absl::StatusOr<SweepSummary> run_sweep(const SweepOptions& options) {
       "%s: %llu seeds, %llu failures%s in %.1fs wall: %.0f seeds/s, %.2fM events/s, "
       "%.0f simulated s per wall s; per seed %.1f simulated s, %.0f events, %.0f messages, %.0f "
       "disk writes\n",
-      g_interrupted ? "interrupted" : summary.interrupted ? "stopped at the first failure" : "done",
+      g_interrupted         ? "interrupted"
+      : summary.interrupted ? "stopped at the first failure"
+                            : "done",
       static_cast<unsigned long long>(summary.seeds_done),
       static_cast<unsigned long long>(summary.failures),
       options.check_determinism

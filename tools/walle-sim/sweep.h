@@ -9,7 +9,7 @@
 namespace walle::sim {
 
 struct SweepOptions {
-  std::string workload = "counter";
+  std::string workload{kDefaultWorkload};
   uint64_t first_seed = 1;
   uint64_t last_seed = 1000;  // inclusive
   int jobs = 2;               // worker processes

@@ -18,8 +18,8 @@
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_split.h"
 #include "sim/stats.h"
-#include "tools/walle-sim/sweep.h"
 #include "sim/workload.h"
+#include "tools/walle-sim/sweep.h"
 
 namespace walle::sim {
 namespace {
@@ -86,8 +86,8 @@ int bench_command(const std::string& workload_name, uint64_t seeds,
     writes += result->stats.disk_writes;
     simulated_s += result->simulated_ns / 1e9;
   }
-  const double wall_s =
-      std::max(1e-9, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  const double wall_s = std::max(
+      1e-9, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   const double n = static_cast<double>(seeds);
   std::printf("bench %s: %llu seeds on one core in %.2fs (%llu failed)\n", workload_name.c_str(),
               static_cast<unsigned long long>(seeds), wall_s,
@@ -115,7 +115,7 @@ int main(int argc, char** argv) {
   CLI::App app{"walle-sim: deterministic simulation of WALLE clusters"};
   app.require_subcommand(1);
 
-  std::string workload = "counter";
+  std::string workload{kDefaultWorkload};
   std::vector<std::string> param_items;
 
   CLI::App* run = app.add_subcommand("run", "run one seed and check its invariants");
