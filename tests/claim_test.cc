@@ -39,8 +39,8 @@ class ClaimTest : public ::testing::Test {
   ClientNode& client() { return *sim_->node_as<ClientNode>(kClient); }
   storage::StreamStore* store(NodeId m) { return sim_->node_as<MemberNode>(m)->store("s"); }
 
-  ClaimResult claim() {
-    client().start_claim();
+  ClaimResult claim(bool preempt = true) {
+    client().start_claim(preempt);
     while (!client().result && sim_->step()) {
     }
     EXPECT_TRUE(client().result.has_value());
@@ -55,6 +55,17 @@ class ClaimTest : public ::testing::Test {
           m, wire::encode(PutRequest{"s", 1000 + e.id, w, committed_id, committed_checksum, e}));
     }
     sim_->run_for(20 * kNanosPerMilli);
+  }
+
+  // Committed entries [from, to) as member m stores them.
+  std::vector<Entry> read_committed(NodeId m, uint64_t from, uint64_t to) {
+    std::optional<absl::StatusOr<std::vector<Entry>>> read;
+    store(m)->read(from, to, 1 << 20, false,
+                   [&read](absl::StatusOr<std::vector<Entry>> r) { read = std::move(r); });
+    while (!read && sim_->step()) {
+    }
+    EXPECT_TRUE(read && read->ok());
+    return read && read->ok() ? **read : std::vector<Entry>{};
   }
 
   std::unique_ptr<sim::Simulation> sim_;
@@ -108,6 +119,38 @@ TEST_F(ClaimTest, TheClaimAdoptsTheMajorityAcknowledgedChainAndRepairsTheRest) {
   }
   EXPECT_GE(holding, 2);
   EXPECT_EQ(w2.tail_checksum, chain[w2.tail_id].checksum);
+}
+
+TEST_F(ClaimTest, AClaimDoesNotPreemptALiveLeaseUnlessAsked) {
+  ClaimResult first = claim();
+  client().start_claim(/*preempt=*/false);
+  while (!client().result && sim_->step()) {
+  }
+  ASSERT_TRUE(client().result.has_value());
+  EXPECT_EQ(client().result->status().code(), absl::StatusCode::kUnavailable);
+  // Nobody renews the first writer's lease: once it has run out, the claim goes through.
+  sim_->run_for(2 * kLeaseNs);
+  EXPECT_GT(claim(/*preempt=*/false).writer, first.writer);
+}
+
+TEST_F(ClaimTest, RepairCopiesKeepTheirStampsAndOnlyTheTailCarriesTheNewWriter) {
+  ClaimResult w1 = claim();
+  std::vector<Entry> chain{entry_zero()};
+  for (uint64_t id = 1; id <= 4; ++id)
+    chain.push_back(make_entry(id, chain.back().checksum, 40, 0, w1.writer));
+  put_to({0, 1, 2}, w1.writer, chain[1]);
+  for (uint64_t id = 2; id <= 4; ++id) put_to({0, 1}, w1.writer, chain[id]);
+  // Member 1 is away, so member 2 (holding only entry 1) is repaired from member 0.
+  ASSERT_TRUE(sim_->crash(1).ok());
+  ClaimResult w2 = claim();
+  ASSERT_EQ(w2.tail_id, 4u);
+  std::vector<Entry> repaired = read_committed(2, 1, 5);
+  ASSERT_EQ(repaired.size(), 4u);
+  // Copies stamped with W2 would let a follower whose repair was cut short look like it held
+  // W2's whole chain, and outrank a complete older tail in the next claim.
+  for (uint64_t id = 2; id <= 3; ++id) EXPECT_EQ(repaired[id - 1].writer, w1.writer) << id;
+  EXPECT_EQ(repaired[3].writer, w2.writer);
+  for (uint64_t id = 1; id <= 4; ++id) EXPECT_EQ(repaired[id - 1].checksum, chain[id].checksum);
 }
 
 TEST_F(ClaimTest, AClaimSucceedsWithOneMemberDown) {

@@ -25,12 +25,13 @@ class ClientNode final : public Node {
     if (writer != nullptr && writer->on_message(from, *m)) return;
     if (const auto* r = std::get_if<PutReply>(&*m)) put_replies.push_back({from, *r});
   }
-  // Claims stream "s" on members 0, 1, 2.
-  void start_claim() {
+  // Claims stream "s" on members 0, 1, 2; tests mostly take the stream over on purpose.
+  void start_claim(bool preempt = true) {
     result.reset();
+    ClaimOptions options{"s", {0, 1, 2}, lease_ns_, 2 * kNanosPerSecond, 5, 1 << 20};
+    options.preempt = preempt;
     claim = std::make_unique<ClaimCoordinator>(
-        env, ClaimOptions{"s", {0, 1, 2}, lease_ns_, 2 * kNanosPerSecond, 5, 1 << 20},
-        [this](absl::StatusOr<ClaimResult> r) { result = std::move(r); });
+        env, std::move(options), [this](absl::StatusOr<ClaimResult> r) { result = std::move(r); });
     claim->start();
   }
 

@@ -152,6 +152,44 @@ TEST_F(StreamReplicaTest, AClaimWaitsOutTheOldLeaseAndThenRefusesTheOldWriter) {
   EXPECT_EQ(put_replies().back().status.to_status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
+TEST_F(StreamReplicaTest, ARetriedNewWriterIsAnsweredNoSoonerThanTheFirst) {
+  claim(kW1);
+  settle(6 * kNanosPerSecond);
+  auto entries = chain(1, kW1);
+  send(put(entries[1], kW1));  // renews W1's lease here
+  settle(kNanosPerMilli);
+  const int64_t claimed_at = client().env.clock.now_ns();
+  claim(kW2);
+  settle(kNanosPerMilli);
+  claim(kW2);  // the claimant resends: the member already adopted W2
+  settle(kLeaseNs * 2);
+  int answers = 0;
+  for (size_t i = 0; i < client().replies.size(); ++i) {
+    const auto* r = std::get_if<NewWriterReply>(&client().replies[i]);
+    if (r == nullptr || r->request_id + 1 < request_id_) continue;
+    ++answers;
+    EXPECT_TRUE(r->status.to_status().ok());
+    EXPECT_GE(client().arrival_ns[i] - claimed_at, kLeaseNs - 5 * kNanosPerMilli);
+  }
+  EXPECT_EQ(answers, 2);
+}
+
+TEST_F(StreamReplicaTest, ASupersededWriterCannotEvenCommit) {
+  claim(kW1);
+  settle(6 * kNanosPerSecond);
+  auto entries = chain(2, kW1);
+  send(put(entries[1], kW1));
+  settle();
+  claim(kW2);
+  settle(kLeaseNs * 2);
+  // A claim overtaken by a newer one must learn it from its commit puts too; they used to be
+  // let through, and the stale claim then reported ownership.
+  send(put(entries[1], kW1, 1, entries[1].checksum));
+  settle();
+  EXPECT_EQ(put_replies().back().status.to_status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(member().store->committed_id(), 0u);
+}
+
 TEST_F(StreamReplicaTest, QueuedPutsForOneIdMustAgree) {
   // the original merged a queued put with another for the same id without comparing.
   claim(kW1);

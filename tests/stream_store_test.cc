@@ -194,6 +194,25 @@ TEST(StreamStore, DiskFullFailsTheSyncKeepsDurableDataAndRecovers) {
   EXPECT_EQ(all->size(), 401u);
 }
 
+TEST(StreamStore, AMetadataUpdateThatCannotBeWrittenLeavesTheOldOneInPlace) {
+  StoreHarness h;
+  ASSERT_TRUE(h.open().ok());
+  StreamMeta meta = h.store().meta();
+  meta.writer = WriterId{7, 7};
+  // No room for the new metadata file: the update fails...
+  h.disk().config().capacity_bytes = h.disk().used_bytes();
+  absl::Status full = h.run_io([&](IoDone d) { h.store().update_meta(meta, std::move(d)); });
+  EXPECT_EQ(full.code(), absl::StatusCode::kResourceExhausted) << full;
+  // ...and the old file still opens (an empty temp file once replaced it: the stream then
+  // never opened again).
+  h.disk().config().capacity_bytes = 1ULL << 30;
+  ASSERT_TRUE(h.crash_and_reopen(sim::CrashMode::kLoseAll).ok());
+  EXPECT_EQ(h.store().meta().writer, WriterId{});
+  ASSERT_TRUE(h.run_io([&](IoDone d) { h.store().update_meta(meta, std::move(d)); }).ok());
+  ASSERT_TRUE(h.crash_and_reopen(sim::CrashMode::kLoseAll).ok());
+  EXPECT_EQ(h.store().meta().writer, (WriterId{7, 7}));
+}
+
 TEST(StreamStore, TrimDeletesOldSegmentsAndRefusesReadsBelowIt) {
   StoreHarness h;
   ASSERT_TRUE(h.open().ok());
