@@ -307,3 +307,35 @@ TEST(StreamStore, FaultPointsChangeNothingThatIsReadBack) {
 
 }  // namespace
 }  // namespace walle::storage::testing
+
+namespace walle::storage::testing {
+namespace {
+
+TEST(StreamStore, AReplacedSuffixStaysReplacedAfterACrash) {
+  StoreHarness h;
+  ASSERT_TRUE(h.open().ok());
+  append_range(h, 1, 66);
+  ASSERT_TRUE(h.store().commit(50).ok());
+  ASSERT_TRUE(h.sync().ok());
+  // A newer writer replaces 51..66 with its own 51..59.
+  ASSERT_TRUE(h.store().truncate_after(50).ok());
+  uint64_t previous = h.store().head(50)->checksum;
+  std::vector<uint64_t> checksums;
+  for (uint64_t id = 51; id <= 59; ++id) {
+    Entry e = make_entry(id, previous, 40, /*salt=*/9, WriterId{2, 2});
+    previous = e.checksum;
+    checksums.push_back(e.checksum);
+    ASSERT_TRUE(h.store().append(e).ok()) << id;
+  }
+  ASSERT_TRUE(h.sync().ok());
+  ASSERT_TRUE(h.crash_and_reopen(sim::CrashMode::kLoseAll).ok());
+  EXPECT_EQ(h.store().tail_id(), 59u);
+  for (uint64_t id = 51; id <= 59; ++id) {
+    auto head = h.store().head(id);
+    ASSERT_TRUE(head.has_value()) << id;
+    EXPECT_EQ(head->checksum, checksums[id - 51]) << id;
+  }
+}
+
+}  // namespace
+}  // namespace walle::storage::testing

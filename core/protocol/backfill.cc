@@ -50,6 +50,14 @@ void Backfill::run() {
     ask(Job::kFastForward, target_id_, target_id_ + 1);
     return;
   }
+  if (store_.meta().first_entry_id == 0 && store_.missing().contains(0)) {
+    // Entry 0 is the same everywhere: made here, not fetched.
+    if (store_.put_backfill(entry_zero(), 0).ok()) {
+      ++fetched_entries_;
+      sync_then_continue();
+    }
+    return;
+  }
   // The entry before a range is read too: it starts the chain check. So the trim point's own
   // entry cannot be refilled (its predecessor is gone); recovery never loses it in practice,
   // as trimming keeps its segment.

@@ -32,6 +32,16 @@ uint64_t ClaimCoordinator::send(NodeId to, Phase phase, auto message) {
   return id;
 }
 
+namespace {
+
+const char* phase_name(int phase) {
+  static constexpr const char* kNames[] = {"info",    "new",    "tails",  "catch-up",
+                                           "restamp", "repair", "commit", "done"};
+  return kNames[phase];
+}
+
+}  // namespace
+
 void ClaimCoordinator::arm_timer(int64_t timeout_ns) {
   if (timer_) env_.clock.cancel_timer(*timer_);
   const Phase phase = phase_;
@@ -43,7 +53,12 @@ void ClaimCoordinator::arm_timer(int64_t timeout_ns) {
       finish(absl::UnavailableError(
           absl::StrCat("claim of ", options_.stream, ": no majority answered in time")));
     } else {
-      retry(absl::DeadlineExceededError("a phase timed out"));
+      std::string waiting;
+      for (const auto& [id, pending] : pending_) {
+        if (pending.phase == phase_) absl::StrAppend(&waiting, " ", pending.member);
+      }
+      retry(absl::DeadlineExceededError(absl::StrCat("phase ", phase_name(static_cast<int>(phase_)),
+                                                     " timed out waiting for members", waiting)));
     }
   });
 }
@@ -160,7 +175,11 @@ void ClaimCoordinator::on_new_writer(NodeId from, const NewWriterReply& reply) {
   }
   if (!status.ok()) return;
   accepted_.insert(from);
-  if (accepted_.size() >= majority()) start_tails();
+  if (phase_ == Phase::kTails) {
+    send(from, Phase::kTails, TailRequest{});  // a late acceptance joins the tails phase
+  } else if (accepted_.size() >= majority()) {
+    start_tails();
+  }
 }
 
 // --- tails ------------------------------------------------------------------------------
@@ -173,12 +192,21 @@ void ClaimCoordinator::start_tails() {
   answered_.clear();
   tails_.clear();
   repairs_.clear();
-  for (NodeId m : accepted_) send(m, Phase::kTails, TailRequest{});
+  for (NodeId m : options_.members) {
+    // Only members that accepted W have a tail that no older writer can still extend; the
+    // others are asked to accept first (a retry may need them: a member of the first
+    // majority can turn out damaged, or stay silent).
+    if (accepted_.contains(m)) {
+      send(m, Phase::kTails, TailRequest{});
+    } else {
+      send(m, Phase::kTails, NewWriterRequest{{}, 0, writer_, options_.lease_ns});
+    }
+  }
   arm_timer(options_.phase_timeout_ns);
 }
 
 void ClaimCoordinator::on_tail(NodeId from, const TailReply& reply) {
-  if (!reply.status.to_status().ok() || reply.heads.empty()) return;
+  if (!reply.status.to_status().ok() || reply.heads.empty() || damaged_.contains(from)) return;
   tails_[from] = reply.heads;
   if (tails_.size() >= majority()) start_catch_up();
 }
@@ -241,6 +269,10 @@ void ClaimCoordinator::on_read(NodeId from, Phase phase, uint64_t request_id,
                                const ReadReply& reply) {
   const absl::Status status = reply.status.to_status();
   if (!status.ok() || reply.entries.empty()) {
+    // The member could not produce an entry its tail listed: its copy is damaged (or the
+    // read failed for now). Form Q without it from here on.
+    WALLE_EVENT(env_, "claim: member ", from, " is damaged for this claim");
+    damaged_.insert(from);
     retry(status.ok() ? absl::DataLossError("an entry to copy could not be read") : status);
     return;
   }

@@ -118,8 +118,11 @@ class ClaimCoordinator {
   std::optional<TimerId> resend_timer_;
 
   WriterId newest_seen_;
-  absl::btree_set<NodeId> answered_;                              // per phase
-  absl::btree_set<NodeId> accepted_;                              // accepted NewWriter(W)
+  absl::btree_set<NodeId> answered_;  // per phase
+  absl::btree_set<NodeId> accepted_;  // accepted NewWriter(W)
+  // Members whose entries could not be read (corrupt or unreadable): their tails do not count
+  // toward Q in later attempts, so a damaged tail never wins (PAR).
+  absl::btree_set<NodeId> damaged_;
   absl::btree_map<NodeId, std::vector<EntryHeadMessage>> tails_;  // Q, once a majority
   uint64_t committed_id_ = 0;                                     // C* once caught up
   uint64_t committed_checksum_ = 0;

@@ -46,6 +46,12 @@ void MemberNode::open_one(const std::string& name, int64_t retry_ns) {
 }
 
 void MemberNode::serve(const std::string& name, std::unique_ptr<storage::StreamStore> store) {
+  const storage::RecoveryReport& r = store->recovery_report();
+  WALLE_EVENT(env_, "member: serving ", name, " committed ", store->committed_id(), " tail ",
+              store->tail_id(), " missing ", store->missing().to_string(),
+              " (recovery: ", r.records, " records, torn ", r.torn_tail_bytes,
+              " B, dropped uncommitted ", r.dropped_uncommitted_entries, ", dead segments ",
+              r.dead_segments, ")");
   Hosted& h = hosted_[name];
   h.store = std::move(store);
   h.replica = std::make_unique<StreamReplica>(env_, *h.store, options_.replica);

@@ -220,7 +220,8 @@ absl::Status StreamStore::put_backfill(Entry entry, uint64_t previous_checksum) 
         absl::StrCat("backfill of entry ", entry.id, " above the committed id ", committed_));
   }
   if (!missing_.contains(entry.id)) return absl::OkStatus();  // already here: idempotent
-  if (entry.checksum != chain_checksum(previous_checksum, entry.data)) {
+  if (entry.id == 0 ? entry != entry_zero()
+                    : entry.checksum != chain_checksum(previous_checksum, entry.data)) {
     return absl::InvalidArgumentError(
         absl::StrCat("backfilled entry ", entry.id, " does not chain from the given checksum"));
   }

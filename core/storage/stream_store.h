@@ -103,6 +103,15 @@ class StreamStore {
   const RangeSet& missing() const { return missing_; }
   // Checksum and writer of entry `id` if C <= id <= T.
   std::optional<EntryHead> head(uint64_t id) const;
+  // Where entry `id` is kept: the live log (written by writers and claims), the backfill log
+  // (refilled from peers after it was missing), missing, or nowhere (above T, or trimmed).
+  enum class Location { kLive, kBackfill, kMissing, kNone };
+  Location locate(uint64_t id) const {
+    if (missing_.contains(id)) return Location::kMissing;
+    if (fill_index_.contains(id)) return Location::kBackfill;
+    if (live_index_.contains(id)) return Location::kLive;
+    return Location::kNone;
+  }
 
   // Appends at the tail: entry.id == T+1, chaining from the tail's checksum, at most
   // max_uncommitted_entries above C. Which writer may append is the protocol's decision
@@ -118,7 +127,8 @@ class StreamStore {
   // Re-stamps entry `id` (C <= id <= T) with a newer writer; its checksum is unchanged.
   absl::Status restamp(uint64_t id, WriterId writer);
   // Fills missing id `entry.id`; its chain is checked against `previous_checksum`, the
-  // checksum of entry id-1, which the caller read from this store or a peer.
+  // checksum of entry id-1, which the caller read from this store or a peer. Entry 0 must be
+  // entry_zero().
   absl::Status put_backfill(Entry entry, uint64_t previous_checksum);
 
   // Group commit: see the durability contract above.

@@ -3,8 +3,10 @@
 #include <optional>
 #include <vector>
 
+#include "absl/container/btree_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "core/protocol/claim.h"
 #include "core/protocol/member_node.h"
 #include "core/protocol/writer.h"
@@ -30,12 +32,16 @@ class ProtocolClient;
 // Every invariant, checked as events happen; the first violation is kept.
 class Checker {
  public:
-  explicit Checker(Simulation& sim) : sim_(sim) {}
+  // Members in `corruptible` may lose what they acknowledged to corruption (the budget).
+  Checker(Simulation& sim, absl::btree_set<NodeId> corruptible)
+      : sim_(sim), corruptible_(std::move(corruptible)) {}
 
   void on_claimed(const ClaimResult& result) {
-    // Durability: a claim adopts every entry acknowledged before it completed.
+    // Durability: a claim adopts every entry older writers had acknowledged before it
+    // completed. (A newer writer may have overtaken a slow claim: that claim's writer is then
+    // superseded and its puts are refused.)
     for (const auto& [id, acked] : acked_) {
-      if (id > result.tail_id) {
+      if (id > result.tail_id && acked.second < result.writer) {
         fail(absl::StrCat("durability: a claim by writer ", result.writer.ts, ".", result.writer.id,
                           " ended at tail ", result.tail_id, " but entry ", id,
                           " was acknowledged before"));
@@ -76,6 +82,7 @@ class Checker {
 
  private:
   Simulation& sim_;
+  absl::btree_set<NodeId> corruptible_;
   absl::btree_map<uint64_t, std::pair<uint64_t, WriterId>> acked_;  // id -> checksum, writer
   std::vector<ClaimResult> claims_;
   absl::btree_map<NodeId, absl::btree_map<uint64_t, uint64_t>> member_acks_;  // id -> checksum
@@ -246,7 +253,7 @@ void Checker::on_acked(WriterId writer, uint64_t id, uint64_t checksum,
 
 namespace {
 
-// Whether `store` holds entry `id` with `checksum` (or at least a committed entry there).
+// Whether `store` holds entry `id` with `checksum` (below its commit point: some entry).
 bool holds(const storage::StreamStore& store, uint64_t id, uint64_t checksum) {
   if (id < store.meta().first_entry_id) return true;  // trimmed by the protocol
   if (id < store.committed_id()) return !store.missing().contains(id);
@@ -262,12 +269,25 @@ storage::StreamStore* member_store(Simulation& sim, NodeId node) {
 }  // namespace
 
 void Checker::before_crash(NodeId member) {
+  if (corruptible_.contains(member)) return;
   const storage::StreamStore* store = member_store(sim_, member);
   if (store == nullptr) return;  // not open: what must survive an earlier crash still must
   absl::btree_map<uint64_t, uint64_t> survive = std::move(must_survive_[member]);
   for (const auto& [id, checksum] : member_acks_[member]) survive[id] = checksum;
   member_acks_.erase(member);
-  absl::erase_if(survive, [store](const auto& e) { return !holds(*store, e.first, e.second); });
+  // Below the commit point heads are gone; a committed id vouches for the entry only when it
+  // is the one the writers had acknowledged there (else the protocol replaced it earlier),
+  // and only in the live log: a copy refilled from a peer after a gap commit dropped the
+  // member's own is the backfill's (synced before its next chunk), not this acknowledgement.
+  absl::erase_if(survive, [this, store](const auto& e) {
+    const auto& [id, checksum] = e;
+    if (id < store->committed_id()) {
+      auto acked = acked_.find(id);
+      return acked == acked_.end() || acked->second.first != checksum ||
+             store->locate(id) != storage::StreamStore::Location::kLive;
+    }
+    return !holds(*store, id, checksum);
+  });
   must_survive_.erase(member);
   if (!survive.empty()) must_survive_[member] = std::move(survive);
 }
@@ -304,6 +324,7 @@ class ProtocolWorkload final : public Workload {
             "heal_ms=4000   simulated time after healing, for the liveness check",
             "faults=1       0 turns every fault off",
             "crashes_per_10s=-1  process crashes per 10 simulated s (-1: the swarm picks)",
+            "corruption=1   0: no bit flips, latent or read errors on any member",
             "bug_ack_before_sync=0, bug_accept_older_writer=0, bug_commit_without_majority=0"};
   }
 
@@ -316,11 +337,12 @@ class ProtocolWorkload final : public Workload {
     auto heal_ms = params.integer("heal_ms", 4000, 500, 3600 * 1000);
     auto faults = params.integer("faults", 1, 0, 1);
     auto crashes = params.integer("crashes_per_10s", -1, -1, 1000);
+    auto corruption = params.integer("corruption", 1, 0, 1);
     auto bug_ack = params.integer("bug_ack_before_sync", 0, 0, 1);
     auto bug_older = params.integer("bug_accept_older_writer", 0, 0, 1);
     auto bug_majority = params.integer("bug_commit_without_majority", 0, 0, 1);
     for (const auto* p : {&members, &clients, &entries, &fault_ms, &heal_ms, &faults, &crashes,
-                          &bug_ack, &bug_older, &bug_majority}) {
+                          &corruption, &bug_ack, &bug_older, &bug_majority}) {
       if (!p->ok()) return p->status();
     }
     if (absl::Status s = params.check_all_used(); !s.ok()) return s;
@@ -337,13 +359,21 @@ class ProtocolWorkload final : public Workload {
     config.seed = options.seed;
     config.node_count = member_count + client_count;
     FaultPlan plan = *faults ? FaultPlan::swarm(swarm, config) : FaultPlan::none();
-    // Corruption past the budget (the same entry on a majority) is beyond any system; this
-    // workload does not inject corruption until backfill and repair exist.
     if (*crashes >= 0) plan.crash_per_second = *crashes / 10.0;
-    plan.bit_flip_per_second = 0;
-    plan.latent_error_per_second = 0;
+    // The corruption budget (TigerBeetle's fault atlas, simplified): bit flips, latent sector
+    // errors and read errors hit only a minority of the members, so no entry is ever damaged
+    // on a majority; beyond that no system can keep acknowledged data.
+    absl::btree_set<NodeId> corruptible;
+    while (*corruption == 1 && corruptible.size() < (member_count - 1) / 2) {
+      corruptible.insert(static_cast<NodeId>(swarm.uniform(member_count)));
+    }
+    if (corruptible.empty()) {
+      plan.bit_flip_per_second = 0;
+      plan.latent_error_per_second = 0;
+    }
+    // A wiped member forgot its promises (the writers it refused, what it acknowledged): it
+    // may only come back as a new member, through a topology change (not built yet).
     plan.wipe_probability = 0;
-    config.disk.read_error_probability = 0;
 
     std::vector<NodeId> member_ids;
     for (NodeId m = 0; m < member_count; ++m) member_ids.push_back(m);
@@ -373,10 +403,16 @@ class ProtocolWorkload final : public Workload {
     if (!sim.ok()) return sim.status();
     Simulation& s = **sim;
     s.trace().set_text_sink(options.trace_sink);
-    checker = std::make_unique<Checker>(s);
+    checker = std::make_unique<Checker>(s, corruptible);
+    for (NodeId n = 0; n < config.node_count; ++n) {
+      if (!corruptible.contains(n)) s.disk(n).config().read_error_probability = 0;
+    }
     s.set_before_crash([&checker](NodeId node) { checker->before_crash(node); });
 
-    Nemesis nemesis(s, plan, (member_count - 1) / 2);
+    Nemesis nemesis(s, plan, (member_count - 1) / 2,
+                    Nemesis::Hooks{.on_wipe = {}, .may_corrupt = [&corruptible](NodeId n) {
+                                     return corruptible.contains(n);
+                                   }});
     s.start_all();
     const int64_t heal_at = *fault_ms * kNanosPerMilli;
     nemesis.start(heal_at);
@@ -398,7 +434,8 @@ class ProtocolWorkload final : public Workload {
     result.digest = s.trace().digest();
     result.setup =
         absl::StrCat(describe_config(config), " members=", member_count, " clients=", client_count,
-                     " lease_ms=", lease_ns / kNanosPerMilli, " faults: ", plan.describe());
+                     " lease_ms=", lease_ns / kNanosPerMilli, " faults: ", plan.describe(),
+                     corruptible.empty() ? "" : " corruptible=", absl::StrJoin(corruptible, ","));
     result.stats = s.stats();
     result.simulated_ns = s.now_ns();
     result.events = s.scheduler().events_run();
