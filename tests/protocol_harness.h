@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/protocol/claim.h"
+#include "core/protocol/reader.h"
 #include "core/protocol/writer.h"
 #include "core/wire/codec.h"
 
@@ -23,6 +24,7 @@ class ClientNode final : public Node {
     if (!m.ok()) return;
     if (claim != nullptr && claim->on_message(from, *m)) return;
     if (writer != nullptr && writer->on_message(from, *m)) return;
+    if (reader != nullptr && reader->on_message(from, *m)) return;
     if (const auto* r = std::get_if<PutReply>(&*m)) put_replies.push_back({from, *r});
   }
   // Claims stream "s" on members 0, 1, 2; tests mostly take the stream over on purpose.
@@ -39,6 +41,7 @@ class ClientNode final : public Node {
   std::unique_ptr<ClaimCoordinator> claim;
   std::optional<absl::StatusOr<ClaimResult>> result;
   std::unique_ptr<Writer> writer;
+  std::unique_ptr<Reader> reader;
   std::vector<std::pair<NodeId, PutReply>> put_replies;
 
  private:

@@ -224,7 +224,7 @@ TEST_F(StreamReplicaTest, TailAndReadAnswerFromTheStore) {
     send(put(entries[id], kW1, id - 1, entries[id - 1].checksum));
   settle();
   send(TailRequest{"s", 100});
-  send(ReadRequest{"s", 101, 0, 10, 1 << 20, false});
+  send(ReadRequest{"s", 101, 0, 10, 1 << 20, false, 0});
   settle();
   std::optional<TailReply> tail;
   std::optional<ReadReply> read;

@@ -72,7 +72,7 @@ void Backfill::ask(Job job, uint64_t from, uint64_t to) {
   const NodeId peer = options_.peers[next_peer_ % options_.peers.size()];
   request_ = Request{next_request_id_++, peer, job, from};
   env_.transport.send(peer, wire::encode(ReadRequest{stream_, request_->id, from, to,
-                                                     options_.chunk_bytes, false}));
+                                                     options_.chunk_bytes, false, 0}));
   const uint64_t id = request_->id;
   deadline_ = env_.clock.start_timer(options_.request_timeout_ns, [this, id] {
     deadline_.reset();

@@ -232,7 +232,7 @@ void ClaimCoordinator::start_catch_up() {
     return;
   }
   send(holder, Phase::kCatchUp,
-       ReadRequest{{}, 0, highest, highest + 1, options_.read_chunk_bytes, false});
+       ReadRequest{{}, 0, highest, highest + 1, options_.read_chunk_bytes, false, 0});
   arm_timer(options_.phase_timeout_ns);
 }
 
@@ -260,8 +260,9 @@ void ClaimCoordinator::start_restamp() {
     WALLE_EVENT(env_, "claim: committed ", committed_id_, ", chose tail ", chosen_tail_.id,
                 " of member ", chosen_, "; tails", tails);
   }
-  send(chosen_, Phase::kRestamp,
-       ReadRequest{{}, 0, chosen_tail_.id, chosen_tail_.id + 1, options_.read_chunk_bytes, true});
+  send(
+      chosen_, Phase::kRestamp,
+      ReadRequest{{}, 0, chosen_tail_.id, chosen_tail_.id + 1, options_.read_chunk_bytes, true, 0});
   arm_timer(options_.phase_timeout_ns);
 }
 
@@ -348,7 +349,7 @@ void ClaimCoordinator::repair_next_chunk(NodeId follower) {
   // the pending table (one read per follower at a time).
   const uint64_t id =
       send(chosen_, Phase::kRepair,
-           ReadRequest{{}, 0, repair.next, repair.end + 1, options_.read_chunk_bytes, true});
+           ReadRequest{{}, 0, repair.next, repair.end + 1, options_.read_chunk_bytes, true, 0});
   read_for_[id] = follower;
 }
 

@@ -89,7 +89,7 @@ void MemberNode::refuse(NodeId from, const ProtocolMessage& message, const absl:
                               wire::encode(TailReply{m.stream, m.request_id, wire_status, {}}));
         } else if constexpr (std::is_same_v<T, ReadRequest>) {
           env_.transport.send(from,
-                              wire::encode(ReadReply{m.stream, m.request_id, wire_status, {}}));
+                              wire::encode(ReadReply{m.stream, m.request_id, wire_status, {}, 0}));
         }
         // Replies are not answered.
       },

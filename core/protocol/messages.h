@@ -163,6 +163,10 @@ struct TailReply {
   }
 };
 
+// Entries [from, to) up to about max_bytes (at least one). Committed entries only, unless
+// allow_uncommitted (claims). With wait_ns > 0 and nothing committed at `from` yet, the member
+// waits up to that long for it (PollStream / a tailing read) and then answers, possibly with
+// no entries. Reads never depend on a writer's lease: present data is served.
 struct ReadRequest {
   static constexpr uint16_t kWireType = 18;
   std::string stream;
@@ -171,11 +175,12 @@ struct ReadRequest {
   uint64_t to = 0;  // exclusive
   uint64_t max_bytes = 0;
   bool allow_uncommitted = false;
+  int64_t wait_ns = 0;
 
   friend bool operator==(const ReadRequest&, const ReadRequest&) = default;
   template <class Archive>
   void serialize(Archive& ar) {
-    ar(stream, request_id, from, to, max_bytes, allow_uncommitted);
+    ar(stream, request_id, from, to, max_bytes, allow_uncommitted, wait_ns);
   }
 };
 
@@ -185,11 +190,12 @@ struct ReadReply {
   uint64_t request_id = 0;
   WireStatus status;
   std::vector<Entry> entries;
+  uint64_t committed_id = 0;  // the member's, when it answered
 
   friend bool operator==(const ReadReply&, const ReadReply&) = default;
   template <class Archive>
   void serialize(Archive& ar) {
-    ar(stream, request_id, status, entries);
+    ar(stream, request_id, status, entries, committed_id);
   }
 };
 

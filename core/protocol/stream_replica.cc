@@ -19,12 +19,16 @@ StreamReplica::StreamReplica(Env& env, storage::StreamStore& store, const Replic
                                                   ? -store.meta().writer_lease_ns
                                                   : options.restart_lease_grace_ns)),
       new_writer_ready_ns_(lease_renewed_ns_ + store.meta().writer_lease_ns),
-      backfill_(env, store.name(), store, log_, options.backfill, [this] { drain_queue(); }) {
+      backfill_(env, store.name(), store, log_, options.backfill, [this] {
+        drain_queue();
+        serve_polls();
+      }) {
   backfill_.wake();  // recovery may have found committed entries missing
 }
 
 StreamReplica::~StreamReplica() {
   if (queue_timer_armed_) env_.clock.cancel_timer(queue_timer_);
+  if (poll_timer_) env_.clock.cancel_timer(*poll_timer_);
 }
 
 int64_t StreamReplica::remaining_lease_ns() const {
@@ -84,6 +88,7 @@ void StreamReplica::on_put(NodeId from, const PutRequest& request) {
     backfill_.note_commit(request.committed_id, request.committed_checksum);
   }
   backfill_.wake();
+  serve_polls();
 }
 
 void StreamReplica::apply(NodeId from, const PutRequest& request) {
@@ -259,11 +264,45 @@ void StreamReplica::on_tail(NodeId from, const TailRequest& request) {
 }
 
 void StreamReplica::on_read(NodeId from, const ReadRequest& request) {
+  const bool waits =
+      request.wait_ns > 0 && !request.allow_uncommitted && request.from > store_.committed_id();
+  if (!waits) {
+    serve_read(from, request);  // present data is served whatever the lease says
+    return;
+  }
+  if (polls_.size() >= options_.max_waiting_reads) {
+    env_.transport.send(
+        from, wire::encode(ReadReply{request.stream,
+                                     request.request_id,
+                                     WireStatus::from(absl::ResourceExhaustedError(absl::StrCat(
+                                         polls_.size(), " reads wait already; poll again later"))),
+                                     {},
+                                     store_.committed_id()}));
+    return;
+  }
+  const int64_t wait = std::min(request.wait_ns, options_.max_read_wait_ns);
+  polls_.push_back(Poll{from, request, env_.clock.now_ns() + wait});
+  arm_poll_timer(polls_.back().deadline_ns);
+}
+
+void StreamReplica::arm_poll_timer(int64_t at_ns) {
+  if (poll_timer_) {
+    if (poll_timer_at_ <= at_ns) return;
+    env_.clock.cancel_timer(*poll_timer_);
+  }
+  poll_timer_at_ = at_ns;
+  poll_timer_ = env_.clock.start_timer(at_ns - env_.clock.now_ns(), [this] { on_poll_timer(); });
+}
+
+void StreamReplica::serve_read(NodeId from, const ReadRequest& request) {
   store_.read(request.from, request.to, request.max_bytes, request.allow_uncommitted,
               [this, from, request](absl::StatusOr<std::vector<Entry>> entries) {
-                ReadReply reply{request.stream, request.request_id, WireStatus{}, {}};
+                ReadReply reply{
+                    request.stream, request.request_id, WireStatus{}, {}, store_.committed_id()};
                 if (entries.ok()) {
                   reply.entries = std::move(*entries);
+                } else if (absl::IsOutOfRange(entries.status()) && request.wait_ns > 0) {
+                  // A poll that timed out: nothing new, which is not an error.
                 } else {
                   reply.status = WireStatus::from(entries.status());
                   // A record that failed its check is missing now: refill it.
@@ -271,6 +310,31 @@ void StreamReplica::on_read(NodeId from, const ReadRequest& request) {
                 }
                 env_.transport.send(from, wire::encode(reply));
               });
+}
+
+void StreamReplica::serve_polls() {
+  if (polls_.empty()) return;
+  const uint64_t committed = store_.committed_id();
+  std::vector<Poll> ready;
+  std::erase_if(polls_, [&](Poll& p) {
+    if (p.request.from > committed) return false;
+    ready.push_back(std::move(p));
+    return true;
+  });
+  for (const Poll& p : ready) serve_read(p.from, p.request);
+}
+
+void StreamReplica::on_poll_timer() {
+  poll_timer_.reset();
+  const int64_t now = env_.clock.now_ns();
+  std::vector<Poll> expired;
+  std::erase_if(polls_, [&](Poll& p) {
+    if (p.deadline_ns > now) return false;
+    expired.push_back(std::move(p));
+    return true;
+  });
+  for (const Poll& p : expired) serve_read(p.from, p.request);  // answers "nothing new"
+  for (const Poll& p : polls_) arm_poll_timer(p.deadline_ns);
 }
 
 bool StreamReplica::on_read_reply(NodeId from, const ReadReply& reply) {

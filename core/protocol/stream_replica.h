@@ -28,6 +28,8 @@ struct ReplicaOptions {
   // writer may have replaced, just before the crash, one with a longer lease.
   int64_t restart_lease_grace_ns = 5 * kNanosPerSecond;
   size_t max_queued_puts = 4096;
+  size_t max_waiting_reads = 1024;                  // polls parked until something commits
+  int64_t max_read_wait_ns = 30 * kNanosPerSecond;  // longer waits are cut to this
   int64_t skip_after_ns = 1 * kNanosPerSecond;
   int64_t max_wait_ns = 1 * kNanosPerSecond;
 
@@ -73,6 +75,10 @@ class StreamReplica {
   void arm_queue_timer();
   void on_queue_timer();
   void adopt_writer(WriterId writer, int64_t lease_ns, absl::AnyInvocable<void(absl::Status)> done);
+  // Reads: served from the store; a poll past the commit point waits in polls_.
+  void serve_read(NodeId from, const ReadRequest& request);
+  void serve_polls();
+  void on_poll_timer();
 
   Env& env_;
   storage::StreamStore& store_;
@@ -86,6 +92,15 @@ class StreamReplica {
   TimerId queue_timer_;
   bool queue_timer_armed_ = false;
   Backfill backfill_;
+  struct Poll {
+    NodeId from;
+    ReadRequest request;
+    int64_t deadline_ns;
+  };
+  std::vector<Poll> polls_;
+  std::optional<TimerId> poll_timer_;
+  int64_t poll_timer_at_ = 0;
+  void arm_poll_timer(int64_t at_ns);
 };
 
 }  // namespace walle::protocol

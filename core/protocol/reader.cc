@@ -1,0 +1,102 @@
+#include "core/protocol/reader.h"
+
+#include "absl/strings/str_cat.h"
+#include "core/util/check.h"
+#include "core/wire/codec.h"
+
+namespace walle::protocol {
+
+Reader::Reader(Env& env, ReaderOptions options)
+    : env_(env),
+      options_(std::move(options)),
+      next_member_(options_.members.empty() ? 0 : env.random.uniform(options_.members.size())),
+      next_request_id_(env.random.next_u64() >> 1) {
+  WALLE_CHECK(!options_.members.empty());
+}
+
+Reader::~Reader() {
+  if (timer_) env_.clock.cancel_timer(*timer_);
+}
+
+absl::Status Reader::read(uint64_t from, int64_t wait_ns, Done done) {
+  if (pending_) return absl::FailedPreconditionError("a read is in progress");
+  pending_.emplace();
+  pending_->from = from;
+  pending_->wait_ns = std::max<int64_t>(0, wait_ns);
+  pending_->done = std::move(done);
+  ask();
+  return absl::OkStatus();
+}
+
+void Reader::ask() {
+  Pending& p = *pending_;
+  p.member = options_.members[next_member_ % options_.members.size()];
+  p.request_id = next_request_id_++;
+  env_.transport.send(p.member,
+                      wire::encode(ReadRequest{options_.stream, p.request_id, p.from, UINT64_MAX,
+                                               options_.max_bytes, false, p.wait_ns}));
+  const uint64_t id = p.request_id;
+  timer_ = env_.clock.start_timer(p.wait_ns + options_.request_timeout_ns, [this, id] {
+    timer_.reset();
+    if (pending_ && pending_->request_id == id) {
+      next_member(absl::DeadlineExceededError(
+          absl::StrCat("member ", pending_->member, " did not answer in time")));
+    }
+  });
+}
+
+void Reader::next_member(absl::Status why) {
+  Pending& p = *pending_;
+  p.all_beyond_commit &= absl::IsOutOfRange(why);
+  p.last_error = std::move(why);
+  ++next_member_;
+  if (++p.tries >= options_.members.size()) {
+    // Every member said `from` is beyond its commit point: nothing new, not an error.
+    if (p.all_beyond_commit) return finish(std::vector<Entry>());
+    finish(absl::UnavailableError(
+        absl::StrCat("no member of ", options_.stream,
+                     " could serve the read; last: ", p.last_error.message())));
+    return;
+  }
+  ask();
+}
+
+bool Reader::on_message(NodeId from, const ProtocolMessage& message) {
+  const auto* reply = std::get_if<ReadReply>(&message);
+  if (reply == nullptr || !pending_ || reply->request_id != pending_->request_id ||
+      from != pending_->member) {
+    return false;
+  }
+  if (timer_) {
+    env_.clock.cancel_timer(*timer_);
+    timer_.reset();
+  }
+  const absl::Status status = reply->status.to_status();
+  if (!status.ok()) {
+    next_member(status);  // missing here (awaiting backfill), not open, too busy...
+    return true;
+  }
+  // The reply must start at `from` and chain: a member never serves anything else.
+  for (size_t i = 0; i < reply->entries.size(); ++i) {
+    const Entry& e = reply->entries[i];
+    const bool chains =
+        i == 0 ? e.id == pending_->from
+               : e.id == reply->entries[i - 1].id + 1 &&
+                     e.checksum == chain_checksum(reply->entries[i - 1].checksum, e.data);
+    if (!chains) {
+      next_member(absl::DataLossError(
+          absl::StrCat("member ", from, " sent entry ", e.id, " out of order or off the chain")));
+      return true;
+    }
+  }
+  finish(reply->entries);
+  return true;
+}
+
+void Reader::finish(absl::StatusOr<std::vector<Entry>> result) {
+  Done done = std::move(pending_->done);
+  pending_.reset();
+  done(std::move(result));
+}
+
+}  // namespace walle::protocol
