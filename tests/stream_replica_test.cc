@@ -240,6 +240,47 @@ TEST_F(StreamReplicaTest, TailAndReadAnswerFromTheStore) {
   EXPECT_EQ(read->entries[3], entries[3]);
 }
 
+TEST_F(StreamReplicaTest, AMemberThatLostAcknowledgedEntriesDoesNotVoteUntilRepaired) {
+  claim(kW1);
+  settle(6 * kNanosPerSecond);
+  auto entries = chain(30, kW1);
+  for (uint64_t id = 1; id <= 30; ++id) send(put(entries[id], kW1));  // acknowledged, uncommitted
+  settle();
+  ASSERT_EQ(member().store->tail_id(), 30u);
+  // A sector in the middle of the uncommitted entries becomes unreadable; after a restart the
+  // entries from there on are gone, although this member acknowledged them.
+  ASSERT_TRUE(sim_->crash(0).ok());
+  ASSERT_TRUE(sim_->disk(0).add_latent_error("s.live.00000001", 1024).ok());
+  ASSERT_TRUE(sim_->start(0).ok());
+  settle();
+  ASSERT_LT(member().store->tail_id(), 30u);
+  auto tail_damaged = [this] {
+    send(TailRequest{"s", ++request_id_});
+    settle();
+    for (const auto& m : client().replies) {
+      if (const auto* t = std::get_if<TailReply>(&m); t && t->request_id == request_id_) {
+        return t->damaged;
+      }
+    }
+    ADD_FAILURE() << "no tail reply";
+    return false;
+  };
+  EXPECT_TRUE(tail_damaged());
+  // The flag is durable: another crash does not make the member forget it.
+  ASSERT_TRUE(sim_->crash(0).ok());
+  ASSERT_TRUE(sim_->start(0).ok());
+  settle();
+  EXPECT_TRUE(tail_damaged());
+  // A newer writer commits here (its claim formed a quorum without this member): repaired.
+  claim(kW2);
+  settle(kLeaseNs * 30);  // the restart grace, then the old lease
+  Entry restamped = entries[1];
+  restamped.writer = kW2;
+  send(put(restamped, kW2, 1, restamped.checksum));
+  settle();
+  EXPECT_FALSE(tail_damaged());
+}
+
 }  // namespace
 }  // namespace walle::protocol
 

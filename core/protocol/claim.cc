@@ -207,6 +207,11 @@ void ClaimCoordinator::start_tails() {
 
 void ClaimCoordinator::on_tail(NodeId from, const TailReply& reply) {
   if (!reply.status.to_status().ok() || reply.heads.empty() || damaged_.contains(from)) return;
+  if (reply.damaged) {
+    // Its recovery lost uncommitted entries it may have acknowledged: it does not vote.
+    damaged_.insert(from);
+    return;
+  }
   tails_[from] = reply.heads;
   if (tails_.size() >= majority()) start_catch_up();
 }

@@ -85,8 +85,8 @@ void MemberNode::refuse(NodeId from, const ProtocolMessage& message, const absl:
           reply.status = wire_status;
           env_.transport.send(from, wire::encode(reply));
         } else if constexpr (std::is_same_v<T, TailRequest>) {
-          env_.transport.send(from,
-                              wire::encode(TailReply{m.stream, m.request_id, wire_status, {}}));
+          env_.transport.send(
+              from, wire::encode(TailReply{m.stream, m.request_id, wire_status, {}, false}));
         } else if constexpr (std::is_same_v<T, ReadRequest>) {
           env_.transport.send(from,
                               wire::encode(ReadReply{m.stream, m.request_id, wire_status, {}, 0}));

@@ -155,11 +155,14 @@ struct TailReply {
   uint64_t request_id = 0;
   WireStatus status;
   std::vector<EntryHeadMessage> heads;  // C, C+1, ..., T
+  // The member's tail was damaged (it may have lost entries it acknowledged): a claim must
+  // not count it toward its quorum.
+  bool damaged = false;
 
   friend bool operator==(const TailReply&, const TailReply&) = default;
   template <class Archive>
   void serialize(Archive& ar) {
-    ar(stream, request_id, status, heads);
+    ar(stream, request_id, status, heads, damaged);
   }
 };
 

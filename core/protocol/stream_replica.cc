@@ -22,8 +22,33 @@ StreamReplica::StreamReplica(Env& env, storage::StreamStore& store, const Replic
       backfill_(env, store.name(), store, log_, options.backfill, [this] {
         drain_queue();
         serve_polls();
+        clear_damage_once_repaired();
       }) {
   backfill_.wake();  // recovery may have found committed entries missing
+  const storage::RecoveryReport& report = store.recovery_report();
+  if (report.dropped_uncommitted_entries > 0 || report.unreadable_bytes > 0 ||
+      report.broken_chain) {
+    storage::StreamMeta meta = store.meta();
+    if (!meta.tail_damaged) {
+      WALLE_EVENT(env, "replica: tail damaged; no claim votes until a newer writer commits");
+      meta.tail_damaged = true;
+      meta.damaged_under = meta.writer;
+      store.update_meta(std::move(meta), [](absl::Status) {});  // retried at the next open
+    }
+  }
+}
+
+void StreamReplica::clear_damage_once_repaired() {
+  const storage::StreamMeta& meta = store_.meta();
+  if (!meta.tail_damaged) return;
+  // A writer newer than the one the damage happened under has committed here: every entry
+  // acknowledged before is in that writer's history, which this replica now follows.
+  const std::optional<storage::EntryHead> head = store_.head(store_.committed_id());
+  if (!head || !(head->writer > meta.damaged_under)) return;
+  WALLE_EVENT(env_, "replica: tail repaired; votes in claims again");
+  storage::StreamMeta repaired = meta;
+  repaired.tail_damaged = false;
+  store_.update_meta(std::move(repaired), [](absl::Status) {});
 }
 
 StreamReplica::~StreamReplica() {
@@ -89,6 +114,7 @@ void StreamReplica::on_put(NodeId from, const PutRequest& request) {
   }
   backfill_.wake();
   serve_polls();
+  clear_damage_once_repaired();
 }
 
 void StreamReplica::apply(NodeId from, const PutRequest& request) {
@@ -254,7 +280,7 @@ void StreamReplica::on_writer_info(NodeId from, const WriterInfoRequest& request
 }
 
 void StreamReplica::on_tail(NodeId from, const TailRequest& request) {
-  TailReply reply{request.stream, request.request_id, WireStatus{}, {}};
+  TailReply reply{request.stream, request.request_id, WireStatus{}, {}, store_.meta().tail_damaged};
   for (uint64_t id = store_.committed_id(); id <= store_.tail_id(); ++id) {
     std::optional<storage::EntryHead> head = store_.head(id);
     reply.heads.push_back(head ? EntryHeadMessage{id, head->checksum, head->writer, true}

@@ -74,6 +74,7 @@ class StreamReplica {
   void enqueue(NodeId from, const PutRequest& request);
   void arm_queue_timer();
   void on_queue_timer();
+  void clear_damage_once_repaired();
   void adopt_writer(WriterId writer, int64_t lease_ns, absl::AnyInvocable<void(absl::Status)> done);
   // Reads: served from the store; a poll past the commit point waits in polls_.
   void serve_read(NodeId from, const ReadRequest& request);

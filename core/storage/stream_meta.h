@@ -20,12 +20,17 @@ struct StreamMeta {
   WriterId writer;  // the newest writer this server accepted
   std::string writer_address;
   int64_t writer_lease_ns = 0;
+  // Recovery found the uncommitted tail damaged (entries this server may have acknowledged
+  // are gone): it must not vote in a claim until a writer newer than `damaged_under` has
+  // committed here (protocol-aware repair). Persisted, so a second crash cannot forget it.
+  bool tail_damaged = false;
+  WriterId damaged_under;
 
   friend bool operator==(const StreamMeta&, const StreamMeta&) = default;
   template <class Archive>
   void serialize(Archive& ar) {
     ar(topology_version, members, first_entry_id, first_entry_checksum, writer, writer_address,
-       writer_lease_ns);
+       writer_lease_ns, tail_damaged, damaged_under);
   }
 };
 
