@@ -29,11 +29,17 @@ void Network::send(NodeId from, NodeId to, std::string bytes) {
   const int64_t now = sim_.now_ns();
   ++stats.messages_sent;
   stats.bytes_sent += bytes.size();
-  if (from >= node_count_ || to >= node_count_ || from == to) {
+  if (from >= node_count_ || to >= node_count_) {
     ++stats.dropped_partition;  // no such link
     return;
   }
   trace.record(now, from, TraceKind::kSend, to, content_hash(bytes));
+  if (from == to) {
+    // Loopback: a process's message to itself arrives after the current step, untouched by
+    // network faults (it never leaves the machine), unless the process crashes first.
+    schedule_delivery(from, to, now + kLoopbackNs, std::move(bytes));
+    return;
+  }
   if (link(from, to).blocked) {
     ++stats.dropped_partition;
     trace.record(now, from, TraceKind::kDrop, to, 1);

@@ -25,10 +25,10 @@ class Network {
 
   // Faults. A message is lost if its link is blocked when it is sent or when it arrives
   // (healing before it arrives lets it through, like a route that flapped).
-  void partition(NodeId a, NodeId b);                       // both directions
-  void block(NodeId from, NodeId to);                       // one direction only
-  void isolate(NodeId node);                                // from every other node
-  void heal(NodeId a, NodeId b);                            // both directions
+  void partition(NodeId a, NodeId b);  // both directions
+  void block(NodeId from, NodeId to);  // one direction only
+  void isolate(NodeId node);           // from every other node
+  void heal(NodeId a, NodeId b);       // both directions
   void heal_all();
   // Holds every message to or from `node` until `until_ns` (a stalled NIC or a full buffer).
   void clog(NodeId node, int64_t until_ns);
@@ -41,6 +41,7 @@ class Network {
   NetworkConfig& config() { return config_; }
 
  private:
+  static constexpr int64_t kLoopbackNs = kNanosPerMicro;
   struct Link {
     bool blocked = false;
     uint64_t epoch = 0;  // bumped by a reset; older messages are lost

@@ -373,14 +373,18 @@ TEST_F(NetworkTest, InFlightMessagesToANodeThatCrashesAreNeverDelivered) {
   EXPECT_EQ(accounted(), sim_->stats().messages_sent);
 }
 
-TEST_F(NetworkTest, SendToSelfOrUnknownNodeIsDropped) {
+TEST_F(NetworkTest, SendToUnknownNodeIsDroppedAndToSelfIsLoopedBack) {
   make(quiet_config(2));
-  send(0, 0, "self");
   send(0, 7, "nobody");
   send(0, kInvalidNodeId, "invalid");
   drain();
   EXPECT_THAT(log_.received[0], IsEmpty());
   EXPECT_EQ(sim_->stats().messages_delivered, 0u);
+  // A process's message to itself never meets network faults: it arrives even when isolated.
+  sim_->network().isolate(0);
+  send(0, 0, "self");
+  drain();
+  ASSERT_EQ(log_.received[0].size(), 1u);
 }
 
 TEST_F(NetworkTest, PausedReceiverGetsMessagesAfterResume) {

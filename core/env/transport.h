@@ -20,8 +20,8 @@ class Transport {
  public:
   virtual ~Transport() = default;
 
-  // Queues one encoded message for `to`. Never blocks and never fails synchronously; sending
-  // to oneself or to an unknown node drops the message.
+  // Queues one encoded message for `to`. Never blocks and never fails synchronously; a message
+  // to oneself is delivered locally (after the current step), one to an unknown node dropped.
   virtual void send(NodeId to, std::string bytes) = 0;
 };
 

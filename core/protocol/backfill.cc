@@ -7,12 +7,11 @@
 
 namespace walle::protocol {
 
-Backfill::Backfill(Env& env, std::string stream, storage::StreamStore& store, ReplicaLog& log,
+Backfill::Backfill(Env& env, std::string stream, storage::StreamStore& store,
                    BackfillOptions options, absl::AnyInvocable<void()> progressed)
     : env_(env),
       stream_(std::move(stream)),
       store_(store),
-      log_(log),
       options_(std::move(options)),
       progressed_(std::move(progressed)),
       next_peer_(options_.peers.empty() ? 0 : env.random.uniform(options_.peers.size())),
@@ -47,9 +46,22 @@ void Backfill::arm(int64_t delay_ns) {
 void Backfill::run() {
   if (request_) return;
   if (fast_forward_due()) {
-    ask(Job::kFastForward, target_id_, target_id_ + 1);
+    // The committed entries after our tail, appended in order: what we hold stays (it may be
+    // the copy that makes an acknowledged entry durable). If our tail turned out foreign, the
+    // comparison starts right after our commit point instead.
+    if (!verify_ && store_.tail_id() >= target_id_) {
+      const std::optional<storage::EntryHead> head = store_.head(target_id_);
+      if (head && head->checksum == target_checksum_) {
+        (void)store_.commit(target_id_);  // the same chain up to it: nothing to fetch
+        return sync_then_continue();
+      }
+      verify_ = true;  // we hold another entry there: a superseded writer's
+    }
+    const uint64_t from = (verify_ ? store_.committed_id() : store_.tail_id()) + 1;
+    ask(Job::kFastForward, from, std::min(target_id_, from + options_.chunk_entries - 1) + 1);
     return;
   }
+  verify_ = false;
   if (store_.meta().first_entry_id == 0 && store_.missing().contains(0)) {
     // Entry 0 is the same everywhere: made here, not fetched.
     if (store_.put_backfill(entry_zero(), 0).ok()) {
@@ -81,6 +93,8 @@ void Backfill::ask(Job job, uint64_t from, uint64_t to) {
 }
 
 void Backfill::give_up(const Request& request) {
+  WALLE_EVENT(env_, "backfill: ", request.job == Job::kFastForward ? "fast-forward" : "refill",
+              " from ", request.from, " failed at member ", request.peer, "; next peer");
   if (request_ && request_->id == request.id) request_.reset();
   if (deadline_) {
     env_.clock.cancel_timer(*deadline_);
@@ -103,28 +117,43 @@ bool Backfill::on_read_reply(NodeId from, const ReadReply& reply) {
     deadline_.reset();
   }
   if (request.job == Job::kFastForward) {
-    on_fast_forward(reply.entries);
+    on_fast_forward(request, reply.entries);
   } else {
     on_refill(request, reply.entries);
   }
   return true;
 }
 
-void Backfill::on_fast_forward(const std::vector<Entry>& entries) {
-  const Entry& entry = entries.front();
-  if (entry.id != target_id_ || entry.checksum != target_checksum_ || !fast_forward_due()) {
-    // The target moved on meanwhile, or the peer disagrees with the writer's announcement
-    // (agreement makes that impossible for a correct peer): look again.
-    arm(options_.delay_ns);
-    return;
+void Backfill::on_fast_forward(const Request& request, const std::vector<Entry>& entries) {
+  if (entries.front().id != request.from) return give_up(request);
+  uint64_t applied = store_.committed_id();
+  for (const Entry& entry : entries) {
+    if (entry.id <= store_.committed_id()) continue;
+    if (entry.id > target_id_) break;
+    if (entry.id <= store_.tail_id()) {
+      const std::optional<storage::EntryHead> head = store_.head(entry.id);
+      if (head && head->checksum == entry.checksum) {
+        applied = entry.id;  // held already: the same chain up to here
+        continue;
+      }
+      // From here on our entries are not the committed ones: a superseded writer's.
+      if (!store_.truncate_after(entry.id - 1).ok()) break;
+    }
+    if (absl::Status s = store_.append(entry); !s.ok()) {
+      // Our tail does not chain to the committed entry after it: compare from our commit
+      // point on, next time.
+      if (entry.id == request.from && !verify_) verify_ = true;
+      break;
+    }
+    ++fetched_entries_;
+    applied = entry.id;
   }
-  WALLE_EVENT(env_, "backfill: fast-forward to committed entry ", entry.id);
-  PutResult result = log_.fast_forward(entry);
-  if (!result.status.ok()) {
-    give_up(Request{0, 0, Job::kFastForward, entry.id});
-    return;
+  if (applied > store_.committed_id()) {
+    WALLE_EVENT(env_, "backfill: caught up to committed entry ", applied);
+    (void)store_.commit(applied);  // every entry up to it is the committed history
+  } else if (!verify_) {
+    return give_up(request);
   }
-  ++fetched_entries_;
   sync_then_continue();
 }
 

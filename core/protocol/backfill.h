@@ -4,10 +4,13 @@
 // (docs/protocol.md, "Backfill"). Two jobs, one request in flight at a time:
 //
 //   fast-forward  the writer announced a commit point this replica cannot apply (it lacks
-//                 the entry, or holds a foreign uncommitted one there): fetch that committed
-//                 entry from a peer and store it as committed, dropping the uncommitted
-//                 suffix. Without it a member that fell behind never catches up while the
-//                 writer lives, since the writer keeps only uncommitted entries.
+//                 the entries, or holds foreign uncommitted ones): fetch the committed entries
+//                 after its tail from a peer and append them; if the tail turns out foreign,
+//                 compare from the commit point and replace only what differs. Nothing this
+//                 replica holds of the committed history is dropped: it may be the copy that
+//                 keeps an acknowledged entry on a majority. Without it a member that fell
+//                 behind never caught up while the writer lived (the writer keeps only
+//                 uncommitted entries).
 //   refill        committed ids missing here (jumped over by a gap commit or a fast-forward,
 //                 or lost to corruption) are fetched in ascending chunks and stored with
 //                 put_backfill, each one checked to chain from its predecessor.
@@ -23,7 +26,6 @@
 #include "absl/functional/any_invocable.h"
 #include "core/env/env.h"
 #include "core/protocol/messages.h"
-#include "core/protocol/replica_log.h"
 #include "core/storage/stream_store.h"
 
 namespace walle::protocol {
@@ -41,8 +43,8 @@ struct BackfillOptions {
 class Backfill {
  public:
   // `progressed` runs after fetched entries became durable (queued puts may now apply).
-  Backfill(Env& env, std::string stream, storage::StreamStore& store, ReplicaLog& log,
-           BackfillOptions options, absl::AnyInvocable<void()> progressed);
+  Backfill(Env& env, std::string stream, storage::StreamStore& store, BackfillOptions options,
+           absl::AnyInvocable<void()> progressed);
   ~Backfill();
   Backfill(const Backfill&) = delete;
   Backfill& operator=(const Backfill&) = delete;
@@ -70,7 +72,7 @@ class Backfill {
   void arm(int64_t delay_ns);
   void run();
   void ask(Job job, uint64_t from, uint64_t to);
-  void on_fast_forward(const std::vector<Entry>& entries);
+  void on_fast_forward(const Request& request, const std::vector<Entry>& entries);
   void on_refill(const Request& request, const std::vector<Entry>& entries);
   // The request failed: the next peer, after a pause.
   void give_up(const Request& request);
@@ -79,12 +81,12 @@ class Backfill {
   Env& env_;
   std::string stream_;
   storage::StreamStore& store_;
-  ReplicaLog& log_;
   BackfillOptions options_;
   absl::AnyInvocable<void()> progressed_;
   uint64_t target_id_ = 0;  // the newest commit point the writer announced
   uint64_t target_checksum_ = 0;
   size_t next_peer_ = 0;
+  bool verify_ = false;  // fast-forward compares from the commit point (our tail was foreign)
   uint64_t next_request_id_;
   std::optional<Request> request_;
   std::optional<TimerId> timer_;     // the next run

@@ -10,6 +10,7 @@ MemberNode::MemberNode(Env& env, MemberOptions options) : env_(env), options_(st
   for (NodeId m : options_.members) {
     if (m != env_.self) options_.replica.backfill.peers.push_back(m);
   }
+  options_.replica.members = options_.members;
 }
 
 MemberNode::~MemberNode() = default;
@@ -118,7 +119,11 @@ void MemberNode::receive(NodeId from, std::string_view bytes) {
         if constexpr (std::is_same_v<T, WriterInfoRequest>) r->on_writer_info(from, m);
         if constexpr (std::is_same_v<T, TailRequest>) r->on_tail(from, m);
         if constexpr (std::is_same_v<T, ReadRequest>) r->on_read(from, m);
-        if constexpr (std::is_same_v<T, ReadReply>) r->on_read_reply(from, m);
+        if constexpr (std::is_same_v<T, PutReply> || std::is_same_v<T, NewWriterReply> ||
+                      std::is_same_v<T, WriterInfoReply> || std::is_same_v<T, TailReply> ||
+                      std::is_same_v<T, ReadReply>) {
+          r->on_reply(from, *message);
+        }
       },
       *message);
 }

@@ -125,19 +125,6 @@ PutResult ReplicaLog::put(const Entry& e, bool committed, const WriterId& sender
   return ok(PutOutcome::kAppended);
 }
 
-PutResult ReplicaLog::fast_forward(const Entry& e) {
-  if (e.id <= store_.committed_id()) return ok(PutOutcome::kNone);
-  if (e.id <= store_.tail_id()) {
-    const std::optional<storage::EntryHead> head = store_.head(e.id);
-    // The same checksum means the same chain up to it: the entries below are committed too.
-    if (head && head->checksum == e.checksum) {
-      absl::Status s = store_.commit(e.id);
-      return s.ok() ? ok(PutOutcome::kCommitted) : refuse(s);
-    }
-  }
-  return gap_commit(e);
-}
-
 absl::Status ReplicaLog::commit(uint64_t id, uint64_t checksum) {
   if (id <= store_.committed_id()) return absl::OkStatus();
   if (id > store_.tail_id()) {

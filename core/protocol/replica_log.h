@@ -41,11 +41,6 @@ class ReplicaLog {
   PutResult put(const Entry& e, bool committed, const WriterId& sender);
   PutResult put(const Entry& e, bool committed) { return put(e, committed, e.writer); }
 
-  // Stores entry `e`, known to be committed (a peer served it as committed), as committed here:
-  // commits it if it is already here, else stores it as a gap commit, which drops the
-  // uncommitted suffix (foreign to the committed history, or stale).
-  PutResult fast_forward(const Entry& e);
-
   // Advances the commit point to entry `id`, which must be stored here with `checksum`.
   absl::Status commit(uint64_t id, uint64_t checksum);
 

@@ -19,12 +19,13 @@ StreamReplica::StreamReplica(Env& env, storage::StreamStore& store, const Replic
                                                   ? -store.meta().writer_lease_ns
                                                   : options.restart_lease_grace_ns)),
       new_writer_ready_ns_(lease_renewed_ns_ + store.meta().writer_lease_ns),
-      backfill_(env, store.name(), store, log_, options.backfill, [this] {
+      backfill_(env, store.name(), store, options.backfill, [this] {
         drain_queue();
         serve_polls();
         clear_damage_once_repaired();
       }) {
   backfill_.wake();  // recovery may have found committed entries missing
+  arm_resolver();
   const storage::RecoveryReport& report = store.recovery_report();
   if (report.dropped_uncommitted_entries > 0 || report.unreadable_bytes > 0 ||
       report.broken_chain) {
@@ -54,6 +55,38 @@ void StreamReplica::clear_damage_once_repaired() {
 StreamReplica::~StreamReplica() {
   if (queue_timer_armed_) env_.clock.cancel_timer(queue_timer_);
   if (poll_timer_) env_.clock.cancel_timer(*poll_timer_);
+  if (resolver_timer_) env_.clock.cancel_timer(*resolver_timer_);
+}
+
+void StreamReplica::arm_resolver() {
+  if (options_.resolve_after_ns <= 0 || options_.members.empty()) return;
+  const int64_t half = options_.resolve_after_ns / 2;
+  resolver_timer_ = env_.clock.start_timer(
+      half + static_cast<int64_t>(env_.random.uniform(static_cast<uint64_t>(half) + 1)), [this] {
+        resolver_timer_.reset();
+        maybe_resolve();
+        arm_resolver();
+      });
+}
+
+void StreamReplica::maybe_resolve() {
+  if (resolver_ != nullptr || store_.tail_id() == store_.committed_id() ||
+      remaining_lease_ns() > -options_.resolve_after_ns) {
+    return;
+  }
+  WALLE_EVENT(env_, "resolver: writer gone with entries ", store_.committed_id() + 1, "..",
+              store_.tail_id(), " uncommitted; claiming");
+  ClaimOptions claim{store_.name(), options_.members, /*lease_ns=*/0};
+  claim.max_attempts = 3;
+  resolver_ = std::make_unique<ClaimCoordinator>(
+      env_, std::move(claim), [this](absl::StatusOr<ClaimResult> result) {
+        WALLE_EVENT(env_, "resolver: ",
+                    result.ok() ? absl::StrCat("committed through ", result->tail_id)
+                                : std::string(result.status().message()));
+        // Not inside its own callback: the coordinator goes once this step is over.
+        env_.clock.start_timer(0, [this] { resolver_.reset(); });
+      });
+  resolver_->start();
 }
 
 int64_t StreamReplica::remaining_lease_ns() const {
@@ -197,35 +230,16 @@ void StreamReplica::drain_queue() {
 void StreamReplica::arm_queue_timer() {
   if (queue_timer_armed_ || queue_.empty()) return;
   queue_timer_armed_ = true;
-  queue_timer_ = env_.clock.start_timer(std::min(options_.skip_after_ns, options_.max_wait_ns),
-                                        [this] { on_queue_timer(); });
+  queue_timer_ = env_.clock.start_timer(options_.max_wait_ns, [this] { on_queue_timer(); });
 }
 
 void StreamReplica::on_queue_timer() {
   queue_timer_armed_ = false;
   const int64_t now = env_.clock.now_ns();
-  // A committed put that waited long enough jumps the gap (everything below it goes).
-  std::optional<uint64_t> jump;
-  for (const auto& [id, waiting] : queue_) {
-    if (waiting.request.committed_id >= id && now - waiting.arrived_ns >= options_.skip_after_ns) {
-      jump = id;
-    }
-  }
-  if (jump) {
-    Waiting target = queue_.at(*jump);
-    std::vector<Waiting> below;
-    for (auto it = queue_.begin(); it != queue_.end() && it->first < *jump;) {
-      below.push_back(std::move(it->second));
-      it = queue_.erase(it);
-    }
-    queue_.erase(*jump);
-    for (Waiting& w : below) {
-      reply_put(w.from, w.request, absl::OutOfRangeError("skipped by a gap commit; retry"));
-    }
-    apply(target.from, target.request);
-    drain_queue();
-  }
-  // Nothing waits forever: the writer retries what times out here.
+  // A committed put ahead of the tail is not applied as a gap commit (that would drop entries
+  // this replica holds, perhaps the copy that keeps an acknowledged entry on a majority):
+  // backfill fetches what lies between (on_put told it the commit point). Nothing waits
+  // forever: the sender retries what times out here.
   std::vector<uint64_t> expired;
   for (const auto& [id, waiting] : queue_) {
     if (now - waiting.arrived_ns >= options_.max_wait_ns) expired.push_back(id);
@@ -331,9 +345,10 @@ void StreamReplica::serve_read(NodeId from, const ReadRequest& request) {
                   // A poll that timed out: nothing new, which is not an error.
                 } else {
                   reply.status = WireStatus::from(entries.status());
-                  // A record that failed its check is missing now: refill it.
-                  backfill_.wake();
                 }
+                // A record that failed its check is missing now (even when the read stopped
+                // short of it and succeeded): refill it.
+                backfill_.wake();
                 env_.transport.send(from, wire::encode(reply));
               });
 }
@@ -363,8 +378,10 @@ void StreamReplica::on_poll_timer() {
   for (const Poll& p : polls_) arm_poll_timer(p.deadline_ns);
 }
 
-bool StreamReplica::on_read_reply(NodeId from, const ReadReply& reply) {
-  return backfill_.on_read_reply(from, reply);
+bool StreamReplica::on_reply(NodeId from, const ProtocolMessage& reply) {
+  if (resolver_ != nullptr && resolver_->on_message(from, reply)) return true;
+  const auto* read = std::get_if<ReadReply>(&reply);
+  return read != nullptr && backfill_.on_read_reply(from, *read);
 }
 
 }  // namespace walle::protocol

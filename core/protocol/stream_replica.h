@@ -6,8 +6,8 @@
 //
 // A put is answered OK only once the entry is durable here (the store's sync covering it
 // succeeded). Puts that arrive ahead of the tail wait in a bounded ordering queue until their
-// predecessor is applied; a committed put ahead of the tail is applied as a gap commit after
-// `skip_after_ns` without progress, and nothing waits longer than `max_wait_ns`.
+// predecessor is applied (by later puts, or by backfill when the sender's commit point is
+// ahead of this replica); nothing waits longer than `max_wait_ns`.
 
 #include <cstdint>
 #include <string>
@@ -15,6 +15,7 @@
 #include "absl/container/btree_map.h"
 #include "core/env/env.h"
 #include "core/protocol/backfill.h"
+#include "core/protocol/claim.h"
 #include "core/protocol/messages.h"
 #include "core/protocol/replica_log.h"
 #include "core/storage/stream_store.h"
@@ -30,7 +31,6 @@ struct ReplicaOptions {
   size_t max_queued_puts = 4096;
   size_t max_waiting_reads = 1024;                  // polls parked until something commits
   int64_t max_read_wait_ns = 30 * kNanosPerSecond;  // longer waits are cut to this
-  int64_t skip_after_ns = 1 * kNanosPerSecond;
   int64_t max_wait_ns = 1 * kNanosPerSecond;
 
   // Planted bugs, for proving that the simulator's checkers catch them. Never set outside
@@ -39,6 +39,13 @@ struct ReplicaOptions {
   bool bug_accept_older_writer = false;  // skip the writer check
 
   BackfillOptions backfill;  // its peers: the stream's other members
+
+  // No-writer resolver: when the stream has uncommitted entries and the writer's lease ran out
+  // this long ago (the writer died), this replica claims the stream itself, with lease 0 and
+  // without preempting, so that the entries are committed or discarded and readers see them.
+  // Checked at a jittered interval; 0 turns it off.
+  int64_t resolve_after_ns = 2 * kNanosPerSecond;
+  std::vector<NodeId> members;  // every member of the stream, this one included
 };
 
 class StreamReplica {
@@ -53,8 +60,9 @@ class StreamReplica {
   void on_writer_info(NodeId from, const WriterInfoRequest& request);
   void on_tail(NodeId from, const TailRequest& request);
   void on_read(NodeId from, const ReadRequest& request);
-  // Replies to this replica's own backfill reads; false if not one of them.
-  bool on_read_reply(NodeId from, const ReadReply& reply);
+  // Replies to this replica's own requests (backfill reads, the resolver's claim); false if
+  // not one of them.
+  bool on_reply(NodeId from, const ProtocolMessage& reply);
 
   // Remaining lease of the current writer as this replica measures it (negative: expired).
   int64_t remaining_lease_ns() const;
@@ -75,6 +83,8 @@ class StreamReplica {
   void arm_queue_timer();
   void on_queue_timer();
   void clear_damage_once_repaired();
+  void arm_resolver();
+  void maybe_resolve();
   void adopt_writer(WriterId writer, int64_t lease_ns, absl::AnyInvocable<void(absl::Status)> done);
   // Reads: served from the store; a poll past the commit point waits in polls_.
   void serve_read(NodeId from, const ReadRequest& request);
@@ -100,6 +110,8 @@ class StreamReplica {
   };
   std::vector<Poll> polls_;
   std::optional<TimerId> poll_timer_;
+  std::unique_ptr<ClaimCoordinator> resolver_;
+  std::optional<TimerId> resolver_timer_;
   int64_t poll_timer_at_ = 0;
   void arm_poll_timer(int64_t at_ns);
 };

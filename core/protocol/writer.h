@@ -67,6 +67,9 @@ class Writer {
   uint64_t tail_id() const { return tail_id_; }
   uint64_t tail_checksum() const { return tail_checksum_; }
   size_t in_flight() const { return in_flight_.size(); }
+  // Nothing in flight, and a majority has heard the commit point: the writer can go away
+  // without leaving committed entries that the members still take for uncommitted.
+  bool idle() const { return in_flight_.empty() && announced_commit_ >= committed_id_; }
 
  private:
   struct InFlight {

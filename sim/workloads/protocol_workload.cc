@@ -144,7 +144,7 @@ class ProtocolClient final : public Node {
       writer_.reset();
       back_off(now);
     }
-    if (writer_ != nullptr && written_ >= config_.entries && writer_->in_flight() == 0) {
+    if (writer_ != nullptr && written_ >= config_.entries && writer_->idle()) {
       // Done: release the stream (heartbeats stop, the lease runs out) for the others.
       writer_.reset();
     }
@@ -388,6 +388,7 @@ class ProtocolWorkload final : public Workload {
     protocol::MemberOptions member_options{{kStream}, {}, {}, member_ids};
     // Every writer here uses the same lease: a grace of one more lease is ample.
     member_options.replica.restart_lease_grace_ns = lease_ns;
+    member_options.replica.resolve_after_ns = 4 * lease_ns;
     // Small segments: rolls and cuts happen often, and preallocating a segment (zeros the
     // size of a segment, at every cut too) stays cheap in the simulator.
     member_options.store.segment_bytes = 64 << 10;
@@ -471,9 +472,26 @@ class ProtocolWorkload final : public Workload {
   // Agreement and durability on the members: every committed entry a member holds is the one
   // acknowledged at that id.
   static void check_members(Simulation& sim, Checker& checker, uint32_t member_count) {
+    // Liveness after healing: gaps are filled, and what was acknowledged is committed (visible
+    // to readers) on a majority: announced by its writer, or resolved by the members.
+    uint32_t caught_up = 0;
+    for (NodeId m = 0; m < member_count; ++m) {
+      storage::StreamStore* store = member_store(sim, m);
+      if (store == nullptr) continue;
+      if (!store->missing().empty()) {
+        checker.fail(absl::StrCat("liveness: member ", m, " still misses committed entries ",
+                                  store->missing().to_string(), " after healing"));
+        return;
+      }
+      caught_up += store->committed_id() >= checker.max_acked();
+    }
+    if (caught_up < member_count / 2 + 1) {
+      checker.fail(absl::StrCat("liveness: acknowledged entries up to ", checker.max_acked(),
+                                " are committed on only ", caught_up, " members after healing"));
+      return;
+    }
     for (NodeId m = 0; m < member_count && checker.status().ok(); ++m) {
-      auto* node = sim.node_as<protocol::MemberNode>(m);
-      storage::StreamStore* store = node == nullptr ? nullptr : node->store(kStream);
+      storage::StreamStore* store = member_store(sim, m);
       if (store == nullptr) continue;
       uint64_t from = std::max<uint64_t>(1, store->meta().first_entry_id);
       while (from <= store->committed_id() && checker.status().ok()) {
