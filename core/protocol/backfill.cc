@@ -84,7 +84,9 @@ void Backfill::ask(Job job, uint64_t from, uint64_t to) {
   const NodeId peer = options_.peers[next_peer_ % options_.peers.size()];
   request_ = Request{next_request_id_++, peer, job, from};
   env_.transport.send(peer, wire::encode(ReadRequest{stream_, request_->id, from, to,
-                                                     options_.chunk_bytes, false, 0}));
+                                                     options_.chunk_bytes,
+                                                     /*allow_uncommitted=*/job == Job::kFastForward,
+                                                     0}));
   const uint64_t id = request_->id;
   deadline_ = env_.clock.start_timer(options_.request_timeout_ns, [this, id] {
     deadline_.reset();
@@ -117,14 +119,15 @@ bool Backfill::on_read_reply(NodeId from, const ReadReply& reply) {
     deadline_.reset();
   }
   if (request.job == Job::kFastForward) {
-    on_fast_forward(request, reply.entries);
+    on_fast_forward(request, reply.entries, reply.committed_id);
   } else {
     on_refill(request, reply.entries);
   }
   return true;
 }
 
-void Backfill::on_fast_forward(const Request& request, const std::vector<Entry>& entries) {
+void Backfill::on_fast_forward(const Request& request, const std::vector<Entry>& entries,
+                               uint64_t peer_committed) {
   if (entries.front().id != request.from) return give_up(request);
   uint64_t applied = store_.committed_id();
   for (const Entry& entry : entries) {
@@ -136,8 +139,9 @@ void Backfill::on_fast_forward(const Request& request, const std::vector<Entry>&
         applied = entry.id;  // held already: the same chain up to here
         continue;
       }
-      // From here on our entries are not the committed ones: a superseded writer's.
-      if (!store_.truncate_after(entry.id - 1).ok()) break;
+      // Ours differ from here. Only a committed entry may replace them (then ours are a
+      // superseded writer's); the peer's uncommitted ones may be the superseded ones.
+      if (entry.id > peer_committed || !store_.truncate_after(entry.id - 1).ok()) break;
     }
     if (absl::Status s = store_.append(entry); !s.ok()) {
       // Our tail does not chain to the committed entry after it: compare from our commit
@@ -148,12 +152,20 @@ void Backfill::on_fast_forward(const Request& request, const std::vector<Entry>&
     ++fetched_entries_;
     applied = entry.id;
   }
-  if (applied > store_.committed_id()) {
-    WALLE_EVENT(env_, "backfill: caught up to committed entry ", applied);
-    (void)store_.commit(applied);  // every entry up to it is the committed history
-  } else if (!verify_) {
-    return give_up(request);
+  // The peer may serve entries it has not seen committed yet (its commit mark was lost in a
+  // crash, say): they are committed here only up to the peer's commit point, or up to the
+  // target once the chain reaches it with the announced checksum.
+  uint64_t commit = std::min(applied, peer_committed);
+  const std::optional<storage::EntryHead> at_target = store_.head(target_id_);
+  if (applied >= target_id_ && at_target && at_target->checksum == target_checksum_) {
+    commit = target_id_;
   }
+  const bool progressed = applied > request.from - 1 || commit > store_.committed_id();
+  if (commit > store_.committed_id()) {
+    WALLE_EVENT(env_, "backfill: caught up to committed entry ", commit);
+    (void)store_.commit(commit);  // every entry up to it is the committed history
+  }
+  if (!progressed && !verify_) return give_up(request);
   sync_then_continue();
 }
 

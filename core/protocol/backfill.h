@@ -57,6 +57,8 @@ class Backfill {
   bool on_read_reply(NodeId from, const ReadReply& reply);
 
   bool idle() const { return !request_ && !timer_; }
+  // The newest commit point announced to this replica (it may not have reached it yet).
+  uint64_t known_commit() const { return target_id_; }
   uint64_t fetched_entries() const { return fetched_entries_; }
 
  private:
@@ -72,7 +74,8 @@ class Backfill {
   void arm(int64_t delay_ns);
   void run();
   void ask(Job job, uint64_t from, uint64_t to);
-  void on_fast_forward(const Request& request, const std::vector<Entry>& entries);
+  void on_fast_forward(const Request& request, const std::vector<Entry>& entries,
+                       uint64_t peer_committed);
   void on_refill(const Request& request, const std::vector<Entry>& entries);
   // The request failed: the next peer, after a pause.
   void give_up(const Request& request);

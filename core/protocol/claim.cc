@@ -275,10 +275,13 @@ void ClaimCoordinator::on_read(NodeId from, Phase phase, uint64_t request_id,
                                const ReadReply& reply) {
   const absl::Status status = reply.status.to_status();
   if (!status.ok() || reply.entries.empty()) {
-    // The member could not produce an entry its tail listed: its copy is damaged (or the
-    // read failed for now). Form Q without it from here on.
-    WALLE_EVENT(env_, "claim: member ", from, " is damaged for this claim");
-    damaged_.insert(from);
+    // The member could not produce an entry its tail listed because its copy is damaged:
+    // form Q without it from here on. (Other failures, e.g. a commit point lost in a crash
+    // since the tail was sent, just retry.)
+    if (absl::IsDataLoss(status) || (status.ok() && reply.entries.empty())) {
+      WALLE_EVENT(env_, "claim: member ", from, " is damaged for this claim");
+      damaged_.insert(from);
+    }
     retry(status.ok() ? absl::DataLossError("an entry to copy could not be read") : status);
     return;
   }

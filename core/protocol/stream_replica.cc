@@ -28,7 +28,7 @@ StreamReplica::StreamReplica(Env& env, storage::StreamStore& store, const Replic
   arm_resolver();
   const storage::RecoveryReport& report = store.recovery_report();
   if (report.dropped_uncommitted_entries > 0 || report.unreadable_bytes > 0 ||
-      report.broken_chain) {
+      report.broken_chain || report.damaged_headers > 0) {
     storage::StreamMeta meta = store.meta();
     if (!meta.tail_damaged) {
       WALLE_EVENT(env, "replica: tail damaged; no claim votes until a newer writer commits");
@@ -70,7 +70,9 @@ void StreamReplica::arm_resolver() {
 }
 
 void StreamReplica::maybe_resolve() {
-  if (resolver_ != nullptr || store_.tail_id() == store_.committed_id() ||
+  // Entries at or below a commit point announced here are merely not fetched yet: backfill's.
+  if (resolver_ != nullptr ||
+      store_.tail_id() <= std::max(store_.committed_id(), backfill_.known_commit()) ||
       remaining_lease_ns() > -options_.resolve_after_ns) {
     return;
   }
@@ -83,6 +85,8 @@ void StreamReplica::maybe_resolve() {
         WALLE_EVENT(env_, "resolver: ",
                     result.ok() ? absl::StrCat("committed through ", result->tail_id)
                                 : std::string(result.status().message()));
+        // This member may not have been in the claim's quorum: it catches up like any other.
+        if (result.ok()) backfill_.note_commit(result->tail_id, result->tail_checksum);
         // Not inside its own callback: the coordinator goes once this step is over.
         env_.clock.start_timer(0, [this] { resolver_.reset(); });
       });

@@ -372,6 +372,11 @@ class SegmentLog::Recovery : public std::enable_shared_from_this<SegmentLog::Rec
               std::optional<SegmentHeader> header = decode_payload<SegmentHeader>(record.payload);
               if (header && header->seq == seq) self->found_[seq].header = header;
             }
+            const bool never_written =
+                std::all_of(bytes->begin(), bytes->end(), [](char c) { return c == 0; });
+            if (!self->found_[seq].header && !never_written) ++self->result_.damaged_headers;
+          } else {
+            ++self->result_.damaged_headers;
           }
           // An unreadable header makes the segment dead, like a torn one.
           self->read_headers(i + 1);

@@ -67,6 +67,7 @@ class SegmentLog {
     uint64_t dead_segments = 0;     // files not on the chain
     uint64_t unreadable_bytes = 0;  // read as holes after retries
     bool broken_chain = false;      // a damaged header cut the chain short
+    uint64_t damaged_headers = 0;   // headers unreadable or garbled (not merely never written)
     bool holes = false;             // some hole was reported
   };
 

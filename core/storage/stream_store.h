@@ -72,6 +72,9 @@ struct RecoveryReport {
   // A segment on the chain had a damaged header: older segments could not be ordered, and were
   // kept on disk but not replayed; what they held is missing.
   bool broken_chain = false;
+  // Segment headers that could not be read, or hold bytes that are not a header (rather than
+  // zeros never written): a segment with one is dead, and what it held is gone.
+  uint64_t damaged_headers = 0;
   // Records that pass their checksums but make no sense here (a bug or a forged file); ignored.
   uint64_t invalid_records = 0;
 };

@@ -285,6 +285,7 @@ class StreamStore::Recovery : public std::enable_shared_from_this<StreamStore::R
     s.report_.dead_segments += live.dead_segments;
     s.report_.unreadable_bytes += live.unreadable_bytes;
     s.report_.broken_chain = live.broken_chain;
+    s.report_.damaged_headers += live.damaged_headers;
     s.live_->set_owner_state([&s] { return s.segment_state(); });
 
     // Find the earliest hole that lost an uncommitted id, given the committed id that holds
@@ -366,6 +367,7 @@ class StreamStore::Recovery : public std::enable_shared_from_this<StreamStore::R
     s.report_.dead_segments += fill.dead_segments;
     s.report_.unreadable_bytes += fill.unreadable_bytes;
     s.report_.broken_chain = s.report_.broken_chain || fill.broken_chain;
+    s.report_.damaged_headers += fill.damaged_headers;
     // Missing: committed ids at or above the trim point held by neither log.
     const uint64_t first = s.meta_.first_entry_id;
     s.live_index_.erase_below(first);
