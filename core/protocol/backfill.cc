@@ -45,7 +45,11 @@ void Backfill::arm(int64_t delay_ns) {
 
 void Backfill::run() {
   if (request_) return;
-  if (fast_forward_due()) {
+  // Refill first when the fast-forward last failed: it may need a missing entry (our own
+  // tail's) before anything chains onto it.
+  const bool refill_first = refill_first_ && !store_.missing().empty();
+  refill_first_ = false;
+  if (fast_forward_due() && !refill_first) {
     // The committed entries after our tail, appended in order: what we hold stays (it may be
     // the copy that makes an acknowledged entry durable). If our tail turned out foreign, the
     // comparison starts right after our commit point instead.
@@ -83,10 +87,9 @@ void Backfill::run() {
 void Backfill::ask(Job job, uint64_t from, uint64_t to) {
   const NodeId peer = options_.peers[next_peer_ % options_.peers.size()];
   request_ = Request{next_request_id_++, peer, job, from};
-  env_.transport.send(peer, wire::encode(ReadRequest{stream_, request_->id, from, to,
-                                                     options_.chunk_bytes,
-                                                     /*allow_uncommitted=*/job == Job::kFastForward,
-                                                     0}));
+  env_.transport.send(
+      peer, wire::encode(ReadRequest{stream_, request_->id, from, to, options_.chunk_bytes,
+                                     /*allow_uncommitted=*/job == Job::kFastForward, 0}));
   const uint64_t id = request_->id;
   deadline_ = env_.clock.start_timer(options_.request_timeout_ns, [this, id] {
     deadline_.reset();
@@ -103,6 +106,7 @@ void Backfill::give_up(const Request& request) {
     deadline_.reset();
   }
   ++next_peer_;
+  if (request.job == Job::kFastForward) refill_first_ = true;
   arm(options_.delay_ns);
 }
 

@@ -89,7 +89,9 @@ class Backfill {
   uint64_t target_id_ = 0;  // the newest commit point the writer announced
   uint64_t target_checksum_ = 0;
   size_t next_peer_ = 0;
-  bool verify_ = false;  // fast-forward compares from the commit point (our tail was foreign)
+  bool verify_ = false;
+  bool refill_first_ = false;  // the last fast-forward failed: try a refill next  // fast-forward
+                               // compares from the commit point (our tail was foreign)
   uint64_t next_request_id_;
   std::optional<Request> request_;
   std::optional<TimerId> timer_;     // the next run
