@@ -306,5 +306,34 @@ TEST_F(StreamReplicaTest, BadInputIsRefusedAndChangesNothing) {
   EXPECT_EQ(member().store->tail_id(), tail);
 }
 
+TEST_F(StreamReplicaTest, EachKindOfBadPutGetsItsOwnCodeAndChangesNothing) {
+  claim(kW1);
+  settle(6 * kNanosPerSecond);
+  auto entries = chain(3, kW1);
+  send(put(entries[1], kW1));
+  send(put(entries[2], kW1, 1, entries[1].checksum));
+  settle();
+  ASSERT_EQ(put_replies().size(), 2u);
+  client().replies.clear();
+  auto expect = [&](const PutRequest& request, absl::StatusCode code) {
+    send(request);
+    settle();
+    ASSERT_EQ(put_replies().size(), 1u);
+    EXPECT_EQ(put_replies()[0].status.to_status().code(), code) << put_replies()[0].status.message;
+    client().replies.clear();
+  };
+  Entry tampered = entries[3];
+  tampered.data += "!";  // the checksum no longer covers the data
+  expect(put(tampered, kW1), absl::StatusCode::kOutOfRange);
+  expect(put(entries[3], WriterId{0, 9}), absl::StatusCode::kFailedPrecondition);  // stale writer
+  // Another entry 2 from the same writer, chaining from entry 1: a writer never does that.
+  expect(put(make_entry(2, entries[1].checksum, 40, 5, kW1), kW1), absl::StatusCode::kInternal);
+  expect(put(chain(3, kW1, /*salt=*/5)[1], kW1, 1, entries[1].checksum),
+         absl::StatusCode::kDataLoss);  // conflicts with the committed entry 1
+  EXPECT_EQ(member().store->committed_id(), 1u);
+  EXPECT_EQ(member().store->tail_id(), 2u);
+  EXPECT_EQ(member().store->head(2)->checksum, entries[2].checksum);
+}
+
 }  // namespace
 }  // namespace walle::protocol
