@@ -165,6 +165,9 @@ void Backfill::on_fast_forward(const Request& request, const std::vector<Entry>&
     commit = target_id_;
   }
   const bool progressed = applied > request.from - 1 || commit > store_.committed_id();
+  WALLE_EVENT(env_, "backfill: fetched ", entries.front().id, "..", entries.back().id,
+              " from member ", request.peer, " (its commit point ", peer_committed,
+              "), holding through ", applied, ", target ", target_id_, verify_ ? " (verify)" : "");
   if (commit > store_.committed_id()) {
     WALLE_EVENT(env_, "backfill: caught up to committed entry ", commit);
     (void)store_.commit(commit);  // every entry up to it is the committed history

@@ -193,7 +193,7 @@ struct ReadReply {
   uint64_t request_id = 0;
   WireStatus status;
   std::vector<Entry> entries;
-  uint64_t committed_id = 0;  // the member's, when it answered
+  uint64_t committed_id = 0;  // the member's when it began the read
 
   friend bool operator==(const ReadReply&, const ReadReply&) = default;
   template <class Archive>

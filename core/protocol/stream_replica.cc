@@ -339,10 +339,13 @@ void StreamReplica::arm_poll_timer(int64_t at_ns) {
 }
 
 void StreamReplica::serve_read(NodeId from, const ReadRequest& request) {
+  // The commit point as the read begins: puts applied while the read runs may replace the
+  // uncommitted entries it returns (found by the sweep: a reply paired stale uncommitted
+  // entries with the newer commit point, and a peer committed them).
+  const uint64_t committed = store_.committed_id();
   store_.read(request.from, request.to, request.max_bytes, request.allow_uncommitted,
-              [this, from, request](absl::StatusOr<std::vector<Entry>> entries) {
-                ReadReply reply{
-                    request.stream, request.request_id, WireStatus{}, {}, store_.committed_id()};
+              [this, from, request, committed](absl::StatusOr<std::vector<Entry>> entries) {
+                ReadReply reply{request.stream, request.request_id, WireStatus{}, {}, committed};
                 if (entries.ok()) {
                   reply.entries = std::move(*entries);
                 } else if (absl::IsOutOfRange(entries.status()) && request.wait_ns > 0) {
