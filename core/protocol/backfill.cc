@@ -133,6 +133,7 @@ bool Backfill::on_read_reply(NodeId from, const ReadReply& reply) {
 void Backfill::on_fast_forward(const Request& request, const std::vector<Entry>& entries,
                                uint64_t peer_committed) {
   if (entries.front().id != request.from) return give_up(request);
+  const bool was_verifying = verify_;
   uint64_t applied = store_.committed_id();
   for (const Entry& entry : entries) {
     if (entry.id <= store_.committed_id()) continue;
@@ -172,7 +173,9 @@ void Backfill::on_fast_forward(const Request& request, const std::vector<Entry>&
     WALLE_EVENT(env_, "backfill: caught up to committed entry ", commit);
     (void)store_.commit(commit);  // every entry up to it is the committed history
   }
-  if (!progressed && !verify_) return give_up(request);
+  // No progress: another peer, after a refill (our tail's own entry may be missing). Only a
+  // mismatch just found retries at once, comparing from the commit point.
+  if (!progressed && (was_verifying || !verify_)) return give_up(request);
   sync_then_continue();
 }
 
