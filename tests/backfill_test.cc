@@ -14,59 +14,21 @@
 namespace walle::protocol {
 namespace {
 
-using storage::testing::small_options;
-using testing::ClientNode;
-
 constexpr NodeId kClient = 3;
 constexpr int64_t kLeaseNs = 200 * kNanosPerMilli;
 
 class BackfillTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    sim::SimConfig config;
-    config.node_count = 4;
-    auto created = sim::Simulation::create(config, [](Env& env) -> std::unique_ptr<Node> {
-      if (env.self == kClient) return std::make_unique<ClientNode>(env, kLeaseNs);
-      return std::make_unique<MemberNode>(env,
-                                          MemberOptions{{"s"}, small_options(), {}, {0, 1, 2}});
-    });
-    ASSERT_TRUE(created.ok());
-    sim_ = std::move(*created);
-    sim_->start_all();
-    sim_->run_for(10 * kNanosPerMilli);
-    client().start_claim();
-    while (!client().result && sim_->step()) {
-    }
-    ASSERT_TRUE(client().result && client().result->ok());
-    client().writer = std::make_unique<Writer>(
-        client().env, WriterOptions{"s", {0, 1, 2}, kLeaseNs}, **client().result);
+    sim_ = testing::make_cluster(1, kLeaseNs);
+    ASSERT_NE(sim_, nullptr);
+    testing::become_writer(*sim_, kClient, kLeaseNs);
   }
-  ClientNode& client() { return *sim_->node_as<ClientNode>(kClient); }
   MemberNode& member(NodeId m) { return *sim_->node_as<MemberNode>(m); }
   storage::StreamStore& store(NodeId m) { return *member(m).store("s"); }
-
-  // Writes entries until `count` more are committed.
-  void write(int count) {
-    int committed = 0;
-    for (int i = 0; i < count; ++i) {
-      ASSERT_TRUE(client()
-                      .writer
-                      ->put(std::string(100, static_cast<char>('a' + i % 26)),
-                            [&committed](absl::Status s) { committed += s.ok(); })
-                      .ok());
-    }
-    while (committed < count && sim_->step()) {
-    }
-    ASSERT_EQ(committed, count);
-  }
+  void write(int count) { testing::write_committed(*sim_, kClient, count); }
   std::vector<Entry> read_committed(NodeId m) {
-    std::optional<absl::StatusOr<std::vector<Entry>>> read;
-    store(m).read(1, store(m).committed_id() + 1, 1 << 20, false,
-                  [&read](absl::StatusOr<std::vector<Entry>> r) { read = std::move(r); });
-    while (!read && sim_->step()) {
-    }
-    EXPECT_TRUE(read && read->ok()) << (read ? read->status() : absl::OkStatus());
-    return read && read->ok() ? **read : std::vector<Entry>{};
+    return testing::read_committed(*sim_, store(m), 1, store(m).committed_id() + 1);
   }
 
   std::unique_ptr<sim::Simulation> sim_;

@@ -59,13 +59,7 @@ class ClaimTest : public ::testing::Test {
 
   // Committed entries [from, to) as member m stores them.
   std::vector<Entry> read_committed(NodeId m, uint64_t from, uint64_t to) {
-    std::optional<absl::StatusOr<std::vector<Entry>>> read;
-    store(m)->read(from, to, 1 << 20, false,
-                   [&read](absl::StatusOr<std::vector<Entry>> r) { read = std::move(r); });
-    while (!read && sim_->step()) {
-    }
-    EXPECT_TRUE(read && read->ok());
-    return read && read->ok() ? **read : std::vector<Entry>{};
+    return testing::read_committed(*sim_, *store(m), from, to);
   }
 
   std::unique_ptr<sim::Simulation> sim_;

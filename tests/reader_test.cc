@@ -14,7 +14,6 @@
 namespace walle::protocol {
 namespace {
 
-using storage::testing::small_options;
 using testing::ClientNode;
 
 constexpr NodeId kWriter = 3;
@@ -24,23 +23,9 @@ constexpr int64_t kLeaseNs = 200 * kNanosPerMilli;
 class ReaderTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    sim::SimConfig config;
-    config.node_count = 5;
-    auto created = sim::Simulation::create(config, [](Env& env) -> std::unique_ptr<Node> {
-      if (env.self >= kWriter) return std::make_unique<ClientNode>(env, kLeaseNs);
-      return std::make_unique<MemberNode>(env,
-                                          MemberOptions{{"s"}, small_options(), {}, {0, 1, 2}});
-    });
-    ASSERT_TRUE(created.ok());
-    sim_ = std::move(*created);
-    sim_->start_all();
-    sim_->run_for(10 * kNanosPerMilli);
-    ClientNode& w = client(kWriter);
-    w.start_claim();
-    while (!w.result && sim_->step()) {
-    }
-    ASSERT_TRUE(w.result && w.result->ok());
-    w.writer = std::make_unique<Writer>(w.env, WriterOptions{"s", {0, 1, 2}, kLeaseNs}, **w.result);
+    sim_ = testing::make_cluster(2, kLeaseNs);
+    ASSERT_NE(sim_, nullptr);
+    testing::become_writer(*sim_, kWriter, kLeaseNs);
     client(kReader).reader =
         std::make_unique<Reader>(client(kReader).env, ReaderOptions{"s", {0, 1, 2}});
   }
@@ -49,17 +34,7 @@ class ReaderTest : public ::testing::Test {
 
   // Writes `count` entries and waits until they are committed and announced.
   std::vector<uint64_t> write(int count) {
-    std::vector<uint64_t> checksums;
-    int committed = 0;
-    for (int i = 0; i < count; ++i) {
-      Writer& w = *client(kWriter).writer;
-      EXPECT_TRUE(w.put("entry " + std::to_string(i), [&committed](absl::Status s) {
-                     committed += s.ok();
-                   }).ok());
-      checksums.push_back(w.tail_checksum());
-    }
-    while (committed < count && sim_->step()) {
-    }
+    std::vector<uint64_t> checksums = testing::write_committed(*sim_, kWriter, count);
     sim_->run_for(kLeaseNs / 2);  // the commit point reaches the members
     return checksums;
   }

@@ -24,29 +24,12 @@ using testing::ClientNode;
 class WriterTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    sim::SimConfig config;
-    config.node_count = 5;  // members 0-2, two clients
-    auto created = sim::Simulation::create(config, [](Env& env) -> std::unique_ptr<Node> {
-      if (env.self >= kClient) return std::make_unique<ClientNode>(env, kLeaseNs);
-      return std::make_unique<MemberNode>(env, MemberOptions{{"s"}, small_options(), {}, {}});
-    });
-    ASSERT_TRUE(created.ok());
-    sim_ = std::move(*created);
-    sim_->start_all();
-    sim_->run_for(10 * kNanosPerMilli);
+    sim_ = testing::make_cluster(2, kLeaseNs);  // members 0-2, clients 3 and 4
+    ASSERT_NE(sim_, nullptr);
   }
   ClientNode& client(NodeId id = kClient) { return *sim_->node_as<ClientNode>(id); }
   storage::StreamStore* store(NodeId m) { return sim_->node_as<MemberNode>(m)->store("s"); }
-
-  // Claims on client `id` and makes it a writer.
-  void become_writer(NodeId id = kClient) {
-    client(id).start_claim();
-    while (!client(id).result && sim_->step()) {
-    }
-    ASSERT_TRUE(client(id).result && client(id).result->ok()) << client(id).result->status();
-    client(id).writer = std::make_unique<Writer>(
-        client(id).env, WriterOptions{"s", {0, 1, 2}, kLeaseNs}, **client(id).result);
-  }
+  void become_writer(NodeId id = kClient) { testing::become_writer(*sim_, id, kLeaseNs); }
 
   std::unique_ptr<sim::Simulation> sim_;
 };
