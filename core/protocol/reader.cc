@@ -89,6 +89,9 @@ bool Reader::on_message(NodeId from, const ProtocolMessage& message) {
       return true;
     }
   }
+  // Nothing new there: ask another member next time, so a member that lags does not hold a
+  // tailing reader back.
+  if (reply->entries.empty()) ++next_member_;
   finish(reply->entries);
   return true;
 }

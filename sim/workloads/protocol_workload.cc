@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "core/protocol/claim.h"
 #include "core/protocol/member_node.h"
+#include "core/protocol/reader.h"
 #include "core/protocol/writer.h"
 #include "core/wire/codec.h"
 #include "sim/fault_plan.h"
@@ -54,6 +55,22 @@ class Checker {
   void on_acked(WriterId writer, uint64_t id, uint64_t checksum,
                 const std::vector<ProtocolClient*>& clients, NodeId self);
 
+  // Agreement as readers see it: a committed entry read from any member is the one
+  // acknowledged at that id, and every reader sees the same entry there.
+  void on_read(NodeId reader, const Entry& entry) {
+    auto [it, inserted] = read_.try_emplace(entry.id, entry.checksum);
+    if (!inserted && it->second != entry.checksum) {
+      return fail(absl::StrCat("agreement: client ", reader, " read entry ", entry.id,
+                               " different from what another read there"));
+    }
+    auto acked = acked_.find(entry.id);
+    if (acked != acked_.end() && acked->second.first != entry.checksum) {
+      fail(absl::StrCat("agreement: client ", reader, " read entry ", entry.id,
+                        " different from the acknowledged one"));
+    }
+  }
+  uint64_t entries_read() const { return read_.size(); }
+
   void fail(std::string message) {
     if (status_.ok()) {
       status_ = absl::InternalError(
@@ -84,6 +101,7 @@ class Checker {
   Simulation& sim_;
   absl::btree_set<NodeId> corruptible_;
   absl::btree_map<uint64_t, std::pair<uint64_t, WriterId>> acked_;  // id -> checksum, writer
+  absl::btree_map<uint64_t, uint64_t> read_;                        // id -> checksum read
   std::vector<ClaimResult> claims_;
   absl::btree_map<NodeId, absl::btree_map<uint64_t, uint64_t>> member_acks_;  // id -> checksum
   absl::btree_map<NodeId, absl::btree_map<uint64_t, uint64_t>> must_survive_;
@@ -98,6 +116,7 @@ struct ClientConfig {
   uint64_t max_entry_bytes;
   double compete_per_tick;  // chance per tick of claiming while already writing
   bool bug_commit_without_majority;
+  NodeId reader;  // the client that also tails the stream (one is enough, and reads cost)
 };
 
 // A client process: claims the stream, writes entries, and now and then competes.
@@ -105,7 +124,11 @@ class ProtocolClient final : public Node {
  public:
   ProtocolClient(Env& env, const ClientConfig& config, Checker& checker,
                  std::vector<ProtocolClient*>& registry)
-      : env_(env), config_(config), checker_(checker), registry_(registry) {
+      : env_(env),
+        config_(config),
+        checker_(checker),
+        registry_(registry),
+        reader_(env, protocol::ReaderOptions{kStream, config.members}) {
     registry_[env_.self] = this;
   }
   ~ProtocolClient() override { registry_[env_.self] = nullptr; }
@@ -116,6 +139,7 @@ class ProtocolClient final : public Node {
     absl::StatusOr<ProtocolMessage> m = wire::decode<ProtocolMessage>(bytes);
     if (!m.ok()) return;
     if (claim_ != nullptr && claim_->on_message(from, *m)) return;
+    if (reader_.on_message(from, *m)) return;
     if (writer_ == nullptr || !writer_->on_message(from, *m)) return;
     const auto* reply = std::get_if<protocol::PutReply>(&*m);
     if (reply != nullptr && reply->entry_id > 0 && reply->status.to_status().ok()) {
@@ -126,6 +150,8 @@ class ProtocolClient final : public Node {
   }
 
   const Writer* writer() const { return writer_.get(); }
+  bool reads() const { return env_.self == config_.reader; }
+  uint64_t read_through() const { return read_from_ - 1; }
   uint64_t written() const { return written_; }
   void set_stopped(bool stopped) { stopped_ = stopped; }
 
@@ -148,6 +174,7 @@ class ProtocolClient final : public Node {
       // Done: release the stream (heartbeats stop, the lease runs out) for the others.
       writer_.reset();
     }
+    if (reads() && !reader_.busy()) read_next();
     const bool writing = writer_ != nullptr;
     // Only a client with work left claims.
     if (claim_ == nullptr && written_ < config_.entries && now >= next_claim_ns_ &&
@@ -156,6 +183,25 @@ class ProtocolClient final : public Node {
       start_claim(/*preempt=*/writing);
     }
     pump();
+  }
+
+  // Tails the stream: each read continues where the last ended, waiting for new commits, and
+  // must chain onto what this client read before.
+  void read_next() {
+    (void)reader_.read(
+        read_from_, 200 * kNanosPerMilli, [this](absl::StatusOr<std::vector<Entry>> entries) {
+          if (!entries.ok()) return;  // no member could serve it: later
+          for (const Entry& e : *entries) {
+            if (e.checksum != chain_checksum(read_checksum_, e.data)) {
+              return checker_.fail(
+                  absl::StrCat("agreement: client ", env_.self, " read entry ", e.id,
+                               " that does not chain onto the entry it read before"));
+            }
+            checker_.on_read(env_.self, e);
+            read_checksum_ = e.checksum;
+            read_from_ = e.id + 1;
+          }
+        });
   }
 
   void back_off(int64_t now) {
@@ -219,6 +265,9 @@ class ProtocolClient final : public Node {
   std::unique_ptr<ClaimCoordinator> claim_;
   std::unique_ptr<Writer> writer_;
   absl::btree_map<uint64_t, uint64_t> checksums_;  // of the current writer's entries, by id
+  protocol::Reader reader_;
+  uint64_t read_from_ = 1;
+  uint64_t read_checksum_ = 0;  // of entry read_from_ - 1 (entry 0's is 0)
   uint64_t written_ = 0;
   int64_t next_claim_ns_ = 0;
   bool stopped_ = false;
@@ -228,6 +277,10 @@ void Checker::on_acked(WriterId writer, uint64_t id, uint64_t checksum,
                        const std::vector<ProtocolClient*>& clients, NodeId self) {
   ++acks_;
   // Agreement: one entry per committed id.
+  if (auto read = read_.find(id); read != read_.end() && read->second != checksum) {
+    fail(absl::StrCat("agreement: entry ", id, " was acknowledged different from what was read"));
+    return;
+  }
   auto [it, inserted] = acked_.try_emplace(id, checksum, writer);
   if (!inserted && it->second.first != checksum) {
     fail(absl::StrCat("agreement: entry ", id, " was acknowledged with two different checksums"));
@@ -400,7 +453,8 @@ class ProtocolWorkload final : public Workload {
                                      static_cast<uint64_t>(*entries),
                                      static_cast<uint64_t>(swarm.uniform_between(0, 2048)),
                                      swarm.chance(0.5) ? 0.005 : 0.0,
-                                     *bug_majority == 1};
+                                     *bug_majority == 1,
+                                     static_cast<NodeId>(member_count)};
 
     std::unique_ptr<Checker> checker;
     std::vector<ProtocolClient*> registry(config.node_count, nullptr);
@@ -437,7 +491,7 @@ class ProtocolWorkload final : public Workload {
       checker->fail(
           absl::StrCat("liveness: nothing was committed in ", *heal_ms, "ms after healing"));
     }
-    if (checker->status().ok()) check_members(s, *checker, member_count);
+    if (checker->status().ok()) check_members(s, *checker, member_count, registry);
 
     RunResult result;
     result.status = checker->status();
@@ -471,7 +525,8 @@ class ProtocolWorkload final : public Workload {
 
   // Agreement and durability on the members: every committed entry a member holds is the one
   // acknowledged at that id.
-  static void check_members(Simulation& sim, Checker& checker, uint32_t member_count) {
+  static void check_members(Simulation& sim, Checker& checker, uint32_t member_count,
+                            const std::vector<ProtocolClient*>& registry) {
     // Liveness after healing: gaps are filled, and what was acknowledged is committed (visible
     // to readers) on a majority: announced by its writer, or resolved by the members.
     uint32_t caught_up = 0;
@@ -489,6 +544,15 @@ class ProtocolWorkload final : public Workload {
       checker.fail(absl::StrCat("liveness: acknowledged entries up to ", checker.max_acked(),
                                 " are committed on only ", caught_up, " members after healing"));
       return;
+    }
+    for (NodeId n = member_count; n < registry.size(); ++n) {
+      const ProtocolClient* client = registry[n];
+      if (client != nullptr && client->reads() && client->read_through() < checker.max_acked()) {
+        checker.fail(absl::StrCat("liveness: client ", n, " has read through entry ",
+                                  client->read_through(), " of ", checker.max_acked(),
+                                  " acknowledged, after healing"));
+        return;
+      }
     }
     for (NodeId m = 0; m < member_count && checker.status().ok(); ++m) {
       storage::StreamStore* store = member_store(sim, m);
