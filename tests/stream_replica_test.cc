@@ -174,6 +174,33 @@ TEST_F(StreamReplicaTest, ARetriedNewWriterIsAnsweredNoSoonerThanTheFirst) {
   EXPECT_EQ(answers, 2);
 }
 
+TEST_F(StreamReplicaTest, AfterARestartTheLongestLeaseEverGrantedIsWaitedOut) {
+  constexpr int64_t kLongLeaseNs = 1 * kNanosPerSecond;
+  claim(kW1, kLongLeaseNs);
+  settle(6 * kNanosPerSecond);
+  auto entries = chain(1, kW1);
+  send(put(entries[1], kW1));  // W1's lease (1 s) renewed here
+  settle(kNanosPerMilli);
+  claim(kW2, /*lease_ns=*/50 * kNanosPerMilli);  // adopted at once, answered after W1's lease
+  settle(10 * kNanosPerMilli);
+  // The member crashes before W1's lease ran out here; it comes back knowing only W2 and
+  // W2's short lease. It must still wait out W1's, from the restart.
+  ASSERT_TRUE(sim_->crash(0).ok());
+  ASSERT_TRUE(sim_->start(0).ok());
+  settle(kNanosPerMilli);
+  const int64_t restarted_at = client().env.clock.now_ns();
+  claim(WriterId{3, 3});
+  settle(2 * kLongLeaseNs);
+  std::optional<int64_t> answered_at;
+  for (size_t i = 0; i < client().replies.size(); ++i) {
+    if (const auto* r = std::get_if<NewWriterReply>(&client().replies[i])) {
+      if (r->request_id == request_id_) answered_at = client().arrival_ns[i];
+    }
+  }
+  ASSERT_TRUE(answered_at.has_value());
+  EXPECT_GE(*answered_at - restarted_at, kLongLeaseNs - 5 * kNanosPerMilli);
+}
+
 TEST_F(StreamReplicaTest, ASupersededWriterCannotEvenCommit) {
   claim(kW1);
   settle(6 * kNanosPerSecond);

@@ -13,11 +13,15 @@ StreamReplica::StreamReplica(Env& env, storage::StreamStore& store, const Replic
       store_(store),
       log_(store),
       options_(options),
-      // A stream that has had a writer may have one still: the last renewal is unknown after
-      // a restart, so assume it just happened plus a grace. A stream never claimed has none.
-      lease_renewed_ns_(env.clock.now_ns() + (store.meta().writer == WriterId{}
-                                                  ? -store.meta().writer_lease_ns
-                                                  : options.restart_lease_grace_ns)),
+      // A stream that has had a writer may have one still. The last renewal this replica
+      // granted happened before it went down, so assume it happened at the restart (plus a
+      // grace), for the longest lease it ever granted. A stream never claimed has none.
+      lease_renewed_ns_(env.clock.now_ns() +
+                        (store.meta().writer == WriterId{}
+                             ? -store.meta().writer_lease_ns
+                             : options.restart_lease_grace_ns +
+                                   std::max<int64_t>(0, store.meta().longest_lease_ns -
+                                                            store.meta().writer_lease_ns))),
       new_writer_ready_ns_(lease_renewed_ns_ + store.meta().writer_lease_ns),
       backfill_(env, store.name(), store, options.backfill, [this] {
         drain_queue();
@@ -110,6 +114,7 @@ void StreamReplica::adopt_writer(WriterId writer, int64_t lease_ns,
   storage::StreamMeta meta = store_.meta();
   meta.writer = writer;
   meta.writer_lease_ns = lease_ns;
+  meta.longest_lease_ns = std::max(meta.longest_lease_ns, lease_ns);
   // In memory at once (older writers are refused from now on), durable when `done` runs.
   store_.update_meta(std::move(meta), std::move(done));
 }

@@ -23,11 +23,11 @@
 namespace walle::protocol {
 
 struct ReplicaOptions {
-  // After a restart the last lease renewal time is unknown: assume it happens this long after
-  // the start (the original's ReconnectDelay). It must cover the difference between the
-  // longest lease any writer of the stream uses and the stored writer's lease: the stored
-  // writer may have replaced, just before the crash, one with a longer lease.
-  int64_t restart_lease_grace_ns = 5 * kNanosPerSecond;
+  // After a restart the last lease renewal is unknown. A member that is down grants nothing,
+  // so the last one happened before the restart: the replica waits out the longest lease it
+  // ever granted (kept in the stream metadata) from the restart, plus this grace (the
+  // original's ReconnectDelay was 5 s; our argument needs none, so it is margin only).
+  int64_t restart_lease_grace_ns = 0;
   size_t max_queued_puts = 4096;
   size_t max_waiting_reads = 1024;                  // polls parked until something commits
   int64_t max_read_wait_ns = 30 * kNanosPerSecond;  // longer waits are cut to this

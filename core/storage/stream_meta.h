@@ -25,12 +25,15 @@ struct StreamMeta {
   // committed here (protocol-aware repair). Persisted, so a second crash cannot forget it.
   bool tail_damaged = false;
   WriterId damaged_under;
+  // The longest lease any writer this server accepted asked for: after a restart the last
+  // renewal is unknown, and the writer that last held a lease here may be an earlier one.
+  int64_t longest_lease_ns = 0;
 
   friend bool operator==(const StreamMeta&, const StreamMeta&) = default;
   template <class Archive>
   void serialize(Archive& ar) {
     ar(topology_version, members, first_entry_id, first_entry_checksum, writer, writer_address,
-       writer_lease_ns, tail_damaged, damaged_under);
+       writer_lease_ns, tail_damaged, damaged_under, longest_lease_ns);
   }
 };
 

@@ -439,8 +439,6 @@ class ProtocolWorkload final : public Workload {
     for (NodeId m = 0; m < member_count; ++m) member_ids.push_back(m);
     const int64_t lease_ns = swarm.uniform_between(100, 400) * kNanosPerMilli;
     protocol::MemberOptions member_options{{kStream}, {}, {}, member_ids};
-    // Every writer here uses the same lease: a grace of one more lease is ample.
-    member_options.replica.restart_lease_grace_ns = lease_ns;
     member_options.replica.resolve_after_ns = 4 * lease_ns;
     // Small segments: rolls and cuts happen often, and preallocating a segment (zeros the
     // size of a segment, at every cut too) stays cheap in the simulator.
