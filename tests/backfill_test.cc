@@ -79,3 +79,22 @@ TEST_F(BackfillTest, AWipedMemberRefillsTheWholeCommittedHistory) {
 
 }  // namespace
 }  // namespace walle::protocol
+
+namespace walle::protocol {
+namespace {
+
+TEST_F(BackfillTest, AMemberLearnsOfCommitsNoWriterAnnouncedToIt) {
+  ASSERT_TRUE(sim_->crash(2).ok());
+  write(10);
+  sim_->run_for(kLeaseNs);  // the commit point reaches members 0 and 1
+  sim_->node_as<testing::ClientNode>(kClient)->writer.reset();  // the writer goes away
+  ASSERT_TRUE(sim_->start(2).ok());
+  // Nobody announces anything to member 2 any more; its periodic probe of a peer's commit
+  // point makes it catch up, so the entries are on all three members again.
+  sim_->run_for(3 * kNanosPerSecond);
+  EXPECT_EQ(store(2).committed_id(), 10u);
+  EXPECT_EQ(read_committed(2).size(), 10u);
+}
+
+}  // namespace
+}  // namespace walle::protocol

@@ -14,7 +14,6 @@
 namespace walle::protocol {
 namespace {
 
-
 constexpr NodeId kClient = 3;
 constexpr int64_t kLeaseNs = 200 * kNanosPerMilli;
 

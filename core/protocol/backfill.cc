@@ -15,11 +15,32 @@ Backfill::Backfill(Env& env, std::string stream, storage::StreamStore& store,
       options_(std::move(options)),
       progressed_(std::move(progressed)),
       next_peer_(options_.peers.empty() ? 0 : env.random.uniform(options_.peers.size())),
-      next_request_id_(env.random.next_u64() >> 1) {}
+      next_request_id_(env.random.next_u64() >> 1) {
+  arm_probe();
+}
 
 Backfill::~Backfill() {
-  if (timer_) env_.clock.cancel_timer(*timer_);
-  if (deadline_) env_.clock.cancel_timer(*deadline_);
+  for (std::optional<TimerId>* timer : {&timer_, &deadline_, &probe_timer_}) {
+    if (*timer) env_.clock.cancel_timer(**timer);
+  }
+}
+
+void Backfill::arm_probe() {
+  if (options_.peers.empty() || options_.probe_ns <= 0) return;
+  const int64_t half = options_.probe_ns / 2;
+  probe_timer_ = env_.clock.start_timer(
+      half + static_cast<int64_t>(env_.random.uniform(static_cast<uint64_t>(2 * half) + 1)),
+      [this] {
+        probe_timer_.reset();
+        probe();
+        arm_probe();
+      });
+}
+
+void Backfill::probe() {
+  if (request_ || timer_) return;  // busy: it learns commit points anyway
+  ++next_peer_;  // each probe asks the next peer: one that lags must not hide the others
+  ask(Job::kProbeInfo, 0, 0);
 }
 
 void Backfill::note_commit(uint64_t id, uint64_t checksum) {
@@ -87,9 +108,13 @@ void Backfill::run() {
 void Backfill::ask(Job job, uint64_t from, uint64_t to) {
   const NodeId peer = options_.peers[next_peer_ % options_.peers.size()];
   request_ = Request{next_request_id_++, peer, job, from};
-  env_.transport.send(
-      peer, wire::encode(ReadRequest{stream_, request_->id, from, to, options_.chunk_bytes,
-                                     /*allow_uncommitted=*/job == Job::kFastForward, 0}));
+  if (job == Job::kProbeInfo) {
+    env_.transport.send(peer, wire::encode(WriterInfoRequest{stream_, request_->id}));
+  } else {
+    env_.transport.send(
+        peer, wire::encode(ReadRequest{stream_, request_->id, from, to, options_.chunk_bytes,
+                                       /*allow_uncommitted=*/job == Job::kFastForward, 0}));
+  }
   const uint64_t id = request_->id;
   deadline_ = env_.clock.start_timer(options_.request_timeout_ns, [this, id] {
     deadline_.reset();
@@ -107,7 +132,38 @@ void Backfill::give_up(const Request& request) {
   }
   ++next_peer_;
   if (request.job == Job::kFastForward) refill_first_ = true;
+  if (request.job == Job::kProbeInfo || request.job == Job::kProbeEntry) return resume();
   arm(options_.delay_ns);
+}
+
+void Backfill::resume() {
+  // Work that arrived while a probe was out could not start then.
+  if (fast_forward_due() || !store_.missing().empty()) arm(options_.delay_ns);
+}
+
+void Backfill::finish_request() {
+  request_.reset();
+  if (deadline_) {
+    env_.clock.cancel_timer(*deadline_);
+    deadline_.reset();
+  }
+}
+
+bool Backfill::on_writer_info_reply(NodeId from, const WriterInfoReply& reply) {
+  if (!request_ || request_->id != reply.request_id || request_->peer != from) return false;
+  const Request request = *request_;
+  if (!reply.status.to_status().ok()) {
+    give_up(request);
+    return true;
+  }
+  finish_request();
+  // The peer committed further than anything announced here: learn that entry's checksum.
+  if (reply.committed_id > std::max(store_.committed_id(), target_id_)) {
+    ask(Job::kProbeEntry, reply.committed_id, reply.committed_id + 1);
+  } else {
+    resume();
+  }
+  return true;
 }
 
 bool Backfill::on_read_reply(NodeId from, const ReadReply& reply) {
@@ -117,10 +173,12 @@ bool Backfill::on_read_reply(NodeId from, const ReadReply& reply) {
     give_up(request);
     return true;
   }
-  request_.reset();
-  if (deadline_) {
-    env_.clock.cancel_timer(*deadline_);
-    deadline_.reset();
+  finish_request();
+  if (request.job == Job::kProbeEntry) {
+    const Entry& entry = reply.entries.front();
+    if (entry.id == request.from) note_commit(entry.id, entry.checksum);
+    resume();
+    return true;
   }
   if (request.job == Job::kFastForward) {
     on_fast_forward(request, reply.entries, reply.committed_id);

@@ -38,6 +38,10 @@ struct BackfillOptions {
   int64_t request_timeout_ns = 500 * kNanosPerMilli;
   uint64_t chunk_bytes = 256 << 10;
   uint64_t chunk_entries = 256;
+  // Anti-entropy: this often (jittered) an idle replica asks a peer for its commit point, so a
+  // member learns of commits no writer announced to it (the writer went away first) and the
+  // committed entries spread back to every member. 0 turns it off.
+  int64_t probe_ns = 1 * kNanosPerSecond;
 };
 
 class Backfill {
@@ -53,8 +57,9 @@ class Backfill {
   void note_commit(uint64_t id, uint64_t checksum);
   // Something may be missing now (a gap commit, a failed read): look soon.
   void wake();
-  // Takes a reply to one of our reads; returns false if it is not one.
+  // Take replies to our own requests; return false if it is not one.
   bool on_read_reply(NodeId from, const ReadReply& reply);
+  bool on_writer_info_reply(NodeId from, const WriterInfoReply& reply);
 
   bool idle() const { return !request_ && !timer_; }
   // The newest commit point announced to this replica (it may not have reached it yet).
@@ -62,7 +67,9 @@ class Backfill {
   uint64_t fetched_entries() const { return fetched_entries_; }
 
  private:
-  enum class Job { kFastForward, kRefill };
+  // kProbeInfo asks a peer for its commit point, kProbeEntry reads that entry (its checksum
+  // makes it a target like a writer's announcement).
+  enum class Job { kFastForward, kRefill, kProbeInfo, kProbeEntry };
   struct Request {
     uint64_t id;
     NodeId peer;
@@ -71,6 +78,10 @@ class Backfill {
   };
 
   bool fast_forward_due() const;
+  void arm_probe();
+  void probe();
+  void finish_request();
+  void resume();
   void arm(int64_t delay_ns);
   void run();
   void ask(Job job, uint64_t from, uint64_t to);
@@ -96,6 +107,7 @@ class Backfill {
   std::optional<Request> request_;
   std::optional<TimerId> timer_;     // the next run
   std::optional<TimerId> deadline_;  // of request_
+  std::optional<TimerId> probe_timer_;
   uint64_t fetched_entries_ = 0;
 };
 

@@ -392,6 +392,9 @@ void StreamReplica::on_poll_timer() {
 
 bool StreamReplica::on_reply(NodeId from, const ProtocolMessage& reply) {
   if (resolver_ != nullptr && resolver_->on_message(from, reply)) return true;
+  if (const auto* info = std::get_if<WriterInfoReply>(&reply)) {
+    return backfill_.on_writer_info_reply(from, *info);
+  }
   const auto* read = std::get_if<ReadReply>(&reply);
   return read != nullptr && backfill_.on_read_reply(from, *read);
 }
