@@ -51,8 +51,8 @@ class ClaimTest : public ::testing::Test {
   void put_to(std::initializer_list<NodeId> members, WriterId w, const Entry& e,
               uint64_t committed_id = 0, uint64_t committed_checksum = 0) {
     for (NodeId m : members) {
-      client().env.transport.send(
-          m, wire::encode(PutRequest{"s", 1000 + e.id, w, committed_id, committed_checksum, e}));
+      client().env.transport.send(m, wire::encode(PutRequest{"s", 1000 + e.id, w, committed_id,
+                                                             committed_checksum, e, kLeaseNs}));
     }
     sim_->run_for(20 * kNanosPerMilli);
   }

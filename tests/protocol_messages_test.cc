@@ -22,7 +22,7 @@ void expect_round_trip(const T& message) {
 
 TEST(ProtocolMessages, EveryMessageRoundTrips) {
   const WireStatus status = WireStatus::from(absl::OutOfRangeError("entry 5 beyond tail 3+1"));
-  expect_round_trip(PutRequest{"s", 1, {2, 3}, 4, 5, sample_entry()});
+  expect_round_trip(PutRequest{"s", 1, {2, 3}, 4, 5, sample_entry(), 600});
   expect_round_trip(PutReply{"s", 1, 42, status});
   expect_round_trip(NewWriterRequest{"s", 2, {5, 6}, 1'000'000'000});
   expect_round_trip(NewWriterReply{"s", 2, WireStatus{}});

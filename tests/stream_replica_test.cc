@@ -87,7 +87,7 @@ class StreamReplicaTest : public ::testing::Test {
   }
   PutRequest put(const Entry& e, WriterId w, uint64_t committed_id = 0,
                  uint64_t committed_checksum = 0) {
-    return PutRequest{"s", ++request_id_, w, committed_id, committed_checksum, e};
+    return PutRequest{"s", ++request_id_, w, committed_id, committed_checksum, e, kLeaseNs};
   }
   void claim(WriterId w, int64_t lease_ns = kLeaseNs) {
     send(NewWriterRequest{"s", ++request_id_, w, lease_ns});
@@ -199,6 +199,27 @@ TEST_F(StreamReplicaTest, AfterARestartTheLongestLeaseEverGrantedIsWaitedOut) {
   }
   ASSERT_TRUE(answered_at.has_value());
   EXPECT_GE(*answered_at - restarted_at, kLongLeaseNs - 5 * kNanosPerMilli);
+}
+
+TEST_F(StreamReplicaTest, AWriterAdoptedFromItsPutHasItsOwnLeaseProtected) {
+  claim(kW1, /*lease_ns=*/0);  // as a no-writer resolver does
+  settle(6 * kNanosPerSecond);
+  // This member missed W2's NewWriter; W2's put makes it adopt W2, with W2's lease.
+  auto entries = chain(1, kW2);
+  send(put(entries[1], kW2));
+  settle(kNanosPerMilli);
+  const int64_t renewed_at = client().env.clock.now_ns();
+  claim(WriterId{3, 3});
+  settle(2 * kLeaseNs);
+  std::optional<int64_t> answered_at;
+  for (size_t i = 0; i < client().replies.size(); ++i) {
+    if (const auto* r = std::get_if<NewWriterReply>(&client().replies[i])) {
+      if (r->request_id == request_id_) answered_at = client().arrival_ns[i];
+    }
+  }
+  ASSERT_TRUE(answered_at.has_value());
+  // It used to inherit the previous writer's lease (0 here) and answered at once.
+  EXPECT_GE(*answered_at - renewed_at, kLeaseNs - 5 * kNanosPerMilli);
 }
 
 TEST_F(StreamReplicaTest, ASupersededWriterCannotEvenCommit) {
@@ -324,7 +345,7 @@ TEST_F(StreamReplicaTest, BadInputIsRefusedAndChangesNothing) {
   client().env.transport.send(0, std::string("\x0a\x00garbage", 9));
   client().env.transport.send(0, std::string());
   // A request for a stream this member does not serve: a precise kNotFound reply.
-  send(PutRequest{"nope", 77, kW1, 0, 0, make_entry(1, 0)});
+  send(PutRequest{"nope", 77, kW1, 0, 0, make_entry(1, 0), kLeaseNs});
   settle();
   EXPECT_EQ(node->malformed_messages(), 2u);
   ASSERT_EQ(put_replies().size(), 1u);

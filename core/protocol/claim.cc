@@ -292,7 +292,8 @@ void ClaimCoordinator::on_read(NodeId from, Phase phase, uint64_t request_id,
     for (const auto& [member, heads] : tails_) {
       if (heads.front().id >= entry.id) continue;
       ++puts_outstanding_;
-      send(member, Phase::kCatchUp, PutRequest{{}, 0, writer_, entry.id, entry.checksum, entry});
+      send(member, Phase::kCatchUp,
+           PutRequest{{}, 0, writer_, entry.id, entry.checksum, entry, options_.lease_ns});
     }
     return;
   }
@@ -301,7 +302,8 @@ void ClaimCoordinator::on_read(NodeId from, Phase phase, uint64_t request_id,
     chosen_entry_.writer = writer_;
     puts_outstanding_ = 1;
     send(chosen_, Phase::kRestamp,
-         PutRequest{{}, 0, writer_, committed_id_, committed_checksum_, chosen_entry_});
+         PutRequest{
+             {}, 0, writer_, committed_id_, committed_checksum_, chosen_entry_, options_.lease_ns});
     return;
   }
   // Repair: send the chunk to its follower, stamped W, in id order.
@@ -319,7 +321,8 @@ void ClaimCoordinator::on_read(NodeId from, Phase phase, uint64_t request_id,
     if (entry.id == chosen_tail_.id) entry.writer = writer_;
     ++repair.outstanding;
     ++repair.next;
-    send(to, Phase::kRepair, PutRequest{{}, 0, writer_, committed_id_, committed_checksum_, entry});
+    send(to, Phase::kRepair,
+         PutRequest{{}, 0, writer_, committed_id_, committed_checksum_, entry, options_.lease_ns});
   }
   if (repair.outstanding == 0) retry(absl::DataLossError("repair read returned nothing usable"));
 }
@@ -369,7 +372,13 @@ void ClaimCoordinator::start_commit() {
   for (const auto& [member, heads] : tails_) {
     ++puts_outstanding_;
     send(member, Phase::kCommit,
-         PutRequest{{}, 0, writer_, chosen_entry_.id, chosen_entry_.checksum, chosen_entry_});
+         PutRequest{{},
+                    0,
+                    writer_,
+                    chosen_entry_.id,
+                    chosen_entry_.checksum,
+                    chosen_entry_,
+                    options_.lease_ns});
   }
   arm_timer(options_.phase_timeout_ns);
 }

@@ -41,11 +41,14 @@ struct PutRequest {
   uint64_t committed_id = 0;
   uint64_t committed_checksum = 0;
   Entry entry;
+  // The writer's lease: a member that missed NewWriter adopts the writer from its put and
+  // must protect that lease (found by the sweep: it inherited the previous writer's lease).
+  int64_t lease_ns = 0;
 
   friend bool operator==(const PutRequest&, const PutRequest&) = default;
   template <class Archive>
   void serialize(Archive& ar) {
-    ar(stream, request_id, writer, committed_id, committed_checksum, entry);
+    ar(stream, request_id, writer, committed_id, committed_checksum, entry, lease_ns);
   }
 };
 

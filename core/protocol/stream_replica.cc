@@ -131,12 +131,12 @@ void StreamReplica::on_put(NodeId from, const PutRequest& request) {
   }
   if (request.writer > stored) {
     // This member missed the NewWriter; the claim that made this writer already waited out
-    // the old lease on a majority, so adopting it is safe (it only refuses more).
-    adopt_writer(request.writer, store_.meta().writer_lease_ns,
-                 [this, from, request](absl::Status status) {
-                   if (!status.ok()) return reply_put(from, request, status);
-                   on_put(from, request);
-                 });
+    // the old lease on a majority, so adopting it is safe (it only refuses more). Its lease
+    // comes with the put: this member protects it from now on like the others.
+    adopt_writer(request.writer, request.lease_ns, [this, from, request](absl::Status status) {
+      if (!status.ok()) return reply_put(from, request, status);
+      on_put(from, request);
+    });
     return;
   }
   if (request.writer == stored) lease_renewed_ns_ = env_.clock.now_ns();
@@ -280,6 +280,10 @@ void StreamReplica::on_new_writer(NodeId from, const NewWriterRequest& request) 
     // The previous writer's lease, as measured here, must run out before the new writer may
     // count on exclusivity; the new writer's own lease starts counting after that.
     new_writer_ready_ns_ = now + std::max<int64_t>(0, remaining_lease_ns());
+    WALLE_EVENT(env_, "replica: NewWriter ", request.writer.ts, " waits ",
+                (new_writer_ready_ns_ - now) / kNanosPerMicro, " us for the old lease (renewed ",
+                (now - lease_renewed_ns_) / kNanosPerMicro, " us ago, lease ",
+                store_.meta().writer_lease_ns / kNanosPerMicro, " us)");
   }
   // A retried claim is answered no sooner than the first: it rewrites the (same) metadata so
   // that the answer also follows its durability.

@@ -59,8 +59,9 @@ absl::StatusOr<uint64_t> Writer::put(std::string data, PutDone done) {
 void Writer::send_put(NodeId member, const Entry& entry) {
   const uint64_t id = next_request_id_++;
   requests_[id] = Request{member, entry.id, env_.clock.now_ns()};
-  env_.transport.send(member, wire::encode(PutRequest{options_.stream, id, writer_, committed_id_,
-                                                      committed_checksum_, entry}));
+  env_.transport.send(member,
+                      wire::encode(PutRequest{options_.stream, id, writer_, committed_id_,
+                                              committed_checksum_, entry, options_.lease_ns}));
 }
 
 bool Writer::on_message(NodeId from, const ProtocolMessage& message) {
@@ -187,8 +188,9 @@ void Writer::heartbeat_tick() {
       requests_[id] = Request{m, 0, now};
       Entry heartbeat;
       heartbeat.writer = writer_;
-      env_.transport.send(m, wire::encode(PutRequest{options_.stream, id, writer_, committed_id_,
-                                                     committed_checksum_, heartbeat}));
+      env_.transport.send(
+          m, wire::encode(PutRequest{options_.stream, id, writer_, committed_id_,
+                                     committed_checksum_, heartbeat, options_.lease_ns}));
     }
   }
   heartbeat_timer_ = env_.clock.start_timer(
