@@ -89,6 +89,14 @@ class StreamReplicaTest : public ::testing::Test {
                  uint64_t committed_checksum = 0) {
     return PutRequest{"s", ++request_id_, w, committed_id, committed_checksum, e, kLeaseNs};
   }
+  // When the reply to NewWriter request `request_id` arrived, if it did.
+  std::optional<int64_t> new_writer_answered_at(uint64_t request_id) {
+    for (size_t i = 0; i < client().replies.size(); ++i) {
+      const auto* r = std::get_if<NewWriterReply>(&client().replies[i]);
+      if (r != nullptr && r->request_id == request_id) return client().arrival_ns[i];
+    }
+    return std::nullopt;
+  }
   void claim(WriterId w, int64_t lease_ns = kLeaseNs) {
     send(NewWriterRequest{"s", ++request_id_, w, lease_ns});
   }
@@ -138,12 +146,7 @@ TEST_F(StreamReplicaTest, AClaimWaitsOutTheOldLeaseAndThenRefusesTheOldWriter) {
   const int64_t claimed_at = client().env.clock.now_ns();
   claim(kW2);
   settle(kLeaseNs * 2);
-  std::optional<int64_t> answered_at;
-  for (size_t i = 0; i < client().replies.size(); ++i) {
-    if (const auto* r = std::get_if<NewWriterReply>(&client().replies[i])) {
-      if (r->request_id == request_id_) answered_at = client().arrival_ns[i];
-    }
-  }
+  const std::optional<int64_t> answered_at = new_writer_answered_at(request_id_);
   ASSERT_TRUE(answered_at.has_value());
   EXPECT_GE(*answered_at - claimed_at, kLeaseNs - 5 * kNanosPerMilli);
   auto more = chain(2, kW1);
@@ -191,12 +194,7 @@ TEST_F(StreamReplicaTest, AfterARestartTheLongestLeaseEverGrantedIsWaitedOut) {
   const int64_t restarted_at = client().env.clock.now_ns();
   claim(WriterId{3, 3});
   settle(2 * kLongLeaseNs);
-  std::optional<int64_t> answered_at;
-  for (size_t i = 0; i < client().replies.size(); ++i) {
-    if (const auto* r = std::get_if<NewWriterReply>(&client().replies[i])) {
-      if (r->request_id == request_id_) answered_at = client().arrival_ns[i];
-    }
-  }
+  const std::optional<int64_t> answered_at = new_writer_answered_at(request_id_);
   ASSERT_TRUE(answered_at.has_value());
   EXPECT_GE(*answered_at - restarted_at, kLongLeaseNs - 5 * kNanosPerMilli);
 }
@@ -211,12 +209,7 @@ TEST_F(StreamReplicaTest, AWriterAdoptedFromItsPutHasItsOwnLeaseProtected) {
   const int64_t renewed_at = client().env.clock.now_ns();
   claim(WriterId{3, 3});
   settle(2 * kLeaseNs);
-  std::optional<int64_t> answered_at;
-  for (size_t i = 0; i < client().replies.size(); ++i) {
-    if (const auto* r = std::get_if<NewWriterReply>(&client().replies[i])) {
-      if (r->request_id == request_id_) answered_at = client().arrival_ns[i];
-    }
-  }
+  const std::optional<int64_t> answered_at = new_writer_answered_at(request_id_);
   ASSERT_TRUE(answered_at.has_value());
   // It used to inherit the previous writer's lease (0 here) and answered at once.
   EXPECT_GE(*answered_at - renewed_at, kLeaseNs - 5 * kNanosPerMilli);

@@ -61,7 +61,6 @@ class Backfill {
   bool on_read_reply(NodeId from, const ReadReply& reply);
   bool on_writer_info_reply(NodeId from, const WriterInfoReply& reply);
 
-  bool idle() const { return !request_ && !timer_; }
   // The newest commit point announced to this replica (it may not have reached it yet).
   uint64_t known_commit() const { return target_id_; }
   uint64_t fetched_entries() const { return fetched_entries_; }
