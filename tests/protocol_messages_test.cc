@@ -30,7 +30,7 @@ TEST(ProtocolMessages, EveryMessageRoundTrips) {
   expect_round_trip(WriterInfoReply{"s", 3, WireStatus{}, {1, 2}, 500, -20, 17});
   expect_round_trip(TailRequest{"s", 4});
   expect_round_trip(
-      TailReply{"s", 4, WireStatus{}, {{1, 2, {3, 4}, true}, {2, 9, {3, 4}, false}}, true});
+      TailReply{"s", 4, WireStatus{}, {{1, 2, {3, 4}, true}, {2, 9, {3, 4}, false}}, storage::TailDamage::kUncertain});
   expect_round_trip(ReadRequest{"s", 5, 10, 20, 4096, true, 250});
   expect_round_trip(ReadReply{"s", 5, status, {sample_entry(), Entry{}}, 17});
 }

@@ -303,7 +303,7 @@ TEST_F(StreamReplicaTest, AMemberThatLostAcknowledgedEntriesDoesNotVoteUntilRepa
     settle();
     for (const auto& m : client().replies) {
       if (const auto* t = std::get_if<TailReply>(&m); t && t->request_id == request_id_) {
-        return t->damaged;
+        return t->damage != storage::TailDamage::kNone;
       }
     }
     ADD_FAILURE() << "no tail reply";

@@ -191,6 +191,7 @@ void ClaimCoordinator::start_tails() {
   puts_outstanding_ = 0;
   answered_.clear();
   tails_.clear();
+  uncertain_tails_.clear();
   repairs_.clear();
   for (NodeId m : options_.members) {
     // Only members that accepted W have a tail that no older writer can still extend; the
@@ -207,13 +208,34 @@ void ClaimCoordinator::start_tails() {
 
 void ClaimCoordinator::on_tail(NodeId from, const TailReply& reply) {
   if (!reply.status.to_status().ok() || reply.heads.empty() || damaged_.contains(from)) return;
-  if (reply.damaged) {
-    // Its recovery lost uncommitted entries it may have acknowledged: it does not vote.
-    damaged_.insert(from);
+  switch (reply.damage) {
+    case storage::TailDamage::kRot:
+      // Its recovery lost state it may have acknowledged, in bytes that had been durable:
+      // it does not vote.
+      damaged_.insert(from);
+      break;
+    case storage::TailDamage::kUncertain:
+      uncertain_tails_[from] = reply.heads;
+      break;
+    case storage::TailDamage::kNone:
+      tails_[from] = reply.heads;
+      break;
+  }
+  if (tails_.size() >= majority()) {
+    start_catch_up();
     return;
   }
-  tails_[from] = reply.heads;
-  if (tails_.size() >= majority()) start_catch_up();
+  // Every member answered (rot ones included) and the voters are a majority. An acknowledged
+  // entry is durable on a majority M; at most a minority rots (the fault budget), so some
+  // member of M is neither rotten nor silent, and holds it: its tail is in Q.
+  const size_t voters = tails_.size() + uncertain_tails_.size();
+  if (voters >= majority() && voters + damaged_.size() == options_.members.size()) {
+    WALLE_EVENT(env_, "claim: every member answered; ", uncertain_tails_.size(),
+                " uncertain tails vote");
+    tails_.merge(uncertain_tails_);
+    uncertain_tails_.clear();
+    start_catch_up();
+  }
 }
 
 // --- catch-up: all of Q at the highest committed entry in Q --------------------------------

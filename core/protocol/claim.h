@@ -124,6 +124,10 @@ class ClaimCoordinator {
   // toward Q in later attempts, so a damaged tail never wins (PAR).
   absl::btree_set<NodeId> damaged_;
   absl::btree_map<NodeId, std::vector<EntryHeadMessage>> tails_;  // Q, once a majority
+  // Tails of members whose recovery could not tell a torn write from rot (TailDamage::
+  // kUncertain): they join Q only once every member of the stream has answered, because then
+  // some answering member of every acknowledging majority holds what it acknowledged.
+  absl::btree_map<NodeId, std::vector<EntryHeadMessage>> uncertain_tails_;
   uint64_t committed_id_ = 0;                                     // C* once caught up
   uint64_t committed_checksum_ = 0;
   NodeId chosen_ = 0;             // s*

@@ -50,9 +50,7 @@ void MemberNode::serve(const std::string& name, std::unique_ptr<storage::StreamS
   const storage::RecoveryReport& r = store->recovery_report();
   WALLE_EVENT(env_, "member: serving ", name, " committed ", store->committed_id(), " tail ",
               store->tail_id(), " missing ", store->missing().to_string(),
-              " (recovery: ", r.records, " records, torn ", r.torn_tail_bytes,
-              " B, dropped uncommitted ", r.dropped_uncommitted_entries, ", dead segments ",
-              r.dead_segments, ")");
+              " (recovery: ", r.describe(), ")");
   Hosted& h = hosted_[name];
   h.store = std::move(store);
   h.replica = std::make_unique<StreamReplica>(env_, *h.store, options_.replica);
@@ -87,7 +85,7 @@ void MemberNode::refuse(NodeId from, const ProtocolMessage& message, const absl:
           env_.transport.send(from, wire::encode(reply));
         } else if constexpr (std::is_same_v<T, TailRequest>) {
           env_.transport.send(
-              from, wire::encode(TailReply{m.stream, m.request_id, wire_status, {}, false}));
+              from, wire::encode(TailReply{m.stream, m.request_id, wire_status, {}}));
         } else if constexpr (std::is_same_v<T, ReadRequest>) {
           env_.transport.send(from,
                               wire::encode(ReadReply{m.stream, m.request_id, wire_status, {}, 0}));

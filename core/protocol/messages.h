@@ -13,6 +13,7 @@
 #include "cereal/types/string.hpp"
 #include "cereal/types/vector.hpp"
 #include "core/storage/entry.h"
+#include "core/storage/tail_damage.h"
 
 namespace walle::protocol {
 
@@ -158,14 +159,17 @@ struct TailReply {
   uint64_t request_id = 0;
   WireStatus status;
   std::vector<EntryHeadMessage> heads;  // C, C+1, ..., T
-  // The member's tail was damaged (it may have lost entries it acknowledged): a claim must
-  // not count it toward its quorum.
-  bool damaged = false;
+  // The member's recovery may have lost state it acknowledged above its commit point: kRot
+  // never counts toward a claim's quorum, kUncertain only once every member has answered
+  // (docs/protocol.md, "Damaged members").
+  storage::TailDamage damage = storage::TailDamage::kNone;
 
   friend bool operator==(const TailReply&, const TailReply&) = default;
   template <class Archive>
   void serialize(Archive& ar) {
-    ar(stream, request_id, status, heads, damaged);
+    uint8_t byte = static_cast<uint8_t>(damage);
+    ar(stream, request_id, status, heads, byte);
+    if constexpr (Archive::is_loading::value) damage = storage::tail_damage_from(byte);
   }
 };
 

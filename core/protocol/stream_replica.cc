@@ -30,29 +30,30 @@ StreamReplica::StreamReplica(Env& env, storage::StreamStore& store, const Replic
       }) {
   backfill_.wake();  // recovery may have found committed entries missing
   arm_resolver();
-  const storage::RecoveryReport& report = store.recovery_report();
-  if (report.dropped_uncommitted_entries > 0 || report.unreadable_bytes > 0 ||
-      report.broken_chain || report.damaged_headers > 0) {
-    storage::StreamMeta meta = store.meta();
-    if (!meta.tail_damaged) {
-      WALLE_EVENT(env, "replica: tail damaged; no claim votes until a newer writer commits");
-      meta.tail_damaged = true;
-      meta.damaged_under = meta.writer;
-      store.update_meta(std::move(meta), [](absl::Status) {});  // retried at the next open
-    }
+  const storage::TailDamage found = store.recovery_report().tail_damage;
+  storage::StreamMeta meta = store.meta();
+  if (found != storage::TailDamage::kNone &&
+      (found > meta.tail_damage || meta.damaged_under < meta.writer)) {
+    WALLE_EVENT(env, "replica: tail damage ", storage::tail_damage_name(found),
+                "; votes restricted until a newer writer commits");
+    // What was lost may have been acknowledged to the newest writer accepted here: only a
+    // writer newer than that went through a claim that counted this member as it must.
+    meta.tail_damage = std::max(meta.tail_damage, found);
+    meta.damaged_under = meta.writer;
+    store.update_meta(std::move(meta), [](absl::Status) {});  // retried at the next open
   }
 }
 
 void StreamReplica::clear_damage_once_repaired() {
   const storage::StreamMeta& meta = store_.meta();
-  if (!meta.tail_damaged) return;
+  if (meta.tail_damage == storage::TailDamage::kNone) return;
   // A writer newer than the one the damage happened under has committed here: every entry
   // acknowledged before is in that writer's history, which this replica now follows.
   const std::optional<storage::EntryHead> head = store_.head(store_.committed_id());
   if (!head || !(head->writer > meta.damaged_under)) return;
   WALLE_EVENT(env_, "replica: tail repaired; votes in claims again");
   storage::StreamMeta repaired = meta;
-  repaired.tail_damaged = false;
+  repaired.tail_damage = storage::TailDamage::kNone;
   store_.update_meta(std::move(repaired), [](absl::Status) {});
 }
 
@@ -307,7 +308,7 @@ void StreamReplica::on_writer_info(NodeId from, const WriterInfoRequest& request
 }
 
 void StreamReplica::on_tail(NodeId from, const TailRequest& request) {
-  TailReply reply{request.stream, request.request_id, WireStatus{}, {}, store_.meta().tail_damaged};
+  TailReply reply{request.stream, request.request_id, WireStatus{}, {}, store_.meta().tail_damage};
   for (uint64_t id = store_.committed_id(); id <= store_.tail_id(); ++id) {
     std::optional<storage::EntryHead> head = store_.head(id);
     reply.heads.push_back(head ? EntryHeadMessage{id, head->checksum, head->writer, true}

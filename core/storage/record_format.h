@@ -29,7 +29,9 @@ enum class RecordType : uint8_t {
   kStamp = 3,          // an entry was re-stamped with a newer writer
   kSegmentHeader = 4,  // first record of every segment
   kMeta = 5,           // the stream's metadata (metadata file)
+  kSyncMark = 6,       // every byte of the log before a position was durable (segment_log.h)
 };
+inline constexpr uint8_t kMaxRecordType = 6;
 
 inline constexpr uint64_t kRecordHeaderBytes = 24;
 inline constexpr uint64_t kRecordAlignment = 8;

@@ -16,6 +16,15 @@
 namespace walle::storage {
 namespace {
 
+// kSyncMark: every byte of the log before `durable_end` was durable when the mark was queued.
+struct SyncMark {
+  SegmentLog::Position durable_end;
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(durable_end);
+  }
+};
+
 bool all_zero(std::string_view bytes) {
   return std::all_of(bytes.begin(), bytes.end(), [](char c) { return c == 0; });
 }
@@ -69,6 +78,12 @@ void SegmentLog::start_segment(uint64_t previous_seq, uint64_t previous_end) {
 }
 
 SegmentLog::Position SegmentLog::append(RecordType type, std::string_view payload) {
+  WALLE_CHECK(type != RecordType::kSegmentHeader && type != RecordType::kSyncMark);
+  ++owner_appends_;
+  return append_record_at_head(type, payload);
+}
+
+SegmentLog::Position SegmentLog::append_record_at_head(RecordType type, std::string_view payload) {
   const uint64_t size = record_size(payload.size());
   // The owner's entry size limit keeps every record well below a segment (StoreOptions).
   WALLE_CHECK(size + 128 <= segment_bytes_);
@@ -130,10 +145,13 @@ void SegmentLog::flush() {
   flushing_ = true;
   auto waiters = std::make_shared<std::vector<IoDone>>(std::move(waiting_));
   waiting_.clear();
+  // What this flush makes durable, for the sync mark queued once it is.
+  const Position flushed_end = end();
+  const uint64_t flushed_appends = owner_appends_;
 
   auto countdown = std::make_shared<Join>();
   countdown->pending = 1;  // released after every operation is submitted
-  countdown->done = [this, waiters](absl::Status status) {
+  countdown->done = [this, waiters, flushed_end, flushed_appends](absl::Status status) {
     for (auto& [seq, segment] : segments_) {
       if (status.ok()) {
         segment.durable = segment.written;
@@ -146,6 +164,13 @@ void SegmentLog::flush() {
       segment.in_flight.clear();
     }
     flushing_ = false;
+    if (status.ok() && flushed_appends != marked_appends_ && flushed_end.seq != 0 &&
+        segments_.contains(flushed_end.seq)) {
+      // Written by the next flush: recovery then knows these bytes were durable, so damage
+      // among them is rot, not a torn write.
+      marked_appends_ = flushed_appends;
+      append_record_at_head(RecordType::kSyncMark, encode_payload(SyncMark{flushed_end}));
+    }
     for (IoDone& waiter : *waiters) waiter(status);
     flush();  // callers that arrived meanwhile
   };
@@ -374,13 +399,18 @@ class SegmentLog::Recovery : public std::enable_shared_from_this<SegmentLog::Rec
             }
             const bool never_written =
                 std::all_of(bytes->begin(), bytes->end(), [](char c) { return c == 0; });
-            if (!self->found_[seq].header && !never_written) ++self->result_.damaged_headers;
+            if (!self->found_[seq].header && !never_written) self->note_damaged_header(seq);
           } else {
-            ++self->result_.damaged_headers;
+            self->note_damaged_header(seq);
           }
           // An unreadable header makes the segment dead, like a torn one.
           self->read_headers(i + 1);
         });
+  }
+
+  void note_damaged_header(uint64_t seq) {
+    ++result_.damaged_headers;
+    if (result_.oldest_damaged_header == 0) result_.oldest_damaged_header = seq;
   }
 
   void build_chain() {
@@ -475,7 +505,9 @@ class SegmentLog::Recovery : public std::enable_shared_from_this<SegmentLog::Rec
       const RecordReader::Result result = reader.next(record);
       if (result == RecordReader::Result::kRecord) {
         ++result_.records;
-        if (record.type == RecordType::kSegmentHeader) {
+        if (record.type == RecordType::kSyncMark) {
+          note_sync_mark(record, Position{seq, record.offset});
+        } else if (record.type == RecordType::kSegmentHeader) {
           if (first) {
             std::optional<SegmentHeader> header = decode_payload<SegmentHeader>(record.payload);
             if (header && visitor_.on_segment) {
@@ -508,6 +540,7 @@ class SegmentLog::Recovery : public std::enable_shared_from_this<SegmentLog::Rec
       break;
     }
     if (head) {
+      result_.valid_end = Position{seq, stop};
       for (uint64_t k = stop; k < bytes.size(); ++k) result_.torn_tail_bytes += bytes[k] != 0;
     } else if (stop < chain_[i].second) {
       // A segment ends before its successor says it should: its last writes were lost.
@@ -516,6 +549,13 @@ class SegmentLog::Recovery : public std::enable_shared_from_this<SegmentLog::Rec
     }
     adopt(i, stop, clean_end);
     scan(i + 1);
+  }
+
+  // A mark can only vouch for bytes written before it; one that claims more is not ours.
+  void note_sync_mark(const RecordView& record, Position at) {
+    std::optional<SyncMark> mark = decode_payload<SyncMark>(record.payload);
+    if (!mark || mark->durable_end > at) return;
+    result_.vouched = std::max(result_.vouched, mark->durable_end);
   }
 
   void adopt(size_t i, uint64_t end, bool clean_end) {

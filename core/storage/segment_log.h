@@ -14,6 +14,12 @@
 // Writes are queued in memory and written by flush(): all queued bytes, one write per segment,
 // one fdatasync per touched segment, and every sync() caller waiting since before the flush
 // shares that one round (group commit).
+//
+// Torn or rotten? After a flush's fdatasync succeeds, the log queues a sync mark (a record it
+// consumes itself, like headers) naming the end of what that flush made durable; the next
+// flush writes it. Recovery reads the newest valid mark as `vouched`: damage before it hit
+// bytes that had been durable (rot, a media error), damage after it may be a write the crash
+// tore (docs/storage.md, "Torn or rotten").
 
 #include <cstdint>
 #include <functional>
@@ -47,6 +53,10 @@ class SegmentLog {
     uint64_t seq = 0;
     uint64_t offset = 0;
     friend auto operator<=>(const Position&, const Position&) = default;
+    template <class Archive>
+    void serialize(Archive& ar) {
+      ar(seq, offset);
+    }
   };
 
   // What recovery saw, in log order.
@@ -69,6 +79,13 @@ class SegmentLog {
     bool broken_chain = false;      // a damaged header cut the chain short
     uint64_t damaged_headers = 0;   // headers unreadable or garbled (not merely never written)
     bool holes = false;             // some hole was reported
+    // Every byte of the chain before this position was durable before the crash (the newest
+    // valid sync mark); {0, 0} if no mark was read.
+    Position vouched;
+    // Where the head segment's valid records end (torn_tail_bytes lie after it).
+    Position valid_end;
+    // The oldest segment whose header was damaged (0: none).
+    uint64_t oldest_damaged_header = 0;
   };
 
   // Recovers the log `prefix` from `files` (an empty log if there are no segments).
@@ -132,6 +149,7 @@ class SegmentLog {
   std::string spare_name(uint64_t old_seq) const;
   std::optional<std::string> find_spare() const;
   void start_segment(uint64_t previous_seq, uint64_t previous_end);
+  Position append_record_at_head(RecordType type, std::string_view payload);
   void flush();
 
   FileSystem& files_;
@@ -146,6 +164,10 @@ class SegmentLog {
   uint64_t cut_seq_ = 0;  // where the next segment's header says the log continues from
   uint64_t cut_end_ = 0;
   uint64_t queued_bytes_ = 0;
+  // Owner records appended so far, and how many of them the last queued sync mark covers: a
+  // flush of nothing but a mark needs no mark of its own.
+  uint64_t owner_appends_ = 0;
+  uint64_t marked_appends_ = 0;
   bool flushing_ = false;
   std::vector<IoDone> waiting_;      // sync() callers for the next flush
   std::vector<uint64_t> abandoned_;  // segments cut off the chain, to delete

@@ -7,6 +7,7 @@
 #include "cereal/types/string.hpp"
 #include "cereal/types/vector.hpp"
 #include "core/storage/entry.h"
+#include "core/storage/tail_damage.h"
 
 namespace walle::storage {
 
@@ -20,10 +21,11 @@ struct StreamMeta {
   WriterId writer;  // the newest writer this server accepted
   std::string writer_address;
   int64_t writer_lease_ns = 0;
-  // Recovery found the uncommitted tail damaged (entries this server may have acknowledged
-  // are gone): it must not vote in a claim until a writer newer than `damaged_under` has
-  // committed here (protocol-aware repair). Persisted, so a second crash cannot forget it.
-  bool tail_damaged = false;
+  // Recovery found damage that may have taken state this server acknowledged above its
+  // commit point (RecoveryReport::tail_damage): until a writer newer than `damaged_under` has
+  // committed here, it votes in a claim only as TailDamage allows (docs/protocol.md, "Damaged
+  // members"). Persisted, so a second crash cannot forget it; never lowered by a recovery.
+  TailDamage tail_damage = TailDamage::kNone;
   WriterId damaged_under;
   // The longest lease any writer this server accepted asked for: after a restart the last
   // renewal is unknown, and the writer that last held a lease here may be an earlier one.
@@ -32,8 +34,10 @@ struct StreamMeta {
   friend bool operator==(const StreamMeta&, const StreamMeta&) = default;
   template <class Archive>
   void serialize(Archive& ar) {
+    uint8_t damage = static_cast<uint8_t>(tail_damage);
     ar(topology_version, members, first_entry_id, first_entry_checksum, writer, writer_address,
-       writer_lease_ns, tail_damaged, damaged_under, longest_lease_ns);
+       writer_lease_ns, damage, damaged_under, longest_lease_ns);
+    if constexpr (Archive::is_loading::value) tail_damage = tail_damage_from(damage);
   }
 };
 

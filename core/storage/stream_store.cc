@@ -25,6 +25,27 @@ absl::Status validate_store_name(const std::string& name) {
   return absl::OkStatus();
 }
 
+std::string RecoveryReport::describe() const {
+  std::string out = absl::StrCat(records, " records in ", segments, " segments");
+  if (torn_tail_bytes > 0) absl::StrAppend(&out, "; torn tail ", torn_tail_bytes, " B");
+  if (dropped_uncommitted_entries > 0) {
+    absl::StrAppend(&out, "; uncommitted hole dropped ", dropped_uncommitted_entries, " entries");
+  }
+  if (!corrupt_committed.empty()) {
+    absl::StrAppend(&out, "; committed ids lost to corruption ", corrupt_committed.to_string());
+  }
+  if (unreadable_bytes > 0) absl::StrAppend(&out, "; unreadable ", unreadable_bytes, " B");
+  if (damaged_headers > 0) absl::StrAppend(&out, "; damaged headers ", damaged_headers);
+  if (broken_chain) absl::StrAppend(&out, "; broken chain");
+  if (dead_segments > 0) absl::StrAppend(&out, "; dead segments ", dead_segments);
+  if (invalid_records > 0) absl::StrAppend(&out, "; invalid records ", invalid_records);
+  if (lossy_damage > 0) {
+    absl::StrAppend(&out, "; damage above the commit point at ", lossy_damage, " places (",
+                    synced_damage, " proven synced): ", tail_damage_name(tail_damage));
+  }
+  return out;
+}
+
 absl::Status StoreOptions::validate() const {
   if (max_entry_bytes == 0 || max_entry_bytes > kMaxEntryDataBytes) {
     return absl::InvalidArgumentError(

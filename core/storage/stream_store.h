@@ -36,6 +36,7 @@
 #include "core/storage/range_set.h"
 #include "core/storage/segment_log.h"
 #include "core/storage/stream_meta.h"
+#include "core/storage/tail_damage.h"
 
 namespace walle::storage {
 
@@ -77,6 +78,17 @@ struct RecoveryReport {
   uint64_t damaged_headers = 0;
   // Records that pass their checksums but make no sense here (a bug or a forged file); ignored.
   uint64_t invalid_records = 0;
+  // Places (holes, the tail, headers) where damage may have taken state above the commit
+  // point: uncommitted entries, re-stamps, the commit point itself. Of those, the ones in
+  // bytes a sync mark proves were durable (rot for sure).
+  uint64_t lossy_damage = 0;
+  uint64_t synced_damage = 0;
+  // The verdict the protocol acts on: kNone if nothing this member may have acknowledged can
+  // be gone; kRot if some lossy damage hit synced bytes or unreadable sectors; else kUncertain.
+  TailDamage tail_damage = TailDamage::kNone;
+
+  // One line naming each case found, for logs and traces.
+  std::string describe() const;
 };
 
 // Checksum and writer of an entry in the uncommitted window [C, T].

@@ -9,6 +9,9 @@
 // - kUncommittedHole: a hole that lost an id above the committed id: the entries after it do
 //   not chain to anything we hold, so the log is cut at the hole (the state is rolled back to
 //   what it was there). They were never committed, so nothing acknowledged is lost.
+// Then every damaged place is judged (classify_damage): could it have held state above the
+// final commit point, and was it proven durable by a later sync mark (rot) or not (torn or
+// rot: uncertain)? The verdict is RecoveryReport::tail_damage.
 
 #include <algorithm>
 
@@ -314,6 +317,7 @@ class StreamStore::Recovery : public std::enable_shared_from_this<StreamStore::R
       window_ = h.window;
       index_ = h.index;
     }
+    classify_damage(live);
     s.committed_ = s.emitted_commit_ = committed_;
     s.window_first_ = window_first_;
     s.window_ = std::move(window_);
@@ -330,6 +334,29 @@ class StreamStore::Recovery : public std::enable_shared_from_this<StreamStore::R
       s.window_first_ = s.committed_ = 0;
     }
     open_fill();
+  }
+
+  // Judges each damaged place of the live log against the final commit point. A hole whose
+  // next entry is at or below it held only committed history (its lost ids become missing,
+  // refilled from peers); any other hole, a torn or vanished tail, or a damaged header may
+  // have taken uncommitted entries, re-stamps or the commit point itself, which this member
+  // may have acknowledged. Such damage before the newest sync mark hit durable bytes: rot.
+  void classify_damage(const SegmentLog::Recovered& live) {
+    RecoveryReport& report = store_->report_;
+    const auto judge = [&report, &live](SegmentLog::Position at) {
+      ++report.lossy_damage;
+      if (at < live.vouched) ++report.synced_damage;
+    };
+    for (const Hole& h : holes_) {
+      if (!h.next_entry || *h.next_entry > committed_) judge(h.from);
+    }
+    if (live.torn_tail_bytes > 0 || live.valid_end < live.vouched) judge(live.valid_end);
+    if (live.oldest_damaged_header != 0) judge(SegmentLog::Position{live.oldest_damaged_header, 0});
+    if (live.broken_chain) judge(SegmentLog::Position{UINT64_MAX, 0});
+    if (report.lossy_damage == 0) return;
+    report.tail_damage = report.synced_damage > 0 || live.unreadable_bytes > 0
+                             ? TailDamage::kRot
+                             : TailDamage::kUncertain;
   }
 
   // --- the backfill log --------------------------------------------------------------------
