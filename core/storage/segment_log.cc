@@ -19,9 +19,10 @@ namespace {
 // kSyncMark: every byte of the log before `durable_end` was durable when the mark was queued.
 struct SyncMark {
   SegmentLog::Position durable_end;
+  std::string owner_state;
   template <class Archive>
   void serialize(Archive& ar) {
-    ar(durable_end);
+    ar(durable_end, owner_state);
   }
 };
 
@@ -169,7 +170,9 @@ void SegmentLog::flush() {
       // Written by the next flush: recovery then knows these bytes were durable, so damage
       // among them is rot, not a torn write.
       marked_appends_ = flushed_appends;
-      append_record_at_head(RecordType::kSyncMark, encode_payload(SyncMark{flushed_end}));
+      append_record_at_head(
+          RecordType::kSyncMark,
+          encode_payload(SyncMark{flushed_end, mark_state_ ? mark_state_() : std::string()}));
     }
     for (IoDone& waiter : *waiters) waiter(status);
     flush();  // callers that arrived meanwhile
@@ -556,6 +559,7 @@ class SegmentLog::Recovery : public std::enable_shared_from_this<SegmentLog::Rec
     std::optional<SyncMark> mark = decode_payload<SyncMark>(record.payload);
     if (!mark || mark->durable_end > at) return;
     result_.vouched = std::max(result_.vouched, mark->durable_end);
+    if (visitor_.on_sync_mark) visitor_.on_sync_mark(mark->owner_state, at);
   }
 
   void adopt(size_t i, uint64_t end, bool clean_end) {

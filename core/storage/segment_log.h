@@ -67,6 +67,8 @@ class SegmentLog {
     std::function<void(Position from, Position to)> on_hole;
     // A chain segment begins; its header's owner_state.
     std::function<void(std::string_view owner_state, Position position)> on_segment;
+    // A valid sync mark; the owner state it carries (may be null).
+    std::function<void(std::string_view owner_state, Position position)> on_sync_mark;
   };
 
   struct Recovered {
@@ -108,6 +110,9 @@ class SegmentLog {
   void set_owner_state(std::function<std::string()> provider) {
     owner_state_ = std::move(provider);
   }
+  // Supplies the owner_state of every sync mark, read when the mark is queued (right after
+  // the flush it vouches for): state that is true once that flush is durable.
+  void set_mark_state(std::function<std::string()> provider) { mark_state_ = std::move(provider); }
 
   // Group commit: `done` runs once everything appended before this call is durable.
   void sync(IoDone done);
@@ -172,6 +177,7 @@ class SegmentLog {
   std::vector<IoDone> waiting_;      // sync() callers for the next flush
   std::vector<uint64_t> abandoned_;  // segments cut off the chain, to delete
   std::function<std::string()> owner_state_;
+  std::function<std::string()> mark_state_;
 };
 
 }  // namespace walle::storage

@@ -199,6 +199,13 @@ absl::Status StreamStore::truncate_after(uint64_t id) {
   return absl::OkStatus();
 }
 
+void StreamStore::set_live_state_providers() {
+  live_->set_owner_state([this] { return segment_state(); });
+  // Every commit point this store learns is a fact of the stream (a writer's or a claim's),
+  // and the entries below it are at positions before the mark: safe to repeat at once.
+  live_->set_mark_state([this] { return encode_payload(CommitRecord{committed_}); });
+}
+
 std::string StreamStore::segment_state() const {
   LiveSegmentState state;
   state.committed = committed_;

@@ -181,6 +181,8 @@ class StreamStore {
   // What every new live segment's header carries: the committed id and the re-stamps of the
   // window, so that a cut and the state it keeps become durable together.
   std::string segment_state() const;
+  // Installs segment_state() for new segments' headers and the committed id for sync marks.
+  void set_live_state_providers();
   uint64_t index_interval() const;
   void slide_window_to(uint64_t committed);
   // Marks `id` (a committed id whose stored copy is unreadable) as missing.

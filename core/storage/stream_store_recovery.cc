@@ -100,7 +100,7 @@ class StreamStore::Recovery : public std::enable_shared_from_this<StreamStore::R
 
   void initialize_empty() {
     StreamStore& s = *store_;
-    s.live_->set_owner_state([&s] { return s.segment_state(); });
+    s.set_live_state_providers();
     const Entry zero = entry_zero();
     const SegmentLog::Position position =
         s.live_->append(RecordType::kEntry, encode_payload(EntryRecord{zero, true}));
@@ -154,6 +154,9 @@ class StreamStore::Recovery : public std::enable_shared_from_this<StreamStore::R
         },
         [self = shared_from_this()](std::string_view state, SegmentLog::Position p) {
           self->on_live_segment(state, p);
+        },
+        [self = shared_from_this()](std::string_view state, SegmentLog::Position) {
+          self->on_live_sync_mark(state);
         }};
     SegmentLog::open(s.files_, live_prefix(s.name_), live_seed(s.name_), s.options_.segment_bytes,
                      std::move(visitor),
@@ -178,6 +181,16 @@ class StreamStore::Recovery : public std::enable_shared_from_this<StreamStore::R
       commit_to(state->committed);
     }
     for (const StampRecord& stamp : state->stamps) apply_stamp(stamp);
+  }
+
+  // A sync mark repeats the committed id as of the flush it vouches for: if the record that
+  // established it rots (a gap commit, a commit record), the id is still known, and the
+  // entries below it become missing rather than unknown.
+  void on_live_sync_mark(std::string_view payload) {
+    if (!started_ || holes_.size() > kMaxHoles) return;
+    std::optional<CommitRecord> state = decode_payload<CommitRecord>(payload);
+    if (!state) return note_invalid();
+    commit_to(state->id);
   }
 
   void apply_stamp(const StampRecord& stamp) {
@@ -289,7 +302,7 @@ class StreamStore::Recovery : public std::enable_shared_from_this<StreamStore::R
     s.report_.unreadable_bytes += live.unreadable_bytes;
     s.report_.broken_chain = live.broken_chain;
     s.report_.damaged_headers += live.damaged_headers;
-    s.live_->set_owner_state([&s] { return s.segment_state(); });
+    s.set_live_state_providers();
 
     // Find the earliest hole that lost an uncommitted id, given the committed id that holds
     // once everything after that hole is cut; repeat until stable.
