@@ -102,6 +102,25 @@ TEST(TornOrRotten, RotOfCommittedHistoryOnlyIsNotTailDamage) {
   EXPECT_EQ(r.tail_damage, TailDamage::kNone) << r.describe();
 }
 
+// The liveness case: a member's gap-commit record (its only entry record after entry
+// 0) rots. The commit point it established must survive (the next flush's sync mark repeats
+// it), so the lost ids are missing and refilled from peers, never unknown.
+TEST(TornOrRotten, RottenGapCommitLeavesItsIdsMissingNotUnknown) {
+  StoreHarness h;
+  ASSERT_TRUE(h.open().ok());
+  const Entry gap = make_entry(5, 77);
+  ASSERT_TRUE(h.store().append_committed(gap).ok());
+  ASSERT_TRUE(h.sync().ok());
+  ASSERT_TRUE(h.store().append(make_entry(6, gap.checksum)).ok());
+  ASSERT_TRUE(h.sync().ok());
+  rot_entry(h, gap.checksum);
+  ASSERT_TRUE(h.crash_and_reopen(sim::CrashMode::kLoseAll).ok());
+  EXPECT_EQ(h.store().committed_id(), 5u);
+  EXPECT_EQ(h.store().tail_id(), 6u);
+  EXPECT_EQ(h.store().missing().to_string(), "{[1,6)}");
+  EXPECT_EQ(h.read(5, 6).status().code(), absl::StatusCode::kDataLoss);
+}
+
 // A flush torn by the crash (its fdatasync never completed) is never called rot, whatever
 // the crash kept of it, and a clean crash reports nothing at all.
 TEST(TornOrRotten, TornWritesAreNeverRot) {
