@@ -472,6 +472,29 @@ bool SimDisk::flip_random_bit() {
       .ok();
 }
 
+bool SimDisk::rot_newest_records(std::string_view name_part, uint64_t window_bytes, int flips) {
+  const std::string* newest = nullptr;
+  for (const auto& [name, ino] : names_) {
+    if (name.find(name_part) == std::string::npos || name.find("spare") != std::string::npos) {
+      continue;
+    }
+    if (newest == nullptr || name > *newest) newest = &name;
+  }
+  if (newest == nullptr) return false;
+  const std::string name = *newest;
+  const std::string& data = inodes_.at(names_.at(name)).data;
+  const size_t last = data.find_last_not_of('\0');
+  if (last == std::string::npos) return false;
+  const uint64_t end = last + 1;
+  const uint64_t begin = end > window_bytes ? end - window_bytes : 0;
+  Prng& prng = host_.fault_prng();
+  for (int i = 0; i < flips; ++i) {
+    const uint64_t offset = begin + prng.uniform(end - begin);
+    WALLE_CHECK(flip_bit(name, offset, static_cast<int>(prng.uniform(8))).ok());
+  }
+  return true;
+}
+
 bool SimDisk::inject_latent_error() {
   auto target = random_byte(names_, inodes_, host_.fault_prng());
   if (!target) return false;

@@ -54,6 +54,10 @@ class SimDisk final : public FileSystem {
   bool flip_random_bit();
   // Makes one random sector of a random non-empty file unreadable until it is rewritten.
   bool inject_latent_error();
+  // Rot aimed at the newest records: flips `flips` random bits among the last `window_bytes`
+  // bytes written (up to the last non-zero byte) of the file with the greatest name that
+  // contains `name_part` (spares excluded). False if there is no such file or it is empty.
+  bool rot_newest_records(std::string_view name_part, uint64_t window_bytes, int flips);
   // Targeted variants for tests.
   absl::Status flip_bit(std::string_view name, uint64_t offset, int bit);
   absl::Status add_latent_error(std::string_view name, uint64_t offset);

@@ -14,6 +14,7 @@
 #include "core/wire/codec.h"
 #include "sim/fault_plan.h"
 #include "sim/nemesis.h"
+#include "sim/tail_rot_scenario.h"
 #include "sim/simulation.h"
 
 namespace walle::sim::protocol_workload {
@@ -385,6 +386,8 @@ class ProtocolWorkload final : public Workload {
             "faults=1       0 turns every fault off",
             "crashes_per_10s=-1  process crashes per 10 simulated s (-1: the swarm picks)",
             "corruption=1   0: no bit flips, latent or read errors on any member",
+            "tail_rot=-1    1: rot a member's newest records, crash it, claim with laggards "
+            "(TailRotScenario; -1: the swarm picks, 0: never)",
             "bug_ack_before_sync=0, bug_accept_older_writer=0, bug_commit_without_majority=0"};
   }
 
@@ -398,11 +401,12 @@ class ProtocolWorkload final : public Workload {
     auto faults = params.integer("faults", 1, 0, 1);
     auto crashes = params.integer("crashes_per_10s", -1, -1, 1000);
     auto corruption = params.integer("corruption", 1, 0, 1);
+    auto tail_rot = params.integer("tail_rot", -1, -1, 1);
     auto bug_ack = params.integer("bug_ack_before_sync", 0, 0, 1);
     auto bug_older = params.integer("bug_accept_older_writer", 0, 0, 1);
     auto bug_majority = params.integer("bug_commit_without_majority", 0, 0, 1);
     for (const auto* p : {&members, &clients, &entries, &fault_ms, &heal_ms, &faults, &crashes,
-                          &corruption, &bug_ack, &bug_older, &bug_majority}) {
+                          &corruption, &tail_rot, &bug_ack, &bug_older, &bug_majority}) {
       if (!p->ok()) return p->status();
     }
     if (absl::Status s = params.check_all_used(); !s.ok()) return s;
@@ -475,10 +479,25 @@ class ProtocolWorkload final : public Workload {
                     Nemesis::Hooks{.on_wipe = {}, .may_corrupt = [&corruptible](NodeId n) {
                                      return corruptible.contains(n);
                                    }});
+    // Targeted scenarios draw from their own stream, so adding one leaves the swarm's other
+    // choices (and every seed's setup) as they were.
+    Prng scenarios(Prng(options.seed).fork(0x7a11));
+    std::optional<TailRotScenario> rot_scenario;
+    int64_t rot_at_ns = 0;
+    const bool want_rot = *tail_rot == 1 || (*tail_rot == -1 && *faults == 1 && scenarios.chance(0.3));
+    if (want_rot && !corruptible.empty() && *fault_ms >= 500) {
+      const NodeId victim = *std::next(corruptible.begin(),
+                                       static_cast<std::ptrdiff_t>(scenarios.uniform(corruptible.size())));
+      rot_scenario.emplace(s, member_ids, victim);
+      rot_at_ns = scenarios.uniform_between(100, std::max<int64_t>(100, *fault_ms - 1500)) *
+                  kNanosPerMilli;
+      rot_scenario->start(rot_at_ns);
+    }
     s.start_all();
     const int64_t heal_at = *fault_ms * kNanosPerMilli;
     nemesis.start(heal_at);
     run_checked(s, *checker, heal_at);
+    if (rot_scenario) rot_scenario->cancel();
     nemesis.heal();
     const uint64_t acks_at_heal = checker->acks();
     // Liveness: once healed, writing resumes (unless every client already wrote all).
@@ -497,7 +516,9 @@ class ProtocolWorkload final : public Workload {
     result.setup =
         absl::StrCat(describe_config(config), " members=", member_count, " clients=", client_count,
                      " lease_ms=", lease_ns / kNanosPerMilli, " faults: ", plan.describe(),
-                     corruptible.empty() ? "" : " corruptible=", absl::StrJoin(corruptible, ","));
+                     corruptible.empty() ? "" : " corruptible=", absl::StrJoin(corruptible, ","),
+                     rot_scenario ? absl::StrCat(" tail_rot@", rot_at_ns / kNanosPerMilli, "ms")
+                                  : std::string());
     result.stats = s.stats();
     result.simulated_ns = s.now_ns();
     result.events = s.scheduler().events_run();
