@@ -4,6 +4,7 @@
 // write is never called rot; rot is never reported as nothing.
 
 #include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
 #include "tests/storage_harness.h"
@@ -143,6 +144,59 @@ TEST(TornOrRotten, TornWritesAreNeverRot) {
     uncertain += r.tail_damage == TailDamage::kUncertain;
   }
   EXPECT_GT(uncertain, 0);  // some crash did tear the flush
+}
+
+}  // namespace
+}  // namespace walle::storage::testing
+
+namespace walle::storage::testing {
+namespace {
+
+// A latent sector error in the live log, under committed entries: reads lose only the ids
+// whose records touch the bad sector (each read meets one of them), not the ids behind it up
+// to the next index point; once refilled from a peer, every read of the range succeeds.
+TEST(TornOrRotten, LatentErrorCostsOnlyTheIdsInItsSector) {
+  StoreHarness h;
+  ASSERT_TRUE(h.open().ok());
+  std::vector<Entry> written{entry_zero()};
+  for (uint64_t id = 1; id <= 200; ++id) {
+    written.push_back(make_entry(id, written.back().checksum));
+    ASSERT_TRUE(h.store().append(written.back()).ok());
+  }
+  ASSERT_TRUE(h.store().commit(200).ok());
+  ASSERT_TRUE(h.sync().ok());
+  const uint64_t checksum = written[50].checksum;
+  const std::string needle(reinterpret_cast<const char*>(&checksum), sizeof(checksum));
+  std::string segment;
+  size_t at = std::string::npos;
+  for (const std::string& name : h.node().env.files.list()) {
+    if (name.find(".live.") == std::string::npos) continue;
+    at = h.disk().peek(name)->find(needle);
+    if (at != std::string::npos) {
+      segment = name;
+      break;
+    }
+  }
+  ASSERT_NE(at, std::string::npos);
+  ASSERT_TRUE(h.disk().add_latent_error(segment, at).ok());
+  RangeSet lost;
+  for (int round = 0; round < 50; ++round) {
+    auto all = h.read_all(1, 201);
+    if (all.ok() && all->size() == 200) break;
+    for (const auto& [b, e] : h.store().missing().ranges()) {
+      lost.add(b, e);
+      for (uint64_t id = b; id < e; ++id) {
+        ASSERT_TRUE(h.store().put_backfill(written[id], written[id - 1].checksum).ok());
+      }
+    }
+    ASSERT_TRUE(h.sync().ok());
+  }
+  auto all = h.read_all(1, 201);
+  ASSERT_TRUE(all.ok()) << all.status();
+  EXPECT_EQ(all->size(), 200u);
+  // 104-byte records: at most 6 touch one 512-byte sector.
+  EXPECT_LE(lost.count(), 6u) << "lost " << lost.to_string() << " to one bad sector";
+  EXPECT_TRUE(lost.contains(50));
 }
 
 }  // namespace

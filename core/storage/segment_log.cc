@@ -30,6 +30,51 @@ bool all_zero(std::string_view bytes) {
   return std::all_of(bytes.begin(), bytes.end(), [](char c) { return c == 0; });
 }
 
+// Reads [offset, offset + length) of `file` one sector at a time, retrying each a few times;
+// a sector that stays unreadable (a latent error) becomes bytes that fail every record check,
+// so callers see a hole where the sector was instead of losing the whole range.
+class SectorSalvage : public std::enable_shared_from_this<SectorSalvage> {
+ public:
+  using Done = absl::AnyInvocable<void(std::string bytes, uint64_t unreadable_bytes)>;
+  static constexpr uint64_t kSectorBytes = 512;
+  static constexpr int kReadAttempts = 4;
+
+  static void run(File& file, uint64_t offset, uint64_t length, Done done) {
+    std::shared_ptr<SectorSalvage> salvage(
+        new SectorSalvage(file, offset, offset + length, std::move(done)));
+    salvage->next(0);
+  }
+
+ private:
+  SectorSalvage(File& file, uint64_t offset, uint64_t end, Done done)
+      : file_(file), offset_(offset), end_(end), done_(std::move(done)) {}
+
+  void next(int attempt) {
+    if (offset_ >= end_) return done_(std::move(bytes_), unreadable_);
+    // Sector-aligned pieces, so one bad sector costs only itself.
+    const uint64_t length = std::min(kSectorBytes - offset_ % kSectorBytes, end_ - offset_);
+    file_.read_at(offset_, length,
+                  [self = shared_from_this(), length, attempt](absl::StatusOr<std::string> bytes) {
+                    if (!bytes.ok() && attempt < kReadAttempts) return self->next(attempt + 1);
+                    if (bytes.ok()) {
+                      self->bytes_.append(*bytes);
+                    } else {
+                      self->unreadable_ += length;
+                      self->bytes_.append(length, static_cast<char>(0xa5));
+                    }
+                    self->offset_ += length;
+                    self->next(0);
+                  });
+  }
+
+  File& file_;
+  uint64_t offset_;
+  uint64_t end_;
+  Done done_;
+  std::string bytes_;
+  uint64_t unreadable_ = 0;
+};
+
 }  // namespace
 
 SegmentLog::SegmentLog(FileSystem& files, std::string prefix, uint64_t seed, uint64_t segment_bytes)
@@ -267,12 +312,25 @@ void SegmentLog::read(Position position, uint64_t length, ReadDone done) {
     done(absl::InternalError(absl::StrCat(prefix_, ": segment ", position.seq, " has no file")));
     return;
   }
-  segment.file->read_at(position.offset, std::min(end, on_disk) - position.offset,
-                        [memory = std::move(memory),
-                         done = std::move(done)](absl::StatusOr<std::string> bytes) mutable {
-                          if (bytes.ok()) bytes->append(memory);
-                          done(std::move(bytes));
-                        });
+  const uint64_t disk_length = std::min(end, on_disk) - position.offset;
+  File* file = segment.file.get();
+  file->read_at(
+      position.offset, disk_length,
+      [file, offset = position.offset, disk_length, memory = std::move(memory),
+       done = std::move(done)](absl::StatusOr<std::string> bytes) mutable {
+        if (bytes.ok()) {
+          bytes->append(memory);
+          return done(std::move(bytes));
+        }
+        // A latent error somewhere in the range: read around it, so the caller loses only
+        // the records in the bad sector (they fail their checks), not everything behind it.
+        SectorSalvage::run(*file, offset, disk_length,
+                           [memory = std::move(memory), done = std::move(done)](
+                               std::string salvaged, uint64_t) mutable {
+                             salvaged.append(memory);
+                             done(std::move(salvaged));
+                           });
+      });
 }
 
 void SegmentLog::delete_before(uint64_t seq, IoDone done) {
@@ -463,32 +521,13 @@ class SegmentLog::Recovery : public std::enable_shared_from_this<SegmentLog::Rec
     file->read_at(0, limit, [self = shared_from_this(), i](absl::StatusOr<std::string> bytes) {
       if (bytes.ok()) return self->scan_bytes(i, *bytes);
       // Some sector cannot be read: salvage the segment sector by sector.
-      self->salvage_ = std::string();
-      self->salvage(i, 0, 0);
+      const auto [seq, limit] = self->chain_[i];
+      SectorSalvage::run(*self->found_.at(seq).file, 0, limit,
+                         [self, i](std::string salvaged, uint64_t unreadable) {
+                           self->result_.unreadable_bytes += unreadable;
+                           self->scan_bytes(i, salvaged);
+                         });
     });
-  }
-
-  // Reads segment i's bytes one sector at a time from `offset`, retrying each a few times;
-  // a sector that stays unreadable becomes bytes that fail every check (a hole).
-  void salvage(size_t i, uint64_t offset, int attempt) {
-    const auto [seq, limit] = chain_[i];
-    if (offset >= limit) {
-      std::string bytes = std::move(salvage_);
-      return scan_bytes(i, bytes);
-    }
-    const uint64_t length = std::min<uint64_t>(kSalvageSectorBytes, limit - offset);
-    found_.at(seq).file->read_at(
-        offset, length,
-        [self = shared_from_this(), i, offset, length, attempt](absl::StatusOr<std::string> bytes) {
-          if (!bytes.ok() && attempt < kReadAttempts) return self->salvage(i, offset, attempt + 1);
-          if (bytes.ok()) {
-            self->salvage_.append(*bytes);
-          } else {
-            self->result_.unreadable_bytes += length;
-            self->salvage_.append(length, static_cast<char>(0xa5));
-          }
-          self->salvage(i, offset + length, 0);
-        });
   }
 
   Position next_start(size_t i) const {
@@ -601,9 +640,7 @@ class SegmentLog::Recovery : public std::enable_shared_from_this<SegmentLog::Rec
   absl::btree_map<uint64_t, Candidate> found_;
   std::vector<std::pair<uint64_t, uint64_t>> chain_;  // seq, valid-bytes limit
   Recovered result_;
-  std::string salvage_;  // bytes of the segment being salvaged
   static constexpr int kReadAttempts = 4;
-  static constexpr uint64_t kSalvageSectorBytes = 512;
 };
 
 void SegmentLog::open(FileSystem& files, std::string prefix, uint64_t seed, uint64_t segment_bytes,

@@ -108,6 +108,13 @@ class StreamStore::Reader : public std::enable_shared_from_this<StreamStore::Rea
         return read_from(log, SegmentLog::Position{position.seq, reader.offset()},
                          progressed ? length : length * 2);
       }
+      // Damaged bytes (rot, or a sector the log could not read): the wanted record may lie
+      // beyond them in this chunk; if it was among them, the next valid record is a later
+      // id, and the id is lost above.
+      if (std::optional<uint64_t> valid = reader.find_next_valid()) {
+        reader.seek(*valid);
+        continue;
+      }
       return jump_or_corrupt(log, SegmentLog::Position{position.seq, reader.offset()},
                              "record fails its checksum");
     }
