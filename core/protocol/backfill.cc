@@ -192,6 +192,7 @@ void Backfill::on_fast_forward(const Request& request, const std::vector<Entry>&
                                uint64_t peer_committed) {
   if (entries.front().id != request.from) return give_up(request);
   const bool was_verifying = verify_;
+  const uint64_t fetched_before = fetched_entries_;
   uint64_t applied = store_.committed_id();
   for (const Entry& entry : entries) {
     if (entry.id <= store_.committed_id()) continue;
@@ -223,7 +224,10 @@ void Backfill::on_fast_forward(const Request& request, const std::vector<Entry>&
   if (applied >= target_id_ && at_target && at_target->checksum == target_checksum_) {
     commit = target_id_;
   }
-  const bool progressed = applied > request.from - 1 || commit > store_.committed_id();
+  // Progress is an entry taken or the commit point raised. Matching entries we already hold
+  // is not: two members holding the same superseded uncommitted entry would otherwise verify
+  // it against each other forever (found by TailRotScenario, seed 73099).
+  const bool progressed = fetched_entries_ > fetched_before || commit > store_.committed_id();
   WALLE_EVENT(env_, "backfill: fetched ", entries.front().id, "..", entries.back().id,
               " from member ", request.peer, " (its commit point ", peer_committed,
               "), holding through ", applied, ", target ", target_id_, verify_ ? " (verify)" : "");
