@@ -17,7 +17,11 @@ NodeHost::NodeHost(Simulation& sim, NodeId id, int64_t clock_origin_ns, int64_t 
       buggify_(Prng(seed).fork(3), &sim.stats().buggify_fired),
       env_{id,      clock_,    transport_,
            disk_,   app_prng_, sim.config().buggify ? &buggify_ : nullptr,
-           &events_} {}
+           &events_, &coverage_} {}
+
+void NodeHost::StatsCoverage::hit(CoveragePath path) {
+  ++host_.sim_.stats().coverage[static_cast<size_t>(path)];
+}
 
 bool NodeHost::TraceEvents::enabled() const { return host_.sim_.trace().text_enabled(); }
 

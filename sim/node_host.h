@@ -76,6 +76,16 @@ class NodeHost {
     NodeHost& host_;
   };
   TraceEvents events_{*this};
+  // Counts paths into the simulation's stats.
+  class StatsCoverage final : public Coverage {
+   public:
+    explicit StatsCoverage(NodeHost& host) : host_(host) {}
+    void hit(CoveragePath path) override;
+
+   private:
+    NodeHost& host_;
+  };
+  StatsCoverage coverage_{*this};
   Env env_;
   std::unique_ptr<Node> node_;
   uint64_t incarnation_ = 0;

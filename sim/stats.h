@@ -1,7 +1,10 @@
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
+
+#include "core/env/coverage.h"
 
 namespace walle::sim {
 
@@ -44,6 +47,9 @@ struct SimStats {
   uint64_t wipes = 0;
   uint64_t timers_fired = 0;
   uint64_t buggify_fired = 0;  // code-level fault points that fired
+
+  // Protocol and recovery paths taken (core/env/coverage.h), by CoveragePath.
+  std::array<uint64_t, kCoveragePaths> coverage{};
 
   std::string to_string() const;
 };

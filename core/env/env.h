@@ -2,6 +2,7 @@
 
 #include "core/env/buggify.h"
 #include "core/env/clock.h"
+#include "core/env/coverage.h"
 #include "core/env/event_log.h"
 #include "core/env/file_system.h"
 #include "core/env/node_id.h"
@@ -22,6 +23,8 @@ struct Env {
   Buggify* buggify = nullptr;
   // Readable events for a person following a run; nullptr: none.
   EventLog* events = nullptr;
+  // Paths taken, counted for the simulator's coverage table; nullptr: not counted.
+  Coverage* coverage = nullptr;
 };
 
 }  // namespace walle

@@ -206,6 +206,7 @@ void Backfill::on_fast_forward(const Request& request, const std::vector<Entry>&
       // Ours differ from here. Only a committed entry may replace them (then ours are a
       // superseded writer's); the peer's uncommitted ones may be the superseded ones.
       if (entry.id > peer_committed || !store_.truncate_after(entry.id - 1).ok()) break;
+      WALLE_COVER(env_, CoveragePath::kFastForwardReplacesSuffix);
     }
     if (absl::Status s = store_.append(entry); !s.ok()) {
       // Our tail does not chain to the committed entry after it: compare from our commit
@@ -245,6 +246,7 @@ void Backfill::on_refill(const Request& request, const std::vector<Entry>& entri
   // A reply without an entry past the chain start makes no progress: another peer.
   if (entries.front().id != request.from || entries.size() < 2) return give_up(request);
   WALLE_EVENT(env_, "backfill: refill ", request.from + 1, "..", entries.back().id);
+  WALLE_COVER(env_, CoveragePath::kRefill);
   uint64_t previous_checksum = entries.front().checksum;
   for (size_t i = 1; i < entries.size(); ++i) {
     const Entry& entry = entries[i];

@@ -151,6 +151,7 @@ void ClaimCoordinator::on_writer_info(NodeId from, const WriterInfoReply& reply)
         longest_remaining_ns_ / kNanosPerMilli, " ms more (claim with preempt to take over)")));
     return;
   }
+  if (longest_remaining_ns_ > 0) WALLE_COVER(env_, CoveragePath::kTakeoverUnderLiveLease);
   start_new_writer();
 }
 
@@ -212,6 +213,7 @@ void ClaimCoordinator::on_tail(NodeId from, const TailReply& reply) {
     case storage::TailDamage::kRot:
       // Its recovery lost state it may have acknowledged, in bytes that had been durable:
       // it does not vote.
+      WALLE_COVER(env_, CoveragePath::kRotMemberExcluded);
       damaged_.insert(from);
       break;
     case storage::TailDamage::kUncertain:
@@ -232,6 +234,7 @@ void ClaimCoordinator::on_tail(NodeId from, const TailReply& reply) {
   if (voters >= majority() && voters + damaged_.size() == options_.members.size()) {
     WALLE_EVENT(env_, "claim: every member answered; ", uncertain_tails_.size(),
                 " uncertain tails vote");
+    WALLE_COVER(env_, CoveragePath::kUncertainTailsVote);
     tails_.merge(uncertain_tails_);
     uncertain_tails_.clear();
     start_catch_up();
@@ -278,6 +281,15 @@ void ClaimCoordinator::start_restamp() {
       first = false;
     }
   }
+  // The choice by id alone (the original's) would have picked another tail.
+  for (const auto& [member, heads] : tails_) {
+    const EntryHeadMessage& last = heads.back();
+    if (last.id > chosen_tail_.id ||
+        (last.id == chosen_tail_.id && last.checksum != chosen_tail_.checksum)) {
+      WALLE_COVER(env_, CoveragePath::kStampIdDisagreement);
+      break;
+    }
+  }
   if (env_.events != nullptr && env_.events->enabled()) {
     std::string tails;
     for (const auto& [member, heads] : tails_) {
@@ -302,6 +314,7 @@ void ClaimCoordinator::on_read(NodeId from, Phase phase, uint64_t request_id,
     // since the tail was sent, just retry.)
     if (absl::IsDataLoss(status) || (status.ok() && reply.entries.empty())) {
       WALLE_EVENT(env_, "claim: member ", from, " is damaged for this claim");
+      WALLE_COVER(env_, CoveragePath::kRotMemberExcluded);
       damaged_.insert(from);
     }
     retry(status.ok() ? absl::DataLossError("an entry to copy could not be read") : status);
@@ -362,6 +375,8 @@ void ClaimCoordinator::start_repair() {
       ++i;
     }
     if (i < chosen.size()) repairs_[member] = Repair{chosen[i].id, chosen_tail_.id, 0};
+    // It holds entries past the divergence: its own tail is replaced, not just extended.
+    if (i < chosen.size() && i < heads.size()) WALLE_COVER(env_, CoveragePath::kDivergentRepair);
   }
   if (repairs_.empty()) {
     start_commit();

@@ -83,6 +83,7 @@ void StreamReplica::maybe_resolve() {
   }
   WALLE_EVENT(env_, "resolver: writer gone with entries ", store_.committed_id() + 1, "..",
               store_.tail_id(), " uncommitted; claiming");
+  WALLE_COVER(env_, CoveragePath::kResolverClaim);
   ClaimOptions claim{store_.name(), options_.members, /*lease_ns=*/0};
   claim.max_attempts = 3;
   resolver_ = std::make_unique<ClaimCoordinator>(
@@ -167,6 +168,7 @@ void StreamReplica::apply(NodeId from, const PutRequest& request) {
                               ? std::max(request.writer, store_.meta().writer)
                               : request.writer;
   PutResult result = log_.put(request.entry, committed, sender);
+  if (result.outcome == PutOutcome::kGapCommit) WALLE_COVER(env_, CoveragePath::kGapCommit);
   if (result.outcome == PutOutcome::kGapCommit || result.outcome == PutOutcome::kReplaced ||
       result.outcome == PutOutcome::kRestamped) {
     WALLE_EVENT(env_, "replica: ",
@@ -208,6 +210,7 @@ void StreamReplica::enqueue(NodeId from, const PutRequest& request) {
       return;
     }
     if (request.writer > existing.request.writer) {
+      WALLE_COVER(env_, CoveragePath::kQueueMerge);
       reply_put(existing.from, existing.request,
                 absl::FailedPreconditionError("replaced by a newer writer's put"));
     } else {

@@ -5,6 +5,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -13,6 +15,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 
 // The sweep runner is a tool around the simulator, not part of it: it may use processes,
@@ -35,6 +38,7 @@ struct SeedReport {
   uint64_t disk_writes = 0;
   std::string error;
   std::string setup;
+  std::array<uint64_t, kCoveragePaths> coverage{};  // paths taken (core/env/coverage.h)
 };
 
 std::string one_line(std::string text) {
@@ -47,14 +51,15 @@ std::string one_line(std::string text) {
 std::string format_report(const SeedReport& r) {
   return absl::StrCat(r.seed, "\t", r.ok ? 1 : 0, "\t", r.digest, "\t", r.events, "\t",
                       r.simulated_ns, "\t", r.messages, "\t", r.disk_writes, "\t",
-                      one_line(r.error), "\t", one_line(r.setup), "\n");
+                      one_line(r.error), "\t", one_line(r.setup), "\t",
+                      absl::StrJoin(r.coverage, ","), "\n");
 }
 
 bool parse_report(std::string_view line, SeedReport& r) {
   // This abseil's string_view is its own type, not std::string_view.
   std::vector<absl::string_view> f =
       absl::StrSplit(absl::string_view(line.data(), line.size()), '\t');
-  if (f.size() != 9) return false;
+  if (f.size() != 10) return false;
   int ok = 0;
   if (!absl::SimpleAtoi(f[0], &r.seed) || !absl::SimpleAtoi(f[1], &ok) ||
       !absl::SimpleAtoi(f[2], &r.digest) || !absl::SimpleAtoi(f[3], &r.events) ||
@@ -65,6 +70,11 @@ bool parse_report(std::string_view line, SeedReport& r) {
   r.ok = ok == 1;
   r.error = std::string(f[7]);
   r.setup = std::string(f[8]);
+  std::vector<absl::string_view> counts = absl::StrSplit(f[9], ',');
+  if (counts.size() != kCoveragePaths) return false;
+  for (size_t i = 0; i < kCoveragePaths; ++i) {
+    if (!absl::SimpleAtoi(counts[i], &r.coverage[i])) return false;
+  }
   return true;
 }
 
@@ -85,6 +95,7 @@ SeedReport run_one(Workload& workload, const SweepOptions& options, uint64_t see
   report.simulated_ns = result->simulated_ns;
   report.messages = result->stats.messages_sent;
   report.disk_writes = result->stats.disk_writes;
+  report.coverage = result->stats.coverage;
   report.error = result->status.ok() ? "" : std::string(result->status.message());
   report.setup = result->setup;
   return report;
@@ -146,6 +157,27 @@ absl::Status parse_seed_range(const std::string& text, uint64_t& first, uint64_t
     return absl::InvalidArgumentError(absl::StrCat("seed range '", text, "' is empty (B < A)"));
   }
   return absl::OkStatus();
+}
+
+void print_coverage(const SweepSummary& summary) {
+  std::printf("coverage (paths taken; 0: no checker ever judged that path):\n");
+  for (size_t i = 0; i < kCoveragePaths; ++i) {
+    std::printf("  %-30s %10llu times in %8llu seeds%s\n", kCoveragePathNames[i],
+                static_cast<unsigned long long>(summary.coverage[i]),
+                static_cast<unsigned long long>(summary.coverage_seeds[i]),
+                summary.coverage[i] == 0 ? "   NEVER" : "");
+  }
+}
+
+std::vector<std::string> uncovered_paths(const SweepSummary& summary,
+                                         const std::vector<std::string>& exempt) {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < kCoveragePaths; ++i) {
+    if (summary.coverage[i] > 0) continue;
+    if (std::find(exempt.begin(), exempt.end(), kCoveragePathNames[i]) != exempt.end()) continue;
+    out.push_back(kCoveragePathNames[i]);
+  }
+  return out;
 }
 
 std::string repro_command(const std::string& workload, uint64_t seed,
@@ -282,6 +314,10 @@ absl::StatusOr<SweepSummary> run_sweep(const SweepOptions& options) {
     messages += r.messages;
     disk_writes += r.disk_writes;
     simulated_s += r.simulated_ns / 1e9;
+    for (size_t i = 0; i < kCoveragePaths; ++i) {
+      summary.coverage[i] += r.coverage[i];
+      summary.coverage_seeds[i] += r.coverage[i] > 0;
+    }
     if (!r.ok) {
       ++summary.failures;
       const std::string repro = repro_command(options.workload, r.seed, options.params);
@@ -394,6 +430,7 @@ absl::StatusOr<SweepSummary> run_sweep(const SweepOptions& options) {
   if (summary.failures > 0) {
     std::printf("failing seeds appended to %s\n", options.failures_path.c_str());
   }
+  if (options.print_coverage) print_coverage(summary);
   std::fflush(stdout);
   return summary;
 }

@@ -1,7 +1,11 @@
 #pragma once
 
 #include <cstdint>
+#include <array>
 #include <string>
+#include <vector>
+
+#include "core/env/coverage.h"
 
 #include "absl/status/statusor.h"
 #include "sim/workload.h"
@@ -20,6 +24,7 @@ struct SweepOptions {
   std::string state_path;
   bool resume = false;
   absl::btree_map<std::string, std::string> params;
+  bool print_coverage = true;  // the table of paths taken, at the end
 };
 
 struct SweepSummary {
@@ -27,7 +32,16 @@ struct SweepSummary {
   uint64_t failures = 0;
   uint64_t determinism_mismatches = 0;
   bool interrupted = false;
+  // Per CoveragePath: times taken over all seeds, and seeds that took it at least once.
+  std::array<uint64_t, kCoveragePaths> coverage{};
+  std::array<uint64_t, kCoveragePaths> coverage_seeds{};
 };
+
+// Prints the coverage table of a finished sweep.
+void print_coverage(const SweepSummary& summary);
+// Names of the paths never taken, except those in `exempt`.
+std::vector<std::string> uncovered_paths(const SweepSummary& summary,
+                                         const std::vector<std::string>& exempt);
 
 // Parses "A..B" (inclusive) or a single seed "A".
 absl::Status parse_seed_range(const std::string& text, uint64_t& first, uint64_t& last);

@@ -16,9 +16,12 @@
 #include <vector>
 
 #include "CLI/CLI.hpp"
+#include <algorithm>
+
 #include "absl/strings/str_split.h"
 #include "sim/stats.h"
 #include "sim/workload.h"
+#include "absl/strings/str_join.h"
 #include "tools/walle-sim/sweep.h"
 
 namespace walle::sim {
@@ -143,6 +146,13 @@ int main(int argc, char** argv) {
                     "file recording progress, for --resume after an interruption");
   sweep->add_flag("--resume", sweep_options.resume, "skip the seeds --state says are done");
   sweep->add_option("--param,-p", param_items, "workload parameter key=value");
+  bool require_coverage = false;
+  std::vector<std::string> coverage_exempt;
+  sweep->add_flag("--require-coverage", require_coverage,
+                  "exit 1 if some coverage path was never taken (see the table at the end)");
+  sweep->add_option("--coverage-exempt", coverage_exempt,
+                    "paths --require-coverage does not require (known gaps), comma-separated")
+      ->delimiter(',');
 
   CLI::App* bench = app.add_subcommand("bench", "measure the simulator's speed on one core");
   uint64_t bench_seeds = 500;
@@ -172,7 +182,22 @@ int main(int argc, char** argv) {
     absl::StatusOr<SweepSummary> summary = run_sweep(sweep_options);
     if (!summary.ok()) return usage_error(summary.status());
     if (summary->failures > 0 || summary->determinism_mismatches > 0) return 1;
-    return summary->interrupted ? 130 : 0;
+    if (summary->interrupted) return 130;
+    if (require_coverage) {
+      for (const std::string& name : coverage_exempt) {
+        if (std::find(walle::kCoveragePathNames.begin(), walle::kCoveragePathNames.end(), name) ==
+            walle::kCoveragePathNames.end()) {
+          return usage_error(absl::InvalidArgumentError(
+              absl::StrCat("--coverage-exempt: no coverage path is named '", name, "'")));
+        }
+      }
+      const std::vector<std::string> missed = uncovered_paths(*summary, coverage_exempt);
+      if (!missed.empty()) {
+        std::printf("coverage: never taken: %s\n", absl::StrJoin(missed, ", ").c_str());
+        return 1;
+      }
+    }
+    return 0;
   }
   list_workloads();
   return 0;
