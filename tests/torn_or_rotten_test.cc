@@ -122,6 +122,32 @@ TEST(TornOrRotten, RottenGapCommitLeavesItsIdsMissingNotUnknown) {
   EXPECT_EQ(h.read(5, 6).status().code(), absl::StatusCode::kDataLoss);
 }
 
+// The liveness case, second half: the committed entry (the window's first) rots and
+// is refilled into the backfill log. After the next crash its checksum must be known again
+// from there; before, every put chaining from it was refused as "missing here" forever.
+TEST(TornOrRotten, RefilledCommittedEntryIsKnownAfterTheNextCrash) {
+  StoreHarness h;
+  ASSERT_TRUE(h.open().ok());
+  append_range(h, 1, 10);
+  const Entry tenth = make_entry(10, checksum_of(h, 9));
+  ASSERT_TRUE(h.store().commit(10).ok());
+  ASSERT_TRUE(h.sync().ok());
+  ASSERT_TRUE(h.sync().ok());  // a later flush: its mark repeats the commit point
+  rot_entry(h, tenth.checksum);
+  ASSERT_TRUE(h.crash_and_reopen(sim::CrashMode::kLoseAll).ok());
+  ASSERT_EQ(h.store().committed_id(), 10u);
+  ASSERT_TRUE(h.store().missing().contains(10)) << h.store().missing().to_string();
+  ASSERT_FALSE(h.store().head(10).has_value());
+  auto ninth = h.read(9, 10);
+  ASSERT_TRUE(ninth.ok()) << ninth.status();
+  ASSERT_TRUE(h.store().put_backfill(tenth, ninth->front().checksum).ok());
+  ASSERT_TRUE(h.sync().ok());
+  ASSERT_TRUE(h.crash_and_reopen(sim::CrashMode::kLoseAll).ok());
+  ASSERT_TRUE(h.store().head(10).has_value());
+  EXPECT_EQ(h.store().head(10)->checksum, tenth.checksum);
+  EXPECT_TRUE(h.store().append(make_entry(11, tenth.checksum)).ok());
+}
+
 // A flush torn by the crash (its fdatasync never completed) is never called rot, whatever
 // the crash kept of it, and a clean crash reports nothing at all.
 TEST(TornOrRotten, TornWritesAreNeverRot) {

@@ -381,6 +381,7 @@ class StreamStore::Recovery : public std::enable_shared_from_this<StreamStore::R
           if (r.type != RecordType::kEntry) return;
           std::optional<EntryRecord> e = decode_payload<EntryRecord>(r.payload);
           if (!e) return self->note_invalid();
+          self->learn_committed_head(e->entry, p);
           self->store_->fill_index_.add(e->entry.id, p, self->store_->options_.index_interval_bytes,
                                         self->fill_after_hole_);
           self->fill_after_hole_ = false;
@@ -397,6 +398,15 @@ class StreamStore::Recovery : public std::enable_shared_from_this<StreamStore::R
                        if (!fill.ok()) return self->fail(fill.status());
                        self->finish(std::move(*fill));
                      });
+  }
+
+  // The committed entry's record was lost from the live log but refilled into the backfill
+  // log: its checksum is known again, so puts can chain from it (else every put at the
+  // commit point is refused as missing, and every claim counting this member stalls).
+  void learn_committed_head(const Entry& entry, SegmentLog::Position position) {
+    StreamStore& s = *store_;
+    if (s.window_.empty() || entry.id != s.window_first_ || s.window_.front().known) return;
+    s.window_.front() = WindowEntry{entry.checksum, entry.writer, true, false, position};
   }
 
   void finish(SegmentLog::Recovered fill) {

@@ -14,6 +14,7 @@
 #include "core/wire/codec.h"
 #include "sim/fault_plan.h"
 #include "sim/nemesis.h"
+#include "sim/power_loss_scenario.h"
 #include "sim/tail_rot_scenario.h"
 #include "sim/simulation.h"
 
@@ -388,6 +389,8 @@ class ProtocolWorkload final : public Workload {
             "corruption=1   0: no bit flips, latent or read errors on any member",
             "tail_rot=-1    1: rot a member's newest records, crash it, claim with laggards "
             "(TailRotScenario; -1: the swarm picks, 0: never)",
+            "power_loss=-1  1: every node crashes at once, tearing unsynced tails "
+            "(PowerLossScenario; -1: the swarm picks, 0: never)",
             "bug_ack_before_sync=0, bug_accept_older_writer=0, bug_commit_without_majority=0"};
   }
 
@@ -402,11 +405,12 @@ class ProtocolWorkload final : public Workload {
     auto crashes = params.integer("crashes_per_10s", -1, -1, 1000);
     auto corruption = params.integer("corruption", 1, 0, 1);
     auto tail_rot = params.integer("tail_rot", -1, -1, 1);
+    auto power_loss = params.integer("power_loss", -1, -1, 1);
     auto bug_ack = params.integer("bug_ack_before_sync", 0, 0, 1);
     auto bug_older = params.integer("bug_accept_older_writer", 0, 0, 1);
     auto bug_majority = params.integer("bug_commit_without_majority", 0, 0, 1);
     for (const auto* p : {&members, &clients, &entries, &fault_ms, &heal_ms, &faults, &crashes,
-                          &corruption, &tail_rot, &bug_ack, &bug_older, &bug_majority}) {
+                          &corruption, &tail_rot, &power_loss, &bug_ack, &bug_older, &bug_majority}) {
       if (!p->ok()) return p->status();
     }
     if (absl::Status s = params.check_all_used(); !s.ok()) return s;
@@ -493,11 +497,23 @@ class ProtocolWorkload final : public Workload {
                   kNanosPerMilli;
       rot_scenario->start(rot_at_ns);
     }
+    std::optional<PowerLossScenario> power_scenario;
+    std::vector<int64_t> power_at_ms;
+    const bool want_power_loss =
+        *power_loss == 1 || (*power_loss == -1 && *faults == 1 && scenarios.chance(0.2));
+    if (want_power_loss && *fault_ms >= 200) {
+      power_scenario.emplace(s);
+      for (int64_t n = scenarios.uniform_between(1, 3); n > 0; --n) {
+        power_at_ms.push_back(scenarios.uniform_between(100, std::max<int64_t>(100, *fault_ms - 100)));
+        power_scenario->start(power_at_ms.back() * kNanosPerMilli);
+      }
+    }
     s.start_all();
     const int64_t heal_at = *fault_ms * kNanosPerMilli;
     nemesis.start(heal_at);
     run_checked(s, *checker, heal_at);
     if (rot_scenario) rot_scenario->cancel();
+    if (power_scenario) power_scenario->cancel();
     nemesis.heal();
     const uint64_t acks_at_heal = checker->acks();
     // Liveness: once healed, writing resumes (unless every client already wrote all).
@@ -518,7 +534,9 @@ class ProtocolWorkload final : public Workload {
                      " lease_ms=", lease_ns / kNanosPerMilli, " faults: ", plan.describe(),
                      corruptible.empty() ? "" : " corruptible=", absl::StrJoin(corruptible, ","),
                      rot_scenario ? absl::StrCat(" tail_rot@", rot_at_ns / kNanosPerMilli, "ms")
-                                  : std::string());
+                                  : std::string(),
+                     power_scenario ? absl::StrCat(" power_loss@", absl::StrJoin(power_at_ms, ","), "ms")
+                                    : std::string());
     result.stats = s.stats();
     result.simulated_ns = s.now_ns();
     result.events = s.scheduler().events_run();
