@@ -45,16 +45,7 @@ class DamagedMemberClaim : public ::testing::Test {
 
   // Flips a bit in member m's live-log record of the entry with `checksum`.
   void rot(NodeId m, uint64_t checksum) {
-    const std::string needle(reinterpret_cast<const char*>(&checksum), sizeof(checksum));
-    for (const std::string& name : sim_->disk(m).list()) {
-      if (name.find(".live.") == std::string::npos) continue;
-      auto bytes = sim_->disk(m).peek(name);
-      const size_t at = bytes->find(needle);
-      if (at == std::string::npos) continue;
-      ASSERT_TRUE(sim_->disk(m).flip_bit(name, at + 3, 2).ok());
-      return;
-    }
-    FAIL() << "member " << m << " holds no record with checksum " << checksum;
+    storage::testing::rot_entry_record(sim_->disk(m), checksum);
   }
 
   // Runs a claim by `claimant` for at most `limit_ns` of simulated time.

@@ -6,6 +6,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/storage/stream_store.h"
@@ -34,6 +36,27 @@ inline Entry make_entry(uint64_t id, uint64_t previous, size_t size = 40, uint64
   for (size_t i = 0; i < size; ++i) e.data[i] = static_cast<char>('a' + (id * 7 + i + salt) % 26);
   e.checksum = chain_checksum(previous, e.data);
   return e;
+}
+
+// Where the record of the entry whose rolling checksum is `checksum` lies: the first file
+// whose name contains `name_part` holding those 8 bytes, and their offset (inside the
+// record's payload, so a bit flipped there fails the record's check).
+inline std::optional<std::pair<std::string, uint64_t>> find_entry_record(
+    sim::SimDisk& disk, uint64_t checksum, std::string_view name_part = ".live.") {
+  const std::string needle(reinterpret_cast<const char*>(&checksum), sizeof(checksum));
+  for (const std::string& name : disk.list()) {
+    if (name.find(name_part) == std::string::npos) continue;
+    const size_t at = disk.peek(name)->find(needle);
+    if (at != std::string::npos) return std::make_pair(name, static_cast<uint64_t>(at));
+  }
+  return std::nullopt;
+}
+
+// Flips a bit inside that record; fails the test if there is none.
+inline void rot_entry_record(sim::SimDisk& disk, uint64_t checksum) {
+  const auto at = find_entry_record(disk, checksum);
+  ASSERT_TRUE(at.has_value()) << "no record with checksum " << checksum;
+  ASSERT_TRUE(disk.flip_bit(at->first, at->second + 3, 2).ok());
 }
 
 inline StoreOptions small_options() {

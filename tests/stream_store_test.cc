@@ -251,19 +251,7 @@ TEST(StreamStore, BitFlipInCommittedDataIsDetectedAndNeverServed) {
   // Flip a bit inside entry 50's record in the live log (found by its unique checksum).
   auto before = h.read_all(0, 101);
   ASSERT_TRUE(before.ok());
-  const uint64_t checksum = (*before)[50].checksum;
-  const std::string needle(reinterpret_cast<const char*>(&checksum), sizeof(checksum));
-  bool flipped = false;
-  for (const std::string& name : h.node().env.files.list()) {
-    auto bytes = h.disk().peek(name);
-    size_t at = bytes->find(needle);
-    if (at != std::string::npos) {
-      ASSERT_TRUE(h.disk().flip_bit(name, at + 3, 2).ok());
-      flipped = true;
-      break;
-    }
-  }
-  ASSERT_TRUE(flipped);
+  rot_entry_record(h.disk(), (*before)[50].checksum);
   ASSERT_TRUE(h.crash_and_reopen(sim::CrashMode::kLoseAll).ok());
   EXPECT_TRUE(h.store().missing().contains(50)) << h.store().missing().to_string();
   EXPECT_TRUE(h.store().recovery_report().corrupt_committed.contains(50));

@@ -18,19 +18,7 @@ void append_range(StoreHarness& h, uint64_t first, uint64_t last) {
   }
 }
 
-// Flips a bit inside the live-log record of the entry whose rolling checksum is `checksum`.
-void rot_entry(StoreHarness& h, uint64_t checksum) {
-  const std::string needle(reinterpret_cast<const char*>(&checksum), sizeof(checksum));
-  for (const std::string& name : h.node().env.files.list()) {
-    if (name.find(".live.") == std::string::npos) continue;
-    auto bytes = h.disk().peek(name);
-    const size_t at = bytes->find(needle);
-    if (at == std::string::npos) continue;
-    ASSERT_TRUE(h.disk().flip_bit(name, at + 3, 2).ok());
-    return;
-  }
-  FAIL() << "no record with checksum " << checksum;
-}
+void rot_entry(StoreHarness& h, uint64_t checksum) { rot_entry_record(h.disk(), checksum); }
 
 uint64_t checksum_of(StoreHarness& h, uint64_t id) { return h.store().head(id)->checksum; }
 
@@ -191,20 +179,9 @@ TEST(TornOrRotten, LatentErrorCostsOnlyTheIdsInItsSector) {
   }
   ASSERT_TRUE(h.store().commit(200).ok());
   ASSERT_TRUE(h.sync().ok());
-  const uint64_t checksum = written[50].checksum;
-  const std::string needle(reinterpret_cast<const char*>(&checksum), sizeof(checksum));
-  std::string segment;
-  size_t at = std::string::npos;
-  for (const std::string& name : h.node().env.files.list()) {
-    if (name.find(".live.") == std::string::npos) continue;
-    at = h.disk().peek(name)->find(needle);
-    if (at != std::string::npos) {
-      segment = name;
-      break;
-    }
-  }
-  ASSERT_NE(at, std::string::npos);
-  ASSERT_TRUE(h.disk().add_latent_error(segment, at).ok());
+  const auto at = find_entry_record(h.disk(), written[50].checksum);
+  ASSERT_TRUE(at.has_value());
+  ASSERT_TRUE(h.disk().add_latent_error(at->first, at->second).ok());
   RangeSet lost;
   for (int round = 0; round < 50; ++round) {
     auto all = h.read_all(1, 201);
