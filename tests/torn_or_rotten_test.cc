@@ -154,7 +154,9 @@ TEST(TornOrRotten, TornWritesAreNeverRot) {
     const RecoveryReport& r = h.store().recovery_report();
     EXPECT_NE(r.tail_damage, TailDamage::kRot) << "seed " << seed << ": " << r.describe();
     EXPECT_GE(h.store().tail_id(), 30u) << "seed " << seed;
-    if (r.lossy_damage == 0) EXPECT_EQ(r.tail_damage, TailDamage::kNone);
+    if (r.lossy_damage == 0) {
+      EXPECT_EQ(r.tail_damage, TailDamage::kNone);
+    }
     uncertain += r.tail_damage == TailDamage::kUncertain;
   }
   EXPECT_GT(uncertain, 0);  // some crash did tear the flush

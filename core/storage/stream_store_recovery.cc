@@ -115,24 +115,28 @@ class StreamStore::Recovery : public std::enable_shared_from_this<StreamStore::R
     });
   }
 
+  // A visitor that ignores everything: a new stream's leftover segments are not replayed.
+  static SegmentLog::Visitor ignore_records() {
+    return SegmentLog::Visitor{[](const RecordView&, SegmentLog::Position) {},
+                               [](SegmentLog::Position, SegmentLog::Position) {},
+                               [](std::string_view, SegmentLog::Position) {},
+                               [](std::string_view, SegmentLog::Position) {}};
+  }
+
   // Opens both logs empty-handed (used for a new stream: no replay needed).
   void open_logs_then(absl::AnyInvocable<void()> next) {
     StreamStore& s = *store_;
     auto next_ptr = std::make_shared<absl::AnyInvocable<void()>>(std::move(next));
     SegmentLog::open(
         s.files_, live_prefix(s.name_), live_seed(s.name_), s.options_.segment_bytes,
-        SegmentLog::Visitor{[](const RecordView&, SegmentLog::Position) {},
-                            [](SegmentLog::Position, SegmentLog::Position) {},
-                            [](std::string_view, SegmentLog::Position) {}},
+        ignore_records(),
         [self = shared_from_this(), next_ptr](absl::StatusOr<SegmentLog::Recovered> live) {
           if (!live.ok()) return self->fail(live.status());
           StreamStore& s = *self->store_;
           s.live_ = std::move(live->log);
           SegmentLog::open(s.files_, fill_prefix(s.name_), fill_seed(s.name_),
                            s.options_.segment_bytes,
-                           SegmentLog::Visitor{[](const RecordView&, SegmentLog::Position) {},
-                                               [](SegmentLog::Position, SegmentLog::Position) {},
-                                               [](std::string_view, SegmentLog::Position) {}},
+                           ignore_records(),
                            [self, next_ptr](absl::StatusOr<SegmentLog::Recovered> fill) {
                              if (!fill.ok()) return self->fail(fill.status());
                              self->store_->fill_ = std::move(fill->log);
@@ -391,6 +395,7 @@ class StreamStore::Recovery : public std::enable_shared_from_this<StreamStore::R
         [self = shared_from_this()](SegmentLog::Position, SegmentLog::Position) {
           self->fill_after_hole_ = true;
         },
+        [](std::string_view, SegmentLog::Position) {},
         [](std::string_view, SegmentLog::Position) {}};
     SegmentLog::open(s.files_, fill_prefix(s.name_), fill_seed(s.name_), s.options_.segment_bytes,
                      std::move(visitor),
