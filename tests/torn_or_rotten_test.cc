@@ -188,7 +188,8 @@ TEST(TornOrRotten, LatentErrorCostsOnlyTheIdsInItsSector) {
   for (int round = 0; round < 50; ++round) {
     auto all = h.read_all(1, 201);
     if (all.ok() && all->size() == 200) break;
-    for (const auto& [b, e] : h.store().missing().ranges()) {
+    const RangeSet missing = h.store().missing();  // put_backfill shrinks the original
+    for (const auto& [b, e] : missing.ranges()) {
       lost.add(b, e);
       for (uint64_t id = b; id < e; ++id) {
         ASSERT_TRUE(h.store().put_backfill(written[id], written[id - 1].checksum).ok());
