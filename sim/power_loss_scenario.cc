@@ -17,6 +17,7 @@ void PowerLossScenario::start(int64_t at_ns) {
 }
 
 void PowerLossScenario::cut_power() {
+  ++sim_.stats().power_losses;
   // Every machine: the clients too, so the writer is gone and a claim must follow.
   std::vector<NodeId> crashed;
   for (NodeId m = 0; m < sim_.node_count(); ++m) {

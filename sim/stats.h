@@ -48,6 +48,10 @@ struct SimStats {
   uint64_t timers_fired = 0;
   uint64_t buggify_fired = 0;  // code-level fault points that fired
 
+  // Targeted scenarios (sim/tail_rot_scenario.h, sim/power_loss_scenario.h) that struck.
+  uint64_t tail_rots = 0;    // rot landed on a victim's newest live records
+  uint64_t power_losses = 0; // every node lost power at once
+
   // Protocol and recovery paths taken (core/env/coverage.h), by CoveragePath.
   std::array<uint64_t, kCoveragePaths> coverage{};
 

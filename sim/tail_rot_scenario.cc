@@ -46,8 +46,10 @@ void TailRotScenario::rot_and_crash_victim() {
   if (was_up) WALLE_CHECK(sim_.crash(victim_, sim_.disk(victim_).random_crash_mode()).ok());
   // The last few records: an acknowledged entry or two, a commit record, a sync mark.
   const uint64_t window = prng.chance(0.5) ? 256 : 2048;
-  rotted_ = sim_.disk(victim_).rot_newest_records(".live.", window,
-                                                  static_cast<int>(prng.uniform_between(1, 3)));
+  if (sim_.disk(victim_).rot_newest_records(".live.", window,
+                                            static_cast<int>(prng.uniform_between(1, 3)))) {
+    ++sim_.stats().tail_rots;
+  }
   after(prng.uniform_between(1, 20) * kNanosPerMilli, [this, was_up] {
     if (was_up && !sim_.is_up(victim_)) WALLE_CHECK(sim_.start(victim_).ok());
     // The only majority left: the victim and the laggards.

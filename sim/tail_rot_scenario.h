@@ -30,8 +30,6 @@ class TailRotScenario {
   // Runs the steps from `at_ns` on (simulated time); does nothing after cancel().
   void start(int64_t at_ns);
   void cancel() { ++generation_; }
-  // Whether step 2 happened (the rot landed on a non-empty segment).
-  bool rotted() const { return rotted_; }
 
  private:
   void cut_off_laggards();
@@ -44,7 +42,6 @@ class TailRotScenario {
   std::vector<NodeId> members_;
   NodeId victim_;
   std::vector<NodeId> laggards_;
-  bool rotted_ = false;
   uint64_t generation_ = 0;
 };
 

@@ -84,7 +84,7 @@ void DamagedMemberClaim::rot_acknowledged_then_claim(bool only_the_last,
   ASSERT_TRUE(sim_->start(0).ok());
   sim_->run_for(10 * kNanosPerMilli);
   ASSERT_LT(store(0).tail_id(), last_acknowledged);
-  EXPECT_EQ(store(0).recovery_report().tail_damage, expected)
+  EXPECT_EQ(store(0).recovery_report().tail_damage(), expected)
       << store(0).recovery_report().describe();
 
   // Member 2 is cut off; the claimant reaches 0 and 1 only.
@@ -138,8 +138,8 @@ TEST_F(DamagedMemberClaim, EveryMemberCrashingWithTornTailsStillElectsAWriter) {
     for (NodeId m = 0; m < 3; ++m) ASSERT_TRUE(sim_->start(m).ok());
     sim_->run_for(10 * kNanosPerMilli);
     for (NodeId m = 0; m < 3; ++m) {
-      uncertain += store(m).recovery_report().tail_damage == storage::TailDamage::kUncertain;
-      EXPECT_NE(store(m).recovery_report().tail_damage, storage::TailDamage::kRot)
+      uncertain += store(m).recovery_report().tail_damage() == storage::TailDamage::kUncertain;
+      EXPECT_NE(store(m).recovery_report().tail_damage(), storage::TailDamage::kRot)
           << "round " << round << " member " << m << ": "
           << store(m).recovery_report().describe();
     }

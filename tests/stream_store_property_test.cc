@@ -398,8 +398,8 @@ class PropertyRun {
     PROP_REQUIRE(reopened.ok(), reopened.ToString());
     const RecoveryReport& report = store().recovery_report();
     // Crashes alone (no rot here) never look like rot: the sync marks say what was durable.
-    PROP_REQUIRE(report.tail_damage != TailDamage::kRot, "a crash was called rot: " + report.describe());
-    if (report.tail_damage == TailDamage::kUncertain) tags_.insert("uncertain tail");
+    PROP_REQUIRE(report.tail_damage() != TailDamage::kRot, "a crash was called rot: " + report.describe());
+    if (report.tail_damage() == TailDamage::kUncertain) tags_.insert("uncertain tail");
     if (report.torn_tail_bytes > 0) tags_.insert("torn tail");
     if (report.dropped_uncommitted_entries > 0) tags_.insert("uncommitted hole");
     if (!report.corrupt_committed.empty()) tags_.insert("committed hole");

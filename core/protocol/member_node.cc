@@ -54,10 +54,10 @@ void MemberNode::serve(const std::string& name, std::unique_ptr<storage::StreamS
   if (r.torn_tail_bytes > 0) WALLE_COVER(env_, CoveragePath::kRecoveryTornTail);
   if (r.dropped_uncommitted_entries > 0) WALLE_COVER(env_, CoveragePath::kRecoveryUncommittedHole);
   if (!r.corrupt_committed.empty()) WALLE_COVER(env_, CoveragePath::kRecoveryCommittedHole);
-  if (r.tail_damage == storage::TailDamage::kUncertain) {
+  if (r.tail_damage() == storage::TailDamage::kUncertain) {
     WALLE_COVER(env_, CoveragePath::kRecoveryUncertain);
   }
-  if (r.tail_damage == storage::TailDamage::kRot) WALLE_COVER(env_, CoveragePath::kRecoveryRot);
+  if (r.tail_damage() == storage::TailDamage::kRot) WALLE_COVER(env_, CoveragePath::kRecoveryRot);
   if (r.unreadable_bytes > 0) WALLE_COVER(env_, CoveragePath::kRecoveryUnreadable);
   Hosted& h = hosted_[name];
   h.store = std::move(store);

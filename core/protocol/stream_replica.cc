@@ -30,7 +30,7 @@ StreamReplica::StreamReplica(Env& env, storage::StreamStore& store, const Replic
       }) {
   backfill_.wake();  // recovery may have found committed entries missing
   arm_resolver();
-  const storage::TailDamage found = store.recovery_report().tail_damage;
+  const storage::TailDamage found = store.recovery_report().tail_damage();
   storage::StreamMeta meta = store.meta();
   if (found != storage::TailDamage::kNone &&
       (found > meta.tail_damage || meta.damaged_under < meta.writer)) {

@@ -18,11 +18,12 @@ namespace {
 
 // kSyncMark: every byte of the log before `durable_end` was durable when the mark was queued.
 struct SyncMark {
+  SegmentLog::Position durable_from;
   SegmentLog::Position durable_end;
   std::string owner_state;
   template <class Archive>
   void serialize(Archive& ar) {
-    ar(durable_end, owner_state);
+    ar(durable_from, durable_end, owner_state);
   }
 };
 
@@ -217,7 +218,8 @@ void SegmentLog::flush() {
       marked_appends_ = flushed_appends;
       append_record_at_head(
           RecordType::kSyncMark,
-          encode_payload(SyncMark{flushed_end, mark_state_ ? mark_state_() : std::string()}));
+          encode_payload(SyncMark{vouch_from_, flushed_end,
+                                  mark_state_ ? mark_state_() : std::string()}));
     }
     for (IoDone& waiter : *waiters) waiter(status);
     flush();  // callers that arrived meanwhile
@@ -318,11 +320,11 @@ void SegmentLog::read(Position position, uint64_t length, ReadDone done) {
       position.offset, disk_length,
       [file, offset = position.offset, disk_length, memory = std::move(memory),
        done = std::move(done)](absl::StatusOr<std::string> bytes) mutable {
-        if (bytes.ok()) {
-          bytes->append(memory);
+        if (bytes.ok()) bytes->append(memory);
+        if (bytes.ok() || bytes.status().code() != absl::StatusCode::kDataLoss) {
           return done(std::move(bytes));
         }
-        // A latent error somewhere in the range: read around it, so the caller loses only
+        // A latent error (EIO) somewhere in the range: read around it, so the caller loses only
         // the records in the bad sector (they fail their checks), not everything behind it.
         SectorSalvage::run(*file, offset, disk_length,
                            [memory = std::move(memory), done = std::move(done)](
@@ -471,7 +473,7 @@ class SegmentLog::Recovery : public std::enable_shared_from_this<SegmentLog::Rec
 
   void note_damaged_header(uint64_t seq) {
     ++result_.damaged_headers;
-    if (result_.oldest_damaged_header == 0) result_.oldest_damaged_header = seq;
+    result_.newest_damaged_header = std::max(result_.newest_damaged_header, seq);
   }
 
   void build_chain() {
@@ -596,8 +598,9 @@ class SegmentLog::Recovery : public std::enable_shared_from_this<SegmentLog::Rec
   // A mark can only vouch for bytes written before it; one that claims more is not ours.
   void note_sync_mark(const RecordView& record, Position at) {
     std::optional<SyncMark> mark = decode_payload<SyncMark>(record.payload);
-    if (!mark || mark->durable_end > at) return;
-    result_.vouched = std::max(result_.vouched, mark->durable_end);
+    if (!mark || mark->durable_end > at || mark->durable_from > mark->durable_end) return;
+    Position& end = result_.vouched[mark->durable_from];
+    end = std::max(end, mark->durable_end);
     if (visitor_.on_sync_mark) visitor_.on_sync_mark(mark->owner_state, at);
   }
 
@@ -622,6 +625,8 @@ class SegmentLog::Recovery : public std::enable_shared_from_this<SegmentLog::Rec
 
   void finish() {
     if (chain_.empty()) log_->needs_new_segment_ = true;
+    // What this recovery judged is never vouched for again (a hole it found stays a hole).
+    log_->vouch_from_ = log_->end();
     if (result_.holes && !chain_.empty()) {
       // Appends after damaged bytes would be found only by scanning across them: continue in
       // a new segment instead.

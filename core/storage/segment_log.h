@@ -17,9 +17,11 @@
 //
 // Torn or rotten? After a flush's fdatasync succeeds, the log queues a sync mark (a record it
 // consumes itself, like headers) naming the end of what that flush made durable; the next
-// flush writes it. Recovery reads the newest valid mark as `vouched`: damage before it hit
-// bytes that had been durable (rot, a media error), damage after it may be a write the crash
-// tore (docs/storage.md, "Torn or rotten").
+// flush writes it. A mark vouches for [from, end): `from` is where the log stood when it was
+// last opened (bytes before it were judged by that recovery, damage and all). Recovery
+// collects the marks: damage inside a vouched range hit bytes that had been durable (rot, a
+// media error), damage outside may be a write a crash tore (docs/storage.md, "Torn or
+// rotten").
 
 #include <cstdint>
 #include <functional>
@@ -81,13 +83,18 @@ class SegmentLog {
     bool broken_chain = false;      // a damaged header cut the chain short
     uint64_t damaged_headers = 0;   // headers unreadable or garbled (not merely never written)
     bool holes = false;             // some hole was reported
-    // Every byte of the chain before this position was durable before the crash (the newest
-    // valid sync mark); {0, 0} if no mark was read.
-    Position vouched;
+    // Ranges [from, end) of the chain whose bytes were all durable before the crash, by from
+    // (the newest end for each; from the valid sync marks).
+    absl::btree_map<Position, Position> vouched;
+    bool vouches(Position p) const {
+      auto it = vouched.upper_bound(p);
+      if (it == vouched.begin()) return false;
+      return p < std::prev(it)->second;
+    }
     // Where the head segment's valid records end (torn_tail_bytes lie after it).
     Position valid_end;
-    // The oldest segment whose header was damaged (0: none).
-    uint64_t oldest_damaged_header = 0;
+    // The newest segment whose header was damaged (0: none).
+    uint64_t newest_damaged_header = 0;
   };
 
   // Recovers the log `prefix` from `files` (an empty log if there are no segments).
@@ -173,6 +180,8 @@ class SegmentLog {
   // flush of nothing but a mark needs no mark of its own.
   uint64_t owner_appends_ = 0;
   uint64_t marked_appends_ = 0;
+  // Where the log stood when opened: marks vouch only for bytes from here on.
+  Position vouch_from_;
   bool flushing_ = false;
   std::vector<IoDone> waiting_;      // sync() callers for the next flush
   std::vector<uint64_t> abandoned_;  // segments cut off the chain, to delete

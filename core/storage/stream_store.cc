@@ -41,7 +41,7 @@ std::string RecoveryReport::describe() const {
   if (invalid_records > 0) absl::StrAppend(&out, "; invalid records ", invalid_records);
   if (lossy_damage > 0) {
     absl::StrAppend(&out, "; damage above the commit point at ", lossy_damage, " places (",
-                    synced_damage, " proven synced): ", tail_damage_name(tail_damage));
+                    synced_damage, " proven synced): ", tail_damage_name(tail_damage()));
   }
   return out;
 }

@@ -85,7 +85,10 @@ struct RecoveryReport {
   uint64_t synced_damage = 0;
   // The verdict the protocol acts on: kNone if nothing this member may have acknowledged can
   // be gone; kRot if some lossy damage hit synced bytes or unreadable sectors; else kUncertain.
-  TailDamage tail_damage = TailDamage::kNone;
+  TailDamage tail_damage() const {
+    if (lossy_damage == 0) return TailDamage::kNone;
+    return synced_damage > 0 || unreadable_bytes > 0 ? TailDamage::kRot : TailDamage::kUncertain;
+  }
 
   // One line naming each case found, for logs and traces.
   std::string describe() const;

@@ -362,18 +362,19 @@ class StreamStore::Recovery : public std::enable_shared_from_this<StreamStore::R
     RecoveryReport& report = store_->report_;
     const auto judge = [&report, &live](SegmentLog::Position at) {
       ++report.lossy_damage;
-      if (at < live.vouched) ++report.synced_damage;
+      if (live.vouches(at)) ++report.synced_damage;
     };
     for (const Hole& h : holes_) {
       if (!h.next_entry || *h.next_entry > committed_) judge(h.from);
     }
-    if (live.torn_tail_bytes > 0 || live.valid_end < live.vouched) judge(live.valid_end);
-    if (live.oldest_damaged_header != 0) judge(SegmentLog::Position{live.oldest_damaged_header, 0});
+    if (live.torn_tail_bytes > 0 || live.vouches(live.valid_end)) judge(live.valid_end);
+    // A damaged header newer than the chain's head: the newest segment died, with whatever it
+    // held (never vouched for: marks vouch only for earlier bytes). Older dead segments were
+    // off the chain already (a cut, or an earlier crash's torn creation): nothing is lost.
+    if (live.newest_damaged_header > live.valid_end.seq) {
+      judge(SegmentLog::Position{live.newest_damaged_header, 0});
+    }
     if (live.broken_chain) judge(SegmentLog::Position{UINT64_MAX, 0});
-    if (report.lossy_damage == 0) return;
-    report.tail_damage = report.synced_damage > 0 || live.unreadable_bytes > 0
-                             ? TailDamage::kRot
-                             : TailDamage::kUncertain;
   }
 
   // --- the backfill log --------------------------------------------------------------------

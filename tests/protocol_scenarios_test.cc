@@ -1,0 +1,49 @@
+// The protocol workload's targeted scenarios really strike when asked for, leave the swarm's
+// other choices alone, and the run still passes every checker.
+
+#include <gtest/gtest.h>
+
+#include "sim/workload.h"
+
+namespace walle::sim {
+namespace {
+
+absl::StatusOr<RunResult> run_protocol(uint64_t seed,
+                                       absl::btree_map<std::string, std::string> params) {
+  absl::StatusOr<Workload*> workload = builtin_workloads().find("protocol");
+  EXPECT_TRUE(workload.ok());
+  RunOptions options;
+  options.seed = seed;
+  options.params = std::move(params);
+  return (*workload)->run(options);
+}
+
+TEST(ProtocolScenarios, TailRotAndPowerLossStrikeAndTheRunPasses) {
+  uint64_t tail_rots = 0;
+  uint64_t power_losses = 0;
+  for (uint64_t seed = 1; seed <= 6; ++seed) {
+    auto result = run_protocol(seed, {{"tail_rot", "1"}, {"power_loss", "1"}});
+    ASSERT_TRUE(result.ok()) << result.status();
+    EXPECT_TRUE(result->status.ok()) << "seed " << seed << ": " << result->status;
+    tail_rots += result->stats.tail_rots;
+    power_losses += result->stats.power_losses;
+  }
+  // Every setup with corruption on has a corruptible member, the scenario's victim.
+  EXPECT_GT(tail_rots, 0u);
+  EXPECT_GE(power_losses, 6u);  // at least one cut a seed
+}
+
+TEST(ProtocolScenarios, OffMeansOffAndTheSwarmSetupStaysTheSame) {
+  for (uint64_t seed = 1; seed <= 6; ++seed) {
+    auto off = run_protocol(seed, {{"tail_rot", "0"}, {"power_loss", "0"}});
+    auto on = run_protocol(seed, {{"tail_rot", "1"}, {"power_loss", "1"}});
+    ASSERT_TRUE(off.ok() && on.ok());
+    EXPECT_EQ(off->stats.tail_rots, 0u);
+    EXPECT_EQ(off->stats.power_losses, 0u);
+    // Scenarios draw from their own stream: the setup only gains their own description.
+    EXPECT_EQ(on->setup.rfind(off->setup, 0), 0u) << on->setup << "\nvs\n" << off->setup;
+  }
+}
+
+}  // namespace
+}  // namespace walle::sim
