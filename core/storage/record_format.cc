@@ -56,7 +56,8 @@ RecordReader::Result RecordReader::check_at(uint64_t position, RecordView* recor
   if (load_u32(h) != header_check(h, seed_)) return Result::kBad;
   const uint32_t length = load_u32(h + 4);
   const uint8_t type = static_cast<uint8_t>(h[8]);
-  if (length > kMaxRecordPayloadBytes || type < 1 || type > kMaxRecordType || !all_zero(rest.substr(9, 7))) {
+  if (length > kMaxRecordPayloadBytes || type < 1 || type > kMaxRecordType ||
+      !all_zero(rest.substr(9, 7))) {
     return Result::kBad;
   }
   const uint64_t size = record_size(length);
