@@ -162,5 +162,25 @@ TEST_F(ClaimTest, AClaimWithoutAMajorityFailsCleanly) {
   EXPECT_EQ(client().result->status().code(), absl::StatusCode::kUnavailable);
 }
 
+// A member that refuses for now (a fresh stream still being created at boot) is asked again
+// at the next resend; the claim used to drop the request and wait out its phase timeout (2 s).
+TEST(ClaimAtBoot, AMemberThatRefusesWhileItsStreamOpensIsAskedAgain) {
+  sim::SimConfig config;
+  config.node_count = 4;
+  auto sim = sim::Simulation::create(config, [](Env& env) -> std::unique_ptr<Node> {
+    if (env.self == kClient) return std::make_unique<ClientNode>(env, kLeaseNs);
+    return std::make_unique<MemberNode>(env, MemberOptions{{"s"}, small_options(), {}, {}});
+  });
+  ASSERT_TRUE(sim.ok());
+  (*sim)->start_all();
+  ClientNode& client = *(*sim)->node_as<ClientNode>(kClient);
+  client.start_claim();
+  while (!client.result && (*sim)->step()) {
+  }
+  ASSERT_TRUE(client.result.has_value());
+  EXPECT_TRUE(client.result->ok()) << client.result->status();
+  EXPECT_LT((*sim)->now_ns(), 500 * kNanosPerMilli);
+}
+
 }  // namespace
 }  // namespace walle::protocol

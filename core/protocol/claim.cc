@@ -40,6 +40,19 @@ const char* phase_name(int phase) {
   return kNames[phase];
 }
 
+// A reply refusing with a status that may change (not a newer writer's kFailedPrecondition).
+bool refused_for_now(const ProtocolMessage& message) {
+  return std::visit(
+      [](const auto& m) {
+        if constexpr (requires { m.status; }) {
+          const absl::Status status = m.status.to_status();
+          return !status.ok() && !absl::IsFailedPrecondition(status);
+        }
+        return false;
+      },
+      message);
+}
+
 }  // namespace
 
 void ClaimCoordinator::arm_timer(int64_t timeout_ns) {
@@ -119,8 +132,18 @@ bool ClaimCoordinator::on_message(NodeId from, const ProtocolMessage& message) {
   auto it = pending_.find(request_id);
   if (it == pending_.end() || it->second.member != from) return false;
   const Phase phase = it->second.phase;
+  Pending answered = std::move(it->second);
   pending_.erase(it);
   if (phase_ == Phase::kDone || phase != phase_) return true;  // a reply to an earlier phase
+  // A member that refuses for now (its stream still opening after a restart, say) is asked
+  // again at the next resend, like a silent one; forgetting the request left the phase
+  // waiting for its timeout (found by the split-brain scenario: claims at boot stalled 1 s).
+  // (Later phases restart from tails on a refusal.)
+  const bool asks_every_member =
+      phase == Phase::kInfo || phase == Phase::kNewWriter || phase == Phase::kTails;
+  if (asks_every_member && refused_for_now(message)) {
+    pending_.emplace(request_id, std::move(answered));
+  }
   std::visit(
       [&](const auto& m) {
         using T = std::decay_t<decltype(m)>;
