@@ -30,7 +30,7 @@ void Nemesis::crash_one() {
   for (NodeId id = 0; id < sim_.node_count(); ++id) down += sim_.is_up(id) ? 0 : 1;
   if (down >= max_down_) return;
   const NodeId victim = random_node();
-  if (!sim_.is_up(victim)) return;
+  if (!sim_.is_up(victim) || is_spared(victim)) return;
   WALLE_CHECK(sim_.crash(victim).ok());
   const bool wipe = sim_.prng().chance(plan_.wipe_probability);
   const int64_t delay = sim_.prng().uniform_between(kNanosPerMilli, plan_.restart_delay_max_ns);
@@ -42,6 +42,14 @@ void Nemesis::crash_one() {
     }
     WALLE_CHECK(sim_.start(victim).ok());
   });
+}
+
+void Nemesis::spare(NodeId node, bool spared) {
+  if (spared) {
+    spared_.insert(node);
+  } else {
+    spared_.erase(node);
+  }
 }
 
 void Nemesis::tick() {
@@ -56,14 +64,14 @@ void Nemesis::tick() {
   if (fires(plan_.crash_per_second)) crash_one();
   if (fires(plan_.pause_per_second)) {
     const NodeId node = random_node();
-    if (sim_.is_up(node) && !sim_.host(node).paused()) {
+    if (sim_.is_up(node) && !sim_.host(node).paused() && !is_spared(node)) {
       WALLE_CHECK(sim_.pause(node, prng.uniform_between(kNanosPerMilli, plan_.pause_max_ns)).ok());
     }
   }
   if (fires(plan_.partition_per_second)) {
     const NodeId a = random_node();
     const NodeId b = random_node();
-    if (a != b) {
+    if (a != b && !is_spared(a) && !is_spared(b)) {
       const bool one_way = prng.chance(plan_.one_way_fraction);
       if (one_way) {
         net.block(a, b);
@@ -73,7 +81,10 @@ void Nemesis::tick() {
       sim_.scheduler().schedule_after(
           prng.uniform_between(kNanosPerMilli, plan_.partition_max_ns),
           [this, a, b, generation = generation_] {
-            if (generation == generation_) sim_.network().heal(a, b);
+            // A scenario that took these nodes over heals their links itself.
+            if (generation == generation_ && !is_spared(a) && !is_spared(b)) {
+              sim_.network().heal(a, b);
+            }
           });
     }
   }

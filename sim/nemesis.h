@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <functional>
 
+#include "absl/container/btree_set.h"
 #include "core/env/node_id.h"
 #include "sim/fault_plan.h"
 
@@ -32,11 +33,17 @@ class Nemesis {
 
   bool active() const { return active_; }
 
+  // A targeted scenario choreographs these nodes: no crash, pause or partition of theirs,
+  // nor a heal of a partition made earlier, until spare(node, false). Disk and message faults
+  // still hit them.
+  void spare(NodeId node, bool spared);
+
  private:
   static constexpr int64_t kTickNs = 10 * kNanosPerMilli;
   void tick();
   bool fires(double per_second);
   NodeId random_node();
+  bool is_spared(NodeId node) const { return spared_.contains(node); }
   void crash_one();
 
   Simulation& sim_;
@@ -45,6 +52,7 @@ class Nemesis {
   Hooks hooks_;
   bool active_ = false;
   int64_t until_ns_ = 0;
+  absl::btree_set<NodeId> spared_;
   uint64_t generation_ = 0;  // restarts scheduled before heal() are ignored after it
 };
 

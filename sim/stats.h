@@ -51,11 +51,13 @@ struct SimStats {
   // Targeted scenarios (sim/tail_rot_scenario.h, sim/power_loss_scenario.h) that struck.
   uint64_t tail_rots = 0;    // rot landed on a victim's newest live records
   uint64_t power_losses = 0; // every node lost power at once
+  uint64_t split_brains = 0; // a writer cut off with one member while another took over
 
   // Protocol and recovery paths taken (core/env/coverage.h), by CoveragePath.
   std::array<uint64_t, kCoveragePaths> coverage{};
 
   std::string to_string() const;
+  std::string coverage_line() const;  // "\ncoverage: name=count ..." of the paths taken
 };
 
 }  // namespace walle::sim

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
+
 #include "sim/workload.h"
 
 namespace walle::sim {
@@ -33,13 +35,33 @@ TEST(ProtocolScenarios, TailRotAndPowerLossStrikeAndTheRunPasses) {
   EXPECT_GE(power_losses, 6u);  // at least one cut a seed
 }
 
+// The split brain reaches the claim paths no other fault does: a stale longer tail that only
+// (writer, id) ordering rejects, repaired where it diverged, or jumped over by a gap commit.
+TEST(ProtocolScenarios, SplitBrainStrikesAndReachesTheClaimsHardestPaths) {
+  uint64_t split_brains = 0;
+  std::array<uint64_t, kCoveragePaths> coverage{};
+  for (uint64_t seed = 1; seed <= 40; ++seed) {
+    auto result = run_protocol(seed, {{"split_brain", "1"}, {"clients", "2"}});
+    ASSERT_TRUE(result.ok()) << result.status();
+    EXPECT_TRUE(result->status.ok()) << "seed " << seed << ": " << result->status;
+    split_brains += result->stats.split_brains;
+    for (size_t i = 0; i < kCoveragePaths; ++i) coverage[i] += result->stats.coverage[i];
+  }
+  EXPECT_GE(split_brains, 20u);  // some seeds have no writer left with work at the cue
+  for (CoveragePath path : {CoveragePath::kDivergentRepair, CoveragePath::kStampIdDisagreement,
+                            CoveragePath::kGapCommit}) {
+    EXPECT_GT(coverage[static_cast<size_t>(path)], 0u) << kCoveragePathNames[static_cast<size_t>(path)];
+  }
+}
+
 TEST(ProtocolScenarios, OffMeansOffAndTheSwarmSetupStaysTheSame) {
   for (uint64_t seed = 1; seed <= 6; ++seed) {
-    auto off = run_protocol(seed, {{"tail_rot", "0"}, {"power_loss", "0"}});
-    auto on = run_protocol(seed, {{"tail_rot", "1"}, {"power_loss", "1"}});
+    auto off = run_protocol(seed, {{"tail_rot", "0"}, {"power_loss", "0"}, {"split_brain", "0"}});
+    auto on = run_protocol(seed, {{"tail_rot", "1"}, {"power_loss", "1"}, {"split_brain", "1"}});
     ASSERT_TRUE(off.ok() && on.ok());
     EXPECT_EQ(off->stats.tail_rots, 0u);
     EXPECT_EQ(off->stats.power_losses, 0u);
+    EXPECT_EQ(off->stats.split_brains, 0u);
     // Scenarios draw from their own stream: the setup only gains their own description.
     EXPECT_EQ(on->setup.rfind(off->setup, 0), 0u) << on->setup << "\nvs\n" << off->setup;
   }

@@ -1,0 +1,107 @@
+#include "sim/workloads/protocol_checker.h"
+
+#include "absl/strings/str_cat.h"
+#include "core/protocol/member_node.h"
+#include "sim/workloads/protocol_client.h"
+
+namespace walle::sim::protocol_workload {
+
+using protocol::Writer;
+
+void Checker::on_acked(WriterId writer, uint64_t id, uint64_t checksum,
+                       const std::vector<ProtocolClient*>& clients, NodeId self) {
+  ++acks_;
+  // Agreement: one entry per committed id.
+  if (auto read = read_.find(id); read != read_.end() && read->second != checksum) {
+    fail(absl::StrCat("agreement: entry ", id, " was acknowledged different from what was read"));
+    return;
+  }
+  auto [it, inserted] = acked_.try_emplace(id, checksum, writer);
+  if (!inserted && it->second.first != checksum) {
+    fail(absl::StrCat("agreement: entry ", id, " was acknowledged with two different checksums"));
+    return;
+  }
+  // Exclusivity: a newer claim that completed already adopted a tail; an older writer's entry
+  // beyond it must never be acknowledged.
+  for (const ClaimResult& claim : claims_) {
+    if (claim.writer > writer && id > claim.tail_id) {
+      fail(absl::StrCat("exclusivity: entry ", id, " of an older writer was acknowledged after a ",
+                        "newer claim ended at tail ", claim.tail_id));
+      return;
+    }
+  }
+  // Lease safety: while a writer trusts its lease, nothing it does not know is committed: no
+  // newer writer commits at all, and an older one only what the lease holder's claim adopted
+  // (an old writer may learn late that entries before the claim were committed).
+  for (NodeId n = 0; n < clients.size(); ++n) {
+    const ProtocolClient* other = clients[n];
+    if (other == nullptr || n == self || other->writer() == nullptr) continue;
+    const Writer& w = *other->writer();
+    if (w.id() == writer || !w.lease_valid()) continue;
+    if (writer > w.id() || id > claimed_tail(w.id())) {
+      fail(absl::StrCat("lease safety: entry ", id, " was committed while client ", n,
+                        " trusted its lease"));
+      return;
+    }
+  }
+}
+namespace {
+
+// Whether `store` holds entry `id` with `checksum` (below its commit point: some entry).
+bool holds(const storage::StreamStore& store, uint64_t id, uint64_t checksum) {
+  if (id < store.meta().first_entry_id) return true;  // trimmed by the protocol
+  if (id < store.committed_id()) return !store.missing().contains(id);
+  const std::optional<storage::EntryHead> head = store.head(id);
+  return head.has_value() && head->checksum == checksum;
+}
+
+}  // namespace
+
+storage::StreamStore* member_store(Simulation& sim, NodeId node) {
+  auto* member = sim.node_as<protocol::MemberNode>(node);
+  return member == nullptr ? nullptr : member->store(kStream);
+}
+
+void Checker::before_crash(NodeId member) {
+  if (corruptible_.contains(member)) return;
+  const storage::StreamStore* store = member_store(sim_, member);
+  if (store == nullptr) return;  // not open: what must survive an earlier crash still must
+  absl::btree_map<uint64_t, uint64_t> survive = std::move(must_survive_[member]);
+  for (const auto& [id, checksum] : member_acks_[member]) survive[id] = checksum;
+  member_acks_.erase(member);
+  // Below the commit point heads are gone; a committed id vouches for the entry only when it
+  // is the one the writers had acknowledged there (else the protocol replaced it earlier),
+  // and only in the live log: a copy refilled from a peer after a gap commit dropped the
+  // member's own is the backfill's (synced before its next chunk), not this acknowledgement.
+  absl::erase_if(survive, [this, store](const auto& e) {
+    const auto& [id, checksum] = e;
+    if (id < store->committed_id()) {
+      auto acked = acked_.find(id);
+      return acked == acked_.end() || acked->second.first != checksum ||
+             store->locate(id) != storage::StreamStore::Location::kLive;
+    }
+    return !holds(*store, id, checksum);
+  });
+  must_survive_.erase(member);
+  if (!survive.empty()) must_survive_[member] = std::move(survive);
+}
+
+void Checker::check_recoveries() {
+  for (auto it = must_survive_.begin(); it != must_survive_.end();) {
+    const storage::StreamStore* store = member_store(sim_, it->first);
+    if (store == nullptr) {
+      ++it;
+      continue;  // still down, or recovering
+    }
+    for (const auto& [id, checksum] : it->second) {
+      if (!holds(*store, id, checksum)) {
+        fail(absl::StrCat("durability: member ", it->first, " acknowledged entry ", id,
+                          " but lost it in a crash"));
+        return;
+      }
+    }
+    it = must_survive_.erase(it);
+  }
+}
+
+}  // namespace walle::sim::protocol_workload

@@ -1,0 +1,111 @@
+#pragma once
+
+// The protocol workload's checker: every invariant, judged as events happen (durability,
+// agreement, exclusivity, lease safety; member durability across crashes). The first
+// violation is kept and fails the seed.
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/container/btree_map.h"
+#include "absl/container/btree_set.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "core/protocol/claim.h"
+#include "core/storage/stream_store.h"
+#include "sim/simulation.h"
+
+namespace walle::sim::protocol_workload {
+
+inline constexpr const char* kStream = "s";
+
+using protocol::ClaimResult;
+
+class ProtocolClient;
+
+// The member's store of the workload's stream; nullptr while it is down or recovering.
+storage::StreamStore* member_store(Simulation& sim, NodeId node);
+
+// Every invariant, checked as events happen; the first violation is kept.
+class Checker {
+ public:
+  // Members in `corruptible` may lose what they acknowledged to corruption (the budget).
+  Checker(Simulation& sim, absl::btree_set<NodeId> corruptible)
+      : sim_(sim), corruptible_(std::move(corruptible)) {}
+
+  void on_claimed(const protocol::ClaimResult& result) {
+    // Durability: a claim adopts every entry older writers had acknowledged before it
+    // completed. (A newer writer may have overtaken a slow claim: that claim's writer is then
+    // superseded and its puts are refused.)
+    for (const auto& [id, acked] : acked_) {
+      if (id > result.tail_id && acked.second < result.writer) {
+        fail(absl::StrCat("durability: a claim by writer ", result.writer.ts, ".", result.writer.id,
+                          " ended at tail ", result.tail_id, " but entry ", id,
+                          " was acknowledged before"));
+        break;
+      }
+    }
+    claims_.push_back(result);
+  }
+
+  void on_acked(WriterId writer, uint64_t id, uint64_t checksum,
+                const std::vector<ProtocolClient*>& clients, NodeId self);
+
+  // Agreement as readers see it: a committed entry read from any member is the one
+  // acknowledged at that id, and every reader sees the same entry there.
+  void on_read(NodeId reader, const Entry& entry) {
+    auto [it, inserted] = read_.try_emplace(entry.id, entry.checksum);
+    if (!inserted && it->second != entry.checksum) {
+      return fail(absl::StrCat("agreement: client ", reader, " read entry ", entry.id,
+                               " different from what another read there"));
+    }
+    auto acked = acked_.find(entry.id);
+    if (acked != acked_.end() && acked->second.first != entry.checksum) {
+      fail(absl::StrCat("agreement: client ", reader, " read entry ", entry.id,
+                        " different from the acknowledged one"));
+    }
+  }
+  uint64_t entries_read() const { return read_.size(); }
+
+  void fail(std::string message) {
+    if (status_.ok()) {
+      status_ = absl::InternalError(
+          absl::StrCat("at ", absl::StrFormat("%.6f", sim_.now_ns() / 1e9), "s: ", message));
+    }
+  }
+  // Member durability: a member's OK to a put means the entry is durable there, so a crash
+  // must not take it away (unless the protocol itself removed it before the crash).
+  void on_member_ack(NodeId member, uint64_t id, uint64_t checksum) {
+    member_acks_[member][id] = checksum;
+  }
+  void before_crash(NodeId member);
+  bool recoveries_pending() const { return !must_survive_.empty(); }
+  void check_recoveries();
+
+  const absl::Status& status() const { return status_; }
+  uint64_t claimed_tail(const WriterId& writer) const {
+    for (const ClaimResult& claim : claims_) {
+      if (claim.writer == writer) return claim.tail_id;
+    }
+    return 0;
+  }
+  uint64_t acks() const { return acks_; }
+  uint64_t max_acked() const { return acked_.empty() ? 0 : acked_.rbegin()->first; }
+  const absl::btree_map<uint64_t, std::pair<uint64_t, WriterId>>& acked() const { return acked_; }
+
+ private:
+  Simulation& sim_;
+  absl::btree_set<NodeId> corruptible_;
+  absl::btree_map<uint64_t, std::pair<uint64_t, WriterId>> acked_;  // id -> checksum, writer
+  absl::btree_map<uint64_t, uint64_t> read_;                        // id -> checksum read
+  std::vector<ClaimResult> claims_;
+  absl::btree_map<NodeId, absl::btree_map<uint64_t, uint64_t>> member_acks_;  // id -> checksum
+  absl::btree_map<NodeId, absl::btree_map<uint64_t, uint64_t>> must_survive_;
+  uint64_t acks_ = 0;
+  absl::Status status_;
+};
+
+}  // namespace walle::sim::protocol_workload

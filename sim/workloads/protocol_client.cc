@@ -1,0 +1,158 @@
+#include "sim/workloads/protocol_client.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "core/wire/codec.h"
+#include "sim/workloads/protocol_checker.h"
+
+namespace walle::sim::protocol_workload {
+
+using protocol::ClaimCoordinator;
+using protocol::ClaimOptions;
+using protocol::ClaimResult;
+using protocol::ProtocolMessage;
+using protocol::Writer;
+using protocol::WriterOptions;
+
+ProtocolClient::ProtocolClient(Env& env, const ClientConfig& config, Checker& checker,
+                               std::vector<ProtocolClient*>& registry)
+    : env_(env),
+      config_(config),
+      checker_(checker),
+      registry_(registry),
+      reader_(env, protocol::ReaderOptions{kStream, config.members}) {
+  registry_[env_.self] = this;
+}
+
+ProtocolClient::~ProtocolClient() { registry_[env_.self] = nullptr; }
+
+void ProtocolClient::start() {
+  schedule_tick(env_.random.uniform_between(0, 20) * kNanosPerMilli);
+}
+
+void ProtocolClient::receive(NodeId from, std::string_view bytes) {
+  absl::StatusOr<ProtocolMessage> m = wire::decode<ProtocolMessage>(bytes);
+  if (!m.ok()) return;
+  if (claim_ != nullptr && claim_->on_message(from, *m)) return;
+  if (reader_.on_message(from, *m)) return;
+  if (writer_ == nullptr || !writer_->on_message(from, *m)) return;
+  const auto* reply = std::get_if<protocol::PutReply>(&*m);
+  if (reply != nullptr && reply->entry_id > 0 && reply->status.to_status().ok()) {
+    auto it = checksums_.find(reply->entry_id);
+    if (it != checksums_.end()) checker_.on_member_ack(from, it->first, it->second);
+  }
+  pump();  // commits free room in the pipeline: refill it at once, not at the next tick
+}
+
+void ProtocolClient::claim_now(bool preempt) {
+  if (stopped_ || claim_ != nullptr || written_ >= config_.entries) return;
+  start_claim(preempt);
+}
+
+void ProtocolClient::schedule_tick(int64_t delay_ns) {
+  env_.clock.start_timer(delay_ns, [this] { tick(); });
+}
+
+void ProtocolClient::tick() {
+  schedule_tick(25 * kNanosPerMilli);
+  if (stopped_) return;
+  const int64_t now = env_.clock.now_ns();
+  if (writer_ != nullptr && writer_->closed()) {
+    // Lost to a newer writer: let it work a while before competing again, or two clients
+    // would take the stream from each other forever (the original's WaitAndClaim).
+    writer_.reset();
+    back_off(now);
+  }
+  if (writer_ != nullptr && written_ >= config_.entries && writer_->idle()) {
+    // Done: release the stream (heartbeats stop, the lease runs out) for the others.
+    writer_.reset();
+  }
+  if (reads() && !reader_.busy()) read_next();
+  const bool writing = writer_ != nullptr;
+  // Only a client with work left claims.
+  if (claim_ == nullptr && written_ < config_.entries && now >= next_claim_ns_ &&
+      (!writing || env_.random.chance(config_.compete_per_tick))) {
+    // Competing with a live writer is a deliberate takeover; otherwise wait for leases.
+    start_claim(/*preempt=*/writing);
+  }
+  pump();
+}
+
+// Tails the stream: each read continues where the last ended, waiting for new commits, and
+// must chain onto what this client read before.
+void ProtocolClient::read_next() {
+  (void)reader_.read(
+      read_from_, 200 * kNanosPerMilli, [this](absl::StatusOr<std::vector<Entry>> entries) {
+        if (!entries.ok()) return;  // no member could serve it: later
+        for (const Entry& e : *entries) {
+          if (e.checksum != chain_checksum(read_checksum_, e.data)) {
+            return checker_.fail(
+                absl::StrCat("agreement: client ", env_.self, " read entry ", e.id,
+                             " that does not chain onto the entry it read before"));
+          }
+          checker_.on_read(env_.self, e);
+          read_checksum_ = e.checksum;
+          read_from_ = e.id + 1;
+        }
+      });
+}
+
+void ProtocolClient::back_off(int64_t now) {
+  next_claim_ns_ = now + env_.random.uniform_between(config_.lease_ns, 4 * config_.lease_ns);
+}
+
+void ProtocolClient::start_claim(bool preempt) {
+  ClaimOptions options{kStream, config_.members, config_.lease_ns, kNanosPerSecond, 5, 64 << 10};
+  options.preempt = preempt;
+  claim_ = std::make_unique<ClaimCoordinator>(
+      env_, std::move(options), [this](absl::StatusOr<ClaimResult> result) {
+        // Destroying the coordinator inside its own callback is unsafe: defer it.
+        env_.clock.start_timer(0, [this] { claim_.reset(); });
+        if (!result.ok()) {
+          back_off(env_.clock.now_ns());
+          return;
+        }
+        checker_.on_claimed(*result);
+        checksums_.clear();
+        WriterOptions options{kStream, config_.members, config_.lease_ns};
+        options.max_in_flight_entries = 32;
+        options.bug_commit_without_majority = config_.bug_commit_without_majority;
+        writer_ = std::make_unique<Writer>(env_, options, *result);
+        if (config_.writer_started != nullptr && *config_.writer_started) {
+          (*config_.writer_started)(env_.self);
+        }
+        pump();
+      });
+  claim_->start();
+}
+
+void ProtocolClient::pump() {
+  if (writer_ == nullptr || writer_->closed()) return;
+  while (written_ < config_.entries) {
+    // Eight random letters, then one letter repeated: entries differ, sizes vary, and
+    // making the data no longer costs a fifth of the sweep's time (random bytes did).
+    uint64_t bits = env_.random.next_u64();
+    std::string data(env_.random.uniform(config_.max_entry_bytes + 1),
+                     static_cast<char>('a' + bits % 26));
+    for (size_t i = 0; i < std::min<size_t>(8, data.size()); ++i, bits >>= 8) {
+      data[i] = static_cast<char>('a' + (bits & 0xff) % 26);
+    }
+    Writer* w = writer_.get();
+    absl::StatusOr<uint64_t> id = w->put(std::move(data), [this, w](absl::Status s) {
+      if (!s.ok()) {
+        --written_;  // lost with its writer: the next writer writes it again
+        return;
+      }
+      // In the callback, the writer's committed entry is this put's.
+      WALLE_EVENT(env_, "client: entry ", w->committed_id(), " acknowledged");
+      checker_.on_acked(w->id(), w->committed_id(), w->committed_checksum(), registry_,
+                        env_.self);
+    });
+    if (!id.ok()) return;  // the budget is full, or the writer closed
+    checksums_[*id] = w->tail_checksum();
+    ++written_;
+  }
+}
+
+}  // namespace walle::sim::protocol_workload
