@@ -271,7 +271,7 @@ TEST(StreamStore, FaultPointsChangeNothingThatIsReadBack) {
   uint64_t fired = 0;
   for (uint64_t seed = 1; seed <= 20; ++seed) {
     StoreHarness h(StoreHarness::default_config(seed));
-    sim::SimBuggify buggify(sim::Prng(seed), &fired, /*enable_probability=*/1.0,
+    sim::SimBuggify buggify(sim::Prng(seed), nullptr, &fired, /*enable_probability=*/1.0,
                             /*fire_probability=*/0.3);
     StoreOptions options = small_options();
     options.buggify = &buggify;
@@ -291,6 +291,38 @@ TEST(StreamStore, FaultPointsChangeNothingThatIsReadBack) {
     EXPECT_EQ(*read, written) << seed;
   }
   EXPECT_GT(fired, 0u);
+}
+
+// A flush that spans segments and fails on an older one (ENOSPC zero-filling its new file)
+// must not leave a newer segment durable: recovery would find the chain broken and call every
+// older segment dead, losing entries whose sync had succeeded long before.
+TEST(StreamStore, AFailedFlushAcrossSegmentsLosesNoEarlierSyncedEntry) {
+  uint64_t failed_syncs = 0;
+  for (uint64_t seed = 1; seed <= 40; ++seed) {
+    StoreHarness h(StoreHarness::default_config(seed));
+    ASSERT_TRUE(h.open().ok());
+    h.disk().config().enospc_probability = 0.2;
+    Entry previous = entry_zero();
+    uint64_t synced_through = 0;
+    for (uint64_t id = 1; id <= 200; ++id) {
+      // About a kilobyte each, eight to a segment: a flush of ten spans two or three segments.
+      const Entry e = make_entry(id, previous.checksum, 900 + id % 100);
+      if (!h.store().append(e).ok()) break;  // the store stopped taking writes: fine
+      previous = e;
+      if (id % 10 != 0) continue;
+      if (!h.sync().ok()) {
+        ++failed_syncs;
+        break;  // crash right after the failed flush, before a retry repairs it
+      }
+      synced_through = id;
+    }
+    h.disk().config().enospc_probability = 0;
+    ASSERT_TRUE(h.crash_and_reopen(sim::CrashMode::kLoseAll).ok()) << seed;
+    EXPECT_GE(h.store().tail_id(), synced_through) << "seed " << seed;
+    EXPECT_TRUE(h.store().missing().empty()) << "seed " << seed << ": "
+                                             << h.store().missing().to_string();
+  }
+  EXPECT_GT(failed_syncs, 0u);
 }
 
 }  // namespace

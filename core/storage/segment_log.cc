@@ -195,95 +195,103 @@ void SegmentLog::flush() {
   // What this flush makes durable, for the sync mark queued once it is.
   const Position flushed_end = end();
   const uint64_t flushed_appends = owner_appends_;
+  flush_segments(1, flushed_end.seq,
+                 [this, waiters, flushed_end, flushed_appends](absl::Status status) {
+                   flushing_ = false;
+                   if (status.ok() && flushed_appends != marked_appends_ &&
+                       flushed_end.seq != 0 && segments_.contains(flushed_end.seq)) {
+                     // Written by the next flush: recovery then knows these bytes were
+                     // durable, so damage among them is rot, not a torn write.
+                     marked_appends_ = flushed_appends;
+                     append_record_at_head(
+                         RecordType::kSyncMark,
+                         encode_payload(SyncMark{vouch_from_, flushed_end,
+                                                 mark_state_ ? mark_state_() : std::string()}));
+                   }
+                   for (IoDone& waiter : *waiters) waiter(status);
+                   flush();  // callers that arrived meanwhile
+                 });
+}
 
-  auto countdown = std::make_shared<Join>();
-  countdown->pending = 1;  // released after every operation is submitted
-  countdown->done = [this, waiters, flushed_end, flushed_appends](absl::Status status) {
-    for (auto& [seq, segment] : segments_) {
+// One segment at a time, oldest first: a segment's bytes reach the disk only once every older
+// one's are durable. Written side by side, a failed write (ENOSPC zero-filling a new file)
+// could leave a durable segment chained to one that never became durable, and recovery would
+// call everything older dead (found by BUGGIFY's short segments with ENOSPC: a member lost
+// entries it had acknowledged long before).
+void SegmentLog::flush_segments(uint64_t from_seq, uint64_t last_seq, IoDone done) {
+  auto it = segments_.lower_bound(from_seq);
+  while (it != segments_.end() && it->first <= last_seq && it->second.ready &&
+         it->second.queued.empty()) {
+    ++it;
+  }
+  if (it == segments_.end() || it->first > last_seq) return remove_abandoned(std::move(done));
+  const uint64_t seq = it->first;
+  Segment& segment = it->second;
+  auto join = Join::make([this, seq, last_seq, done = std::move(done)](absl::Status status) mutable {
+    if (auto found = segments_.find(seq); found != segments_.end()) {
+      Segment& flushed = found->second;
       if (status.ok()) {
-        segment.durable = segment.written;
-      } else if (!segment.in_flight.empty()) {
+        flushed.durable = flushed.written;
+        flushed.ready = true;  // only now: a zero fill that failed is redone by the next flush
+      } else if (!flushed.in_flight.empty()) {
         // Rewritten by the next flush at the same offsets: writes are idempotent.
-        segment.written -= segment.in_flight.size();
-        queued_bytes_ += segment.in_flight.size();
-        segment.queued.insert(0, segment.in_flight);
+        flushed.written -= flushed.in_flight.size();
+        queued_bytes_ += flushed.in_flight.size();
+        flushed.queued.insert(0, flushed.in_flight);
       }
-      segment.in_flight.clear();
+      flushed.in_flight.clear();
     }
-    flushing_ = false;
-    if (status.ok() && flushed_appends != marked_appends_ && flushed_end.seq != 0 &&
-        segments_.contains(flushed_end.seq)) {
-      // Written by the next flush: recovery then knows these bytes were durable, so damage
-      // among them is rot, not a torn write.
-      marked_appends_ = flushed_appends;
-      append_record_at_head(
-          RecordType::kSyncMark,
-          encode_payload(SyncMark{vouch_from_, flushed_end,
-                                  mark_state_ ? mark_state_() : std::string()}));
+    if (!status.ok()) return done(status);
+    flush_segments(seq + 1, last_seq, std::move(done));
+  });
+  if (!segment.ready) {
+    // A new segment: a recycled spare, or a fresh file written with zeros, its name synced.
+    const std::optional<std::string> spare = find_spare();
+    absl::StatusOr<std::unique_ptr<File>> file =
+        spare ? files_.open(*spare, OpenMode::kOpenExisting)
+              : files_.open(segment_name(seq), OpenMode::kCreateIfMissing);
+    if (!file.ok()) {
+      join->finish(file.status());
+      return;
     }
-    for (IoDone& waiter : *waiters) waiter(status);
-    flush();  // callers that arrived meanwhile
-  };
+    segment.file = std::move(*file);
+    if (spare) {
+      ++join->pending;
+      files_.rename(*spare, segment_name(seq), [join](absl::Status s) { join->finish(s); });
+    } else if (segment.file->size() < segment_bytes_) {
+      join->pending += 2;
+      segment.file->write_at(0, std::string(segment_bytes_, '\0'),
+                             [join](absl::Status s) { join->finish(s); });
+      segment.file->sync([join](absl::Status s) { join->finish(s); });
+    }
+    ++join->pending;
+    files_.sync_dir([join](absl::Status s) { join->finish(s); });
+  }
+  if (!segment.queued.empty()) {
+    const uint64_t offset = segment.written;
+    segment.in_flight = std::move(segment.queued);
+    segment.queued.clear();
+    segment.written += segment.in_flight.size();
+    queued_bytes_ -= segment.in_flight.size();
+    join->pending += 2;
+    segment.file->write_at(offset, segment.in_flight, [join](absl::Status s) { join->finish(s); });
+    segment.file->sync([join](absl::Status s) { join->finish(s); });
+  }
+  join->finish(absl::OkStatus());
+}
 
-  bool spare_taken = false;  // one spare, for at most one new segment of this flush
-  for (auto& [seq_key, segment_ref] : segments_) {
-    const uint64_t seq = seq_key;
-    Segment& segment = segment_ref;
-    if (segment.ready && segment.queued.empty()) continue;
-    if (!segment.ready) {
-      // A new segment: a recycled spare, or a fresh file written with zeros, its name synced.
-      const std::optional<std::string> spare = spare_taken ? std::nullopt : find_spare();
-      const bool use_spare = spare.has_value();
-      spare_taken |= use_spare;
-      absl::StatusOr<std::unique_ptr<File>> file =
-          use_spare ? files_.open(*spare, OpenMode::kOpenExisting)
-                    : files_.open(segment_name(seq), OpenMode::kCreateIfMissing);
-      if (!file.ok()) {
-        countdown->first_error = file.status();
-        break;
-      }
-      segment.file = std::move(*file);
-      if (use_spare) {
-        ++countdown->pending;
-        files_.rename(*spare, segment_name(seq),
-                      [countdown](absl::Status s) { countdown->finish(s); });
-      } else if (segment.file->size() < segment_bytes_) {
-        countdown->pending += 2;
-        segment.file->write_at(0, std::string(segment_bytes_, '\0'),
-                               [countdown](absl::Status s) { countdown->finish(s); });
-        segment.file->sync([countdown](absl::Status s) { countdown->finish(s); });
-      }
-      ++countdown->pending;
-      files_.sync_dir([this, seq, countdown](absl::Status s) {
-        auto it = segments_.find(seq);
-        if (s.ok() && it != segments_.end()) it->second.ready = true;
-        countdown->finish(s);
-      });
-    }
-    if (!segment.queued.empty()) {
-      const uint64_t offset = segment.written;
-      segment.in_flight = std::move(segment.queued);
-      segment.queued.clear();
-      segment.written += segment.in_flight.size();
-      queued_bytes_ -= segment.in_flight.size();
-      countdown->pending += 2;
-      segment.file->write_at(offset, segment.in_flight,
-                             [countdown](absl::Status s) { countdown->finish(s); });
-      segment.file->sync([countdown](absl::Status s) { countdown->finish(s); });
-    }
+// Segments cut off the chain are deleted once everything the flush wrote is durable.
+void SegmentLog::remove_abandoned(IoDone done) {
+  auto join = Join::make(std::move(done));
+  for (uint64_t seq : abandoned_) {
+    if (!files_.exists(segment_name(seq))) continue;
+    ++join->pending;
+    files_.remove(segment_name(seq), [join](absl::Status s) {
+      join->finish(s.code() == absl::StatusCode::kNotFound ? absl::OkStatus() : s);
+    });
   }
-  // Segments cut off the chain are deleted after everything above.
-  if (!abandoned_.empty()) {
-    for (uint64_t seq : abandoned_) {
-      if (!files_.exists(segment_name(seq))) continue;
-      ++countdown->pending;
-      files_.remove(segment_name(seq), [countdown](absl::Status s) {
-        countdown->finish(s.code() == absl::StatusCode::kNotFound ? absl::OkStatus() : s);
-      });
-    }
-    abandoned_.clear();
-  }
-  countdown->finish(absl::OkStatus());
+  abandoned_.clear();
+  join->finish(absl::OkStatus());
 }
 
 void SegmentLog::read(Position position, uint64_t length, ReadDone done) {

@@ -13,7 +13,8 @@
 // The log knows records, positions and sizes; what the records mean is its owner's business.
 // Writes are queued in memory and written by flush(): all queued bytes, one write per segment,
 // one fdatasync per touched segment, and every sync() caller waiting since before the flush
-// shares that one round (group commit).
+// shares that one round (group commit). Segments are written one after another, oldest first,
+// so no durable segment is ever chained to one that is not.
 //
 // Torn or rotten? After a flush's fdatasync succeeds, the log queues a sync mark (a record it
 // consumes itself, like headers) naming the end of what that flush made durable; the next
@@ -163,6 +164,8 @@ class SegmentLog {
   void start_segment(uint64_t previous_seq, uint64_t previous_end);
   Position append_record_at_head(RecordType type, std::string_view payload);
   void flush();
+  void flush_segments(uint64_t from_seq, uint64_t last_seq, IoDone done);
+  void remove_abandoned(IoDone done);
 
   FileSystem& files_;
   std::string prefix_;
