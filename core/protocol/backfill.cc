@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "core/storage/record_format.h"
 #include "core/wire/codec.h"
 
 namespace walle::protocol {
@@ -28,8 +29,11 @@ Backfill::~Backfill() {
 void Backfill::arm_probe() {
   if (options_.peers.empty() || options_.probe_ns <= 0) return;
   const int64_t half = options_.probe_ns / 2;
-  probe_timer_ = env_.clock.start_timer(
-      half + static_cast<int64_t>(env_.random.uniform(static_cast<uint64_t>(2 * half) + 1)),
+  const int64_t delay =
+      WALLE_BUGGIFY(env_.buggify, kBuggifyProbeNow)
+          ? kNanosPerMilli
+          : half + static_cast<int64_t>(env_.random.uniform(static_cast<uint64_t>(2 * half) + 1));
+  probe_timer_ = env_.clock.start_timer(delay,
       [this] {
         probe_timer_.reset();
         probe();
@@ -102,7 +106,9 @@ void Backfill::run() {
   const auto range = store_.missing().next_range(floor);
   if (!range) return;
   const uint64_t first = std::max(range->first, floor);
-  ask(Job::kRefill, first - 1, std::min(range->second, first + options_.chunk_entries));
+  const uint64_t chunk =
+      WALLE_BUGGIFY(env_.buggify, kBuggifyOneEntryBackfill) ? 1 : options_.chunk_entries;
+  ask(Job::kRefill, first - 1, std::min(range->second, first + chunk));
 }
 
 void Backfill::ask(Job job, uint64_t from, uint64_t to) {
@@ -111,9 +117,16 @@ void Backfill::ask(Job job, uint64_t from, uint64_t to) {
   if (job == Job::kProbeInfo) {
     env_.transport.send(peer, wire::encode(WriterInfoRequest{stream_, request_->id}));
   } else {
-    env_.transport.send(
-        peer, wire::encode(ReadRequest{stream_, request_->id, from, to, options_.chunk_bytes,
-                                       /*allow_uncommitted=*/job == Job::kFastForward, 0}));
+    // A refill's first entry only starts the chain check: its bytes must not use up the
+    // chunk, or an entry larger than the chunk would be asked for forever (found by BUGGIFY's
+    // one-byte chunks: missing ids stayed missing).
+    const uint64_t max_bytes =
+        options_.chunk_bytes +
+        (job == Job::kRefill ? storage::kRecordHeaderBytes + storage::kMaxRecordPayloadBytes : 0);
+    env_.transport.send(peer,
+                        wire::encode(ReadRequest{stream_, request_->id, from, to, max_bytes,
+                                                 /*allow_uncommitted=*/job == Job::kFastForward,
+                                                 0}));
   }
   const uint64_t id = request_->id;
   deadline_ = env_.clock.start_timer(options_.request_timeout_ns, [this, id] {
