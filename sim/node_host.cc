@@ -14,7 +14,7 @@ NodeHost::NodeHost(Simulation& sim, NodeId id, int64_t clock_origin_ns, int64_t 
       disk_(*this, sim.config().disk),
       app_prng_(Prng(seed).fork(1)),
       fault_prng_(Prng(seed).fork(2)),
-      buggify_(Prng(seed).fork(3), &sim.stats().buggify_fired),
+      buggify_(Prng(seed).fork(3), &coverage_, &sim.stats().buggify_fired),
       env_{id,      clock_,    transport_,
            disk_,   app_prng_, sim.config().buggify ? &buggify_ : nullptr,
            &events_, &coverage_} {}

@@ -2,12 +2,13 @@
 
 namespace walle::sim {
 
-bool SimBuggify::fire(const char* file, int line) {
-  auto [it, inserted] = enabled_.try_emplace(std::pair{std::string_view(file), line}, false);
-  if (inserted) it->second = prng_.chance(enable_probability_);
-  if (!it->second || !prng_.chance(fire_probability_)) return false;
+bool SimBuggify::fire(CoveragePath point) {
+  State& state = state_[static_cast<size_t>(point)];
+  if (state == State::kUnknown) state = prng_.chance(enable_probability_) ? State::kOn : State::kOff;
+  if (state == State::kOff || !prng_.chance(fire_probability_)) return false;
   ++fired_;
   if (fired_counter_ != nullptr) ++*fired_counter_;
+  if (coverage_ != nullptr) coverage_->hit(point);
   return true;
 }
 

@@ -1,10 +1,8 @@
 #pragma once
 
+#include <array>
 #include <cstdint>
-#include <string_view>
-#include <utility>
 
-#include "absl/container/flat_hash_map.h"
 #include "core/env/buggify.h"
 #include "sim/prng.h"
 
@@ -14,27 +12,30 @@ namespace walle::sim {
 // is reached (with probability `enable_probability`), and an enabled point then fires on
 // each visit with probability `fire_probability`: a run explores some unusual paths hard
 // instead of all of them faintly. Decisions come from the run's PRNG in visit order, so a
-// seed replays them; the map is only looked up, never iterated.
+// seed replays them. Firings count as coverage (`coverage`, optional).
 class SimBuggify final : public Buggify {
  public:
-  // `fired_counter` (optional) is incremented on every firing, e.g. a SimStats field.
-  explicit SimBuggify(Prng prng, uint64_t* fired_counter = nullptr,
+  explicit SimBuggify(Prng prng, Coverage* coverage = nullptr, uint64_t* fired_counter = nullptr,
                       double enable_probability = 0.25, double fire_probability = 0.25)
       : prng_(prng),
+        coverage_(coverage),
         fired_counter_(fired_counter),
         enable_probability_(enable_probability),
         fire_probability_(fire_probability) {}
 
-  bool fire(const char* file, int line) override;
+  bool fire(CoveragePath point) override;
 
   uint64_t fired() const { return fired_; }
 
  private:
+  enum class State : uint8_t { kUnknown, kOff, kOn };
+
   Prng prng_;
+  Coverage* coverage_;
   uint64_t* fired_counter_;
   double enable_probability_;
   double fire_probability_;
-  absl::flat_hash_map<std::pair<std::string_view, int>, bool> enabled_;
+  std::array<State, kCoveragePaths> state_{};
   uint64_t fired_ = 0;
 };
 

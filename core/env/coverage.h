@@ -3,7 +3,8 @@
 // Coverage: protocol and recovery paths the simulator must reach. Each is counted when taken
 // (WALLE_COVER); the simulator sums the counts per seed and `walle-sim sweep` prints them, so
 // a path with count 0 is one no checker ever judged (docs/simulation.md, "Coverage").
-// nullptr in production: counting costs one branch.
+// nullptr in production: counting costs one branch. BUGGIFY's fault points are paths too:
+// a point that never fires tests nothing.
 
 #include <array>
 #include <cstddef>
@@ -28,6 +29,19 @@ enum class CoveragePath : uint8_t {
   kRecoveryUncertain,        // recovery's verdict: uncertain (torn or rot)
   kRecoveryRot,              // recovery's verdict: rot
   kRecoveryUnreadable,       // recovery read around unreadable sectors
+  // BUGGIFY fault points (core/env/buggify.h): counted when they fire.
+  kBuggifyShortSegments,     // the store rolls its segment after an append
+  kBuggifySparseIndex,       // the store indexes sparsely
+  kBuggifyTinyReadChunks,    // the store reads 64 bytes at a time
+  kBuggifyQueueFull,         // a replica refuses to queue a put (the sender retries)
+  kBuggifyQueueExpiresEarly, // a replica's queued puts time out at once
+  kBuggifyOneEntryRepair,    // a claim copies one entry per read
+  kBuggifyPhaseTimeout,      // a claim's phase times out at once (spurious)
+  kBuggifyDelayedResend,     // a writer resends late
+  kBuggifyEarlyResend,       // a writer resends unacknowledged puts at once (duplicates)
+  kBuggifyHeartbeatJitter,   // a writer's heartbeat comes late (its lease may lapse)
+  kBuggifyOneEntryBackfill,  // backfill fetches one entry per read
+  kBuggifyProbeNow,          // an anti-entropy probe runs at once
   kCount,
 };
 
@@ -41,6 +55,10 @@ inline constexpr std::array<const char*, kCoveragePaths> kCoveragePathNames = {
     "resolver_claim",      "recovery_torn_tail",    "recovery_uncommitted_hole",
     "recovery_committed_hole", "recovery_uncertain", "recovery_rot",
     "recovery_unreadable",
+    "buggify_short_segments", "buggify_sparse_index", "buggify_tiny_read_chunks",
+    "buggify_queue_full",     "buggify_queue_expires_early", "buggify_one_entry_repair",
+    "buggify_phase_timeout",  "buggify_delayed_resend", "buggify_early_resend",
+    "buggify_heartbeat_jitter", "buggify_one_entry_backfill", "buggify_probe_now",
 };
 
 class Coverage {

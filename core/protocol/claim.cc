@@ -57,6 +57,9 @@ bool refused_for_now(const ProtocolMessage& message) {
 
 void ClaimCoordinator::arm_timer(int64_t timeout_ns) {
   if (timer_) env_.clock.cancel_timer(*timer_);
+  // A spurious timeout: the phase restarts (or, before tails, the claim fails) as if every
+  // reply had been lost.
+  if (WALLE_BUGGIFY(env_.buggify, kBuggifyPhaseTimeout)) timeout_ns = kNanosPerMilli;
   const Phase phase = phase_;
   const int attempt = attempt_;
   timer_ = env_.clock.start_timer(timeout_ns, [this, phase, attempt] {
@@ -420,7 +423,13 @@ void ClaimCoordinator::repair_next_chunk(NodeId follower) {
   // the pending table (one read per follower at a time).
   const uint64_t id =
       send(chosen_, Phase::kRepair,
-           ReadRequest{{}, 0, repair.next, repair.end + 1, options_.read_chunk_bytes, true, 0});
+           ReadRequest{{},
+                       0,
+                       repair.next,
+                       repair.end + 1,
+                       WALLE_BUGGIFY(env_.buggify, kBuggifyOneEntryRepair) ? 1 : options_.read_chunk_bytes,
+                       true,
+                       0});
   read_for_[id] = follower;
 }
 

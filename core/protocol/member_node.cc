@@ -11,6 +11,7 @@ MemberNode::MemberNode(Env& env, MemberOptions options) : env_(env), options_(st
     if (m != env_.self) options_.replica.backfill.peers.push_back(m);
   }
   options_.replica.members = options_.members;
+  options_.store.buggify = env_.buggify;  // the store has no Env: it gets the one route here
 }
 
 MemberNode::~MemberNode() = default;

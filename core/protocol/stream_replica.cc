@@ -221,7 +221,7 @@ void StreamReplica::enqueue(NodeId from, const PutRequest& request) {
     existing = Waiting{from, request, env_.clock.now_ns()};
     return;
   }
-  if (queue_.size() >= options_.max_queued_puts) {
+  if (queue_.size() >= options_.max_queued_puts || WALLE_BUGGIFY(env_.buggify, kBuggifyQueueFull)) {
     reply_put(from, request,
               absl::ResourceExhaustedError(absl::StrCat(queue_.size(), " puts wait already")));
     return;
@@ -240,10 +240,16 @@ void StreamReplica::drain_queue() {
   }
 }
 
+// How long a queued put may wait (BUGGIFY: hardly at all; the sender retries).
+int64_t StreamReplica::queue_wait_ns() {
+  return WALLE_BUGGIFY(env_.buggify, kBuggifyQueueExpiresEarly) ? kNanosPerMilli
+                                                               : options_.max_wait_ns;
+}
+
 void StreamReplica::arm_queue_timer() {
   if (queue_timer_armed_ || queue_.empty()) return;
   queue_timer_armed_ = true;
-  queue_timer_ = env_.clock.start_timer(options_.max_wait_ns, [this] { on_queue_timer(); });
+  queue_timer_ = env_.clock.start_timer(queue_wait_ns(), [this] { on_queue_timer(); });
 }
 
 void StreamReplica::on_queue_timer() {
@@ -254,8 +260,9 @@ void StreamReplica::on_queue_timer() {
   // backfill fetches what lies between (on_put told it the commit point). Nothing waits
   // forever: the sender retries what times out here.
   std::vector<uint64_t> expired;
+  const int64_t max_wait_ns = queue_wait_ns();
   for (const auto& [id, waiting] : queue_) {
-    if (now - waiting.arrived_ns >= options_.max_wait_ns) expired.push_back(id);
+    if (now - waiting.arrived_ns >= max_wait_ns) expired.push_back(id);
   }
   for (uint64_t id : expired) {
     Waiting w = std::move(queue_.at(id));

@@ -81,6 +81,7 @@ class StreamReplica {
   void drain_queue();
   void enqueue(NodeId from, const PutRequest& request);
   void arm_queue_timer();
+  int64_t queue_wait_ns();
   void on_queue_timer();
   void clear_damage_once_repaired();
   void arm_resolver();

@@ -137,15 +137,20 @@ void Writer::schedule_resend(NodeId member) {
   m.backoff_ns = std::clamp(m.backoff_ns * 2, options_.retry_min_ns,
                             std::max(options_.retry_min_ns, options_.lease_ns / 4));
   // Jitter keeps members' retries apart.
-  const int64_t delay =
+  int64_t delay =
       m.backoff_ns / 2 +
       static_cast<int64_t>(env_.random.uniform(static_cast<uint64_t>(m.backoff_ns / 2) + 1));
+  if (WALLE_BUGGIFY(env_.buggify, kBuggifyDelayedResend)) delay *= 4;
   m.resend_timer = env_.clock.start_timer(delay, [this, member] { resend(member); });
 }
 
 void Writer::resend(NodeId member) {
   members_[member].resend_scheduled = false;
   if (closed()) return;
+  send_unacknowledged(member);
+}
+
+void Writer::send_unacknowledged(NodeId member) {
   // Everything the member has not acknowledged, in id order (it applies them in order).
   const uint64_t acked = member_acked_.contains(member) ? member_acked_.at(member).first : 0;
   for (const InFlight& f : in_flight_) {
@@ -176,6 +181,10 @@ void Writer::heartbeat_tick() {
     requests_.erase(id);
     if (request.entry_id != 0) schedule_resend(request.member);
   }
+  // Early: every unacknowledged put again, while the first copies may still arrive.
+  if (WALLE_BUGGIFY(env_.buggify, kBuggifyEarlyResend)) {
+    for (NodeId m : options_.members) send_unacknowledged(m);
+  }
   // A heartbeat when the lease needs renewing, or when the commit point has not been
   // announced and no put is going to carry it.
   const bool lease_due = now - lease_start_ns_ >= options_.lease_ns / 4;
@@ -193,8 +202,10 @@ void Writer::heartbeat_tick() {
                                      committed_checksum_, heartbeat, options_.lease_ns}));
     }
   }
-  heartbeat_timer_ = env_.clock.start_timer(
-      std::max<int64_t>(options_.lease_ns / 8, kNanosPerMilli), [this] { heartbeat_tick(); });
+  int64_t next_tick_ns = std::max<int64_t>(options_.lease_ns / 8, kNanosPerMilli);
+  // Late: the lease may lapse before it is renewed (the writer then stops trusting it).
+  if (WALLE_BUGGIFY(env_.buggify, kBuggifyHeartbeatJitter)) next_tick_ns *= 6;
+  heartbeat_timer_ = env_.clock.start_timer(next_tick_ns, [this] { heartbeat_tick(); });
 }
 
 }  // namespace walle::protocol

@@ -96,6 +96,7 @@ class Writer {
   void advance_commit();
   void schedule_resend(NodeId member);
   void resend(NodeId member);
+  void send_unacknowledged(NodeId member);
   void close(absl::Status why);
   void heartbeat_tick();
 

@@ -218,7 +218,7 @@ std::string StreamStore::segment_state() const {
 
 uint64_t StreamStore::index_interval() const {
   // A sparser index now and then: longer scans.
-  return WALLE_BUGGIFY(options_.buggify) ? options_.index_interval_bytes * 8
+  return WALLE_BUGGIFY(options_.buggify, kBuggifySparseIndex) ? options_.index_interval_bytes * 8
                                          : options_.index_interval_bytes;
 }
 
@@ -281,7 +281,7 @@ void StreamStore::sync(IoDone done) {
     live_->append(RecordType::kCommit, encode_payload(CommitRecord{committed_}));
     emitted_commit_ = committed_;
   }
-  if (WALLE_BUGGIFY(options_.buggify)) live_->roll();  // short segments: long chains
+  if (WALLE_BUGGIFY(options_.buggify, kBuggifyShortSegments)) live_->roll();  // short segments: long chains
   auto join = std::make_shared<Join>();
   join->pending = 2;
   join->done = std::move(done);

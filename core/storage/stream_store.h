@@ -48,7 +48,7 @@ struct StoreOptions {
   uint64_t read_chunk_bytes = 256 << 10;
   uint64_t index_interval_bytes = 64 << 10;  // one sparse index point per this many bytes
   // Fault points (WALLE_BUGGIFY): tiny read chunks, early segment rolls, a sparser index.
-  // nullptr in production.
+  // The opener's Env::buggify (MemberNode passes its own); nullptr in production.
   Buggify* buggify = nullptr;
 
   absl::Status validate() const;

@@ -49,7 +49,7 @@ class StreamStore::Reader : public std::enable_shared_from_this<StreamStore::Rea
  private:
   // Tiny chunks now and then, so records straddling chunk ends are the normal case in sims.
   uint64_t chunk_bytes() const {
-    return WALLE_BUGGIFY(s_.options_.buggify) ? 64 : s_.options_.read_chunk_bytes;
+    return WALLE_BUGGIFY(s_.options_.buggify, kBuggifyTinyReadChunks) ? 64 : s_.options_.read_chunk_bytes;
   }
 
   void read_from(SegmentLog* log, SegmentLog::Position position, uint64_t length) {

@@ -103,7 +103,8 @@ void ProtocolClient::back_off(int64_t now) {
 }
 
 void ProtocolClient::start_claim(bool preempt) {
-  ClaimOptions options{kStream, config_.members, config_.lease_ns, kNanosPerSecond, 5, 64 << 10};
+  ClaimOptions options{kStream,         config_.members, config_.lease_ns, kNanosPerSecond, 5,
+                       config_.claim_chunk_bytes};
   options.preempt = preempt;
   claim_ = std::make_unique<ClaimCoordinator>(
       env_, std::move(options), [this](absl::StatusOr<ClaimResult> result) {
@@ -116,7 +117,7 @@ void ProtocolClient::start_claim(bool preempt) {
         checker_.on_claimed(*result);
         checksums_.clear();
         WriterOptions options{kStream, config_.members, config_.lease_ns};
-        options.max_in_flight_entries = 32;
+        options.max_in_flight_entries = config_.max_in_flight_entries;
         options.bug_commit_without_majority = config_.bug_commit_without_majority;
         writer_ = std::make_unique<Writer>(env_, options, *result);
         if (config_.writer_started != nullptr && *config_.writer_started) {

@@ -30,6 +30,8 @@ struct ClientConfig {
   NodeId reader;  // the client that also tails the stream (one is enough, and reads cost)
   // Told when a client's claim succeeded, before its writer sends anything (a scenario's cue).
   std::function<void(NodeId)>* writer_started = nullptr;
+  uint64_t max_in_flight_entries = 32;  // the writer's pipeline
+  uint64_t claim_chunk_bytes = 64 << 10;  // a claim's repair reads
 };
 
 class ProtocolClient final : public Node {

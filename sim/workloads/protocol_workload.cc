@@ -20,6 +20,35 @@
 namespace walle::sim::protocol_workload {
 namespace {
 
+// Limits a seed may tighten (BUGGIFY on): each is legal, and each forces a rarer path (a full
+// ordering queue, one entry in flight, a backfill or repair of a few entries per round trip).
+struct Knobs {
+  size_t max_queued_puts = 4096;
+  uint64_t max_in_flight_entries = 32;
+  uint64_t chunk_bytes = 64 << 10;  // claim repairs and backfill reads
+  uint64_t backfill_chunk_entries = 256;
+  uint64_t max_uncommitted_entries = 4096;
+
+  static Knobs draw(Prng prng) {
+    Knobs k;
+    auto pick = [&prng](auto usual, auto tight, auto tightest) {
+      const uint64_t r = prng.uniform(4);
+      return r < 2 ? usual : r == 2 ? tight : tightest;
+    };
+    k.max_queued_puts = pick(size_t{4096}, size_t{16}, size_t{1});
+    k.max_in_flight_entries = pick(uint64_t{32}, uint64_t{4}, uint64_t{1});
+    k.chunk_bytes = pick(uint64_t{64} << 10, uint64_t{4096}, uint64_t{1});
+    k.backfill_chunk_entries = pick(uint64_t{256}, uint64_t{8}, uint64_t{1});
+    k.max_uncommitted_entries = pick(uint64_t{4096}, uint64_t{64}, uint64_t{40});
+    return k;
+  }
+  std::string describe() const {
+    return absl::StrCat("queue=", max_queued_puts, " in_flight=", max_in_flight_entries,
+                        " chunk_bytes=", chunk_bytes, " backfill_chunk=", backfill_chunk_entries,
+                        " max_uncommitted=", max_uncommitted_entries);
+  }
+};
+
 class ProtocolWorkload final : public Workload {
  public:
   std::string_view name() const override { return "protocol"; }
@@ -104,6 +133,14 @@ class ProtocolWorkload final : public Workload {
     // size of a segment, at every cut too) stays cheap in the simulator.
     member_options.store.segment_bytes = 64 << 10;
     member_options.store.max_entry_bytes = 4096;
+    // Knobs, like FoundationDB's: with BUGGIFY on, each seed draws tight limits of its own
+    // (from their own stream, so the swarm's other choices stay as they were).
+    Knobs knobs;
+    if (config.buggify) knobs = Knobs::draw(Prng(options.seed).fork(0xb0b));
+    member_options.replica.max_queued_puts = knobs.max_queued_puts;
+    member_options.replica.backfill.chunk_entries = knobs.backfill_chunk_entries;
+    member_options.replica.backfill.chunk_bytes = knobs.chunk_bytes;
+    member_options.store.max_uncommitted_entries = knobs.max_uncommitted_entries;
     member_options.replica.bug_ack_before_sync = *bug_ack == 1;
     member_options.replica.bug_accept_older_writer = *bug_older == 1;
     std::function<void(NodeId)> writer_started;  // a scenario's cue, see ClientConfig
@@ -114,7 +151,9 @@ class ProtocolWorkload final : public Workload {
                                      swarm.chance(0.5) ? 0.005 : 0.0,
                                      *bug_majority == 1,
                                      static_cast<NodeId>(member_count),
-                                     &writer_started};
+                                     &writer_started,
+                                     knobs.max_in_flight_entries,
+                                     knobs.chunk_bytes};
 
     std::unique_ptr<Checker> checker;
     std::vector<ProtocolClient*> registry(config.node_count, nullptr);
@@ -212,6 +251,7 @@ class ProtocolWorkload final : public Workload {
         absl::StrCat(describe_config(config), " members=", member_count, " clients=", client_count,
                      " lease_ms=", lease_ns / kNanosPerMilli, " faults: ", plan.describe(),
                      corruptible.empty() ? "" : " corruptible=", absl::StrJoin(corruptible, ","),
+                     config.buggify ? absl::StrCat(" knobs: ", knobs.describe()) : std::string(),
                      rot_scenario ? absl::StrCat(" tail_rot@", rot_at_ns / kNanosPerMilli, "ms")
                                   : std::string(),
                      power_scenario ? absl::StrCat(" power_loss@", absl::StrJoin(power_at_ms, ","), "ms")
