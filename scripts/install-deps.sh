@@ -7,6 +7,7 @@ packages=(
   g++ cmake ninja-build pkg-config git ca-certificates
   libabsl-dev libcereal-dev librapidcheck-dev libgtest-dev libgmock-dev
   libgoogle-perftools-dev libxxhash-dev libcli11-dev libbenchmark-dev
+  parallel  # GNU parallel: tests/sharded_sweep_test.sh runs shards with it
 )
 
 missing=()

@@ -7,8 +7,10 @@
 
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <vector>
 
@@ -17,6 +19,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "tools/walle-sim/results.h"
 
 // The sweep runner is a tool around the simulator, not part of it: it may use processes,
 // pipes and the wall clock (for progress and throughput only; never inside a run).
@@ -39,7 +42,25 @@ struct SeedReport {
   std::string error;
   std::string setup;
   std::array<uint64_t, kCoveragePaths> coverage{};  // paths taken (core/env/coverage.h)
+  bool crashed = false;  // set by the parent for the seed a worker died in; not on the pipe
 };
+
+// What the results file and the FAIL lines say about a seed (verdict and mismatch aside).
+SeedResult seed_result(const SeedReport& r, const std::string& repro) {
+  SeedResult result;
+  result.seed = r.seed;
+  // A failure must say something: an empty invariant means the seed passed.
+  result.invariant = r.ok ? "" : r.error.empty() ? "failed (no message)" : r.error;
+  result.setup = r.setup;
+  result.digest = r.digest;
+  result.events = r.events;
+  result.simulated_ns = r.simulated_ns;
+  result.messages = r.messages;
+  result.disk_writes = r.disk_writes;
+  result.coverage = r.coverage;
+  result.repro = repro;
+  return result;
+}
 
 std::string one_line(std::string text) {
   for (char& c : text) {
@@ -159,13 +180,13 @@ absl::Status parse_seed_range(const std::string& text, uint64_t& first, uint64_t
   return absl::OkStatus();
 }
 
-void print_coverage(const SweepSummary& summary) {
-  std::printf("coverage (paths taken; 0: no checker ever judged that path):\n");
+void print_coverage(const SweepSummary& summary, FILE* out) {
+  std::fprintf(out, "coverage (paths taken; 0: no checker ever judged that path):\n");
   for (size_t i = 0; i < kCoveragePaths; ++i) {
-    std::printf("  %-30s %10llu times in %8llu seeds%s\n", kCoveragePathNames[i],
-                static_cast<unsigned long long>(summary.coverage[i]),
-                static_cast<unsigned long long>(summary.coverage_seeds[i]),
-                summary.coverage[i] == 0 ? "   NEVER" : "");
+    std::fprintf(out, "  %-30s %10llu times in %8llu seeds%s\n", kCoveragePathNames[i],
+                 static_cast<unsigned long long>(summary.coverage[i]),
+                 static_cast<unsigned long long>(summary.coverage_seeds[i]),
+                 summary.coverage[i] == 0 ? "   NEVER" : "");
   }
 }
 
@@ -178,6 +199,11 @@ std::vector<std::string> uncovered_paths(const SweepSummary& summary,
     out.push_back(kCoveragePathNames[i]);
   }
   return out;
+}
+
+void print_uncovered(const std::vector<std::string>& missed, FILE* out) {
+  if (missed.empty()) return;
+  std::fprintf(out, "coverage: never taken: %s\n", absl::StrJoin(missed, ", ").c_str());
 }
 
 std::string repro_command(const std::string& workload, uint64_t seed,
@@ -202,23 +228,63 @@ absl::StatusOr<SweepSummary> run_sweep(const SweepOptions& options) {
     if (!first.ok()) return first.status();
   }
 
-  uint64_t first = options.first_seed;
+  uint64_t from = options.first_seed;
   if (options.resume && !options.state_path.empty()) {
     std::ifstream state(options.state_path);
     uint64_t done_through = 0;
-    if (state >> done_through && done_through >= first) {
-      first = done_through + 1;
+    if (state >> done_through && done_through >= from) {
+      from = done_through + 1;
       std::fprintf(stderr, "resuming after seed %llu (from %s)\n",
                    static_cast<unsigned long long>(done_through), options.state_path.c_str());
     }
   }
-  SweepSummary summary;
-  if (first > options.last_seed) {
-    std::fprintf(stderr, "nothing to do: every seed through %llu is done\n",
-                 static_cast<unsigned long long>(options.last_seed));
+  const SeedSequence seeds =
+      shard_seeds(options.first_seed, options.last_seed, options.shard, from);
+
+  // With the JSON lines on stdout, what is printed for people goes to stderr.
+  const bool json_to_stdout = options.json_path == "-";
+  FILE* const out = json_to_stdout ? stderr : stdout;
+  FILE* json = nullptr;
+  if (json_to_stdout) {
+    json = stdout;
+  } else if (!options.json_path.empty()) {
+    json = std::fopen(options.json_path.c_str(), options.resume ? "a" : "w");
+    if (json == nullptr) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--json: cannot write ", options.json_path, ": ", std::strerror(errno)));
+    }
+  }
+  SweepRecord record;
+  record.workload = options.workload;
+  record.params = options.params;
+  record.first_seed = options.first_seed;
+  record.last_seed = options.last_seed;
+  record.shard = options.shard;
+  record.check_determinism = options.check_determinism;
+  record.jobs = options.jobs;
+  SweepSummary& summary = record.summary;
+  // The summary line ends the file; a file without one is from a sweep that did not finish.
+  auto close_json = [&] {
+    if (json == nullptr) return;
+    std::fprintf(json, "%s\n", sweep_json(record).c_str());
+    if (json != stdout) std::fclose(json);
+    std::fflush(stdout);
+  };
+
+  if (seeds.count == 0) {
+    if (from > options.first_seed) {
+      std::fprintf(stderr, "nothing to do: every seed through %llu is done\n",
+                   static_cast<unsigned long long>(options.last_seed));
+    } else {
+      std::fprintf(stderr, "nothing to do: shard %s of %llu..%llu has no seeds\n",
+                   shard_name(options.shard).c_str(),
+                   static_cast<unsigned long long>(options.first_seed),
+                   static_cast<unsigned long long>(options.last_seed));
+    }
+    close_json();
     return summary;
   }
-  const uint64_t count = options.last_seed - first + 1;
+  const uint64_t count = seeds.count;
   const int replicas = options.check_determinism ? 2 : 1;
   const int jobs = std::max(options.jobs, replicas);
 
@@ -226,7 +292,7 @@ absl::StatusOr<SweepSummary> run_sweep(const SweepOptions& options) {
   // processes, each with its own hash seeds and address layout.
   std::vector<std::vector<uint64_t>> shares(jobs);
   for (uint64_t i = 0; i < count; ++i) {
-    for (int r = 0; r < replicas; ++r) shares[(i + r) % jobs].push_back(first + i);
+    for (int r = 0; r < replicas; ++r) shares[(i + r) % jobs].push_back(seeds.at(i));
   }
 
   std::vector<Worker> workers(jobs);
@@ -267,19 +333,17 @@ absl::StatusOr<SweepSummary> run_sweep(const SweepOptions& options) {
   auto last_progress = start;
   std::vector<uint8_t> replicas_seen(count, 0);
   std::vector<uint64_t> first_digest(count, 0);
-  uint64_t done_through = first - 1;  // every seed <= this is finished
-  uint64_t events = 0;
-  uint64_t messages = 0;
-  uint64_t disk_writes = 0;
-  double simulated_s = 0;
+  uint64_t done_prefix = 0;  // seeds.at(i) is finished for every i below this
   int open_pipes = jobs;
 
   auto elapsed_s = [&start] {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   };
+  // Every seed <= this is finished (or belongs to another shard).
+  auto done_through = [&] { return done_prefix > 0 ? seeds.at(done_prefix - 1) : from - 1; };
   auto save_state = [&] {
     if (options.state_path.empty()) return;
-    std::ofstream(options.state_path) << done_through << "\n";
+    std::ofstream(options.state_path) << done_through() << "\n";
   };
   auto progress = [&](bool final_line) {
     const double secs = std::max(elapsed_s(), 1e-9);
@@ -296,36 +360,24 @@ absl::StatusOr<SweepSummary> run_sweep(const SweepOptions& options) {
     }
   };
   auto handle = [&](const SeedReport& r) {
-    const uint64_t index = r.seed - first;
+    const uint64_t index = seeds.index_of(r.seed);
+    const std::string repro = repro_command(options.workload, r.seed, options.params);
+    bool mismatch = false;
     if (replicas_seen[index] == 0) {
       first_digest[index] = r.digest;
     } else if (first_digest[index] != r.digest) {
-      ++summary.determinism_mismatches;
-      std::printf(
-          "NONDETERMINISM seed=%llu: digests %016llx and %016llx in two processes\n  repro: %s\n",
-          static_cast<unsigned long long>(r.seed),
-          static_cast<unsigned long long>(first_digest[index]),
-          static_cast<unsigned long long>(r.digest),
-          repro_command(options.workload, r.seed, options.params).c_str());
+      mismatch = true;
+      print_nondeterminism(out, r.seed, first_digest[index], r.digest, repro);
     }
     if (++replicas_seen[index] < replicas) return;
-    ++summary.seeds_done;
-    events += r.events;
-    messages += r.messages;
-    disk_writes += r.disk_writes;
-    simulated_s += r.simulated_ns / 1e9;
-    for (size_t i = 0; i < kCoveragePaths; ++i) {
-      summary.coverage[i] += r.coverage[i];
-      summary.coverage_seeds[i] += r.coverage[i] > 0;
-    }
-    if (!r.ok) {
-      ++summary.failures;
-      const std::string repro = repro_command(options.workload, r.seed, options.params);
+    SeedResult result = seed_result(r, repro);
+    if (mismatch) result.other_digest = first_digest[index];
+    result.verdict = verdict_of(r.crashed, mismatch, result.failed());
+    add_seed(summary, result);
+    if (result.failed()) {
       if (tty) std::fprintf(stderr, "\r\033[K");
-      std::printf("FAIL seed=%llu workload=%s: %s\n  setup: %s\n  repro: %s\n",
-                  static_cast<unsigned long long>(r.seed), options.workload.c_str(),
-                  r.error.c_str(), r.setup.c_str(), repro.c_str());
-      std::fflush(stdout);
+      print_failure(out, options.workload, result);
+      std::fflush(out);
       if (failures == nullptr) failures = std::fopen(options.failures_path.c_str(), "a");
       if (failures != nullptr) {
         std::fprintf(failures, "%llu\t%s\t%s\n", static_cast<unsigned long long>(r.seed),
@@ -333,10 +385,8 @@ absl::StatusOr<SweepSummary> run_sweep(const SweepOptions& options) {
         std::fflush(failures);
       }
     }
-    while (done_through < options.last_seed &&
-           replicas_seen[done_through + 1 - first] >= replicas) {
-      ++done_through;
-    }
+    if (json != nullptr) std::fprintf(json, "%s\n", seed_json(result).c_str());
+    while (done_prefix < count && replicas_seen[done_prefix] >= replicas) ++done_prefix;
   };
 
   std::vector<pollfd> fds(jobs);
@@ -361,6 +411,7 @@ absl::StatusOr<SweepSummary> run_sweep(const SweepOptions& options) {
           // failed; a new worker carries on with the rest of the share.
           SeedReport crashed;
           crashed.seed = shares[w][workers[w].next++];
+          crashed.crashed = true;
           crashed.error = absl::StrCat("the process died running this seed (exit status ", status,
                                        "); see its output with the repro command");
           handle(crashed);
@@ -388,6 +439,7 @@ absl::StatusOr<SweepSummary> run_sweep(const SweepOptions& options) {
       last_progress = now;
       progress(false);
       save_state();
+      if (json != nullptr) std::fflush(json);
     }
   }
 
@@ -405,7 +457,11 @@ absl::StatusOr<SweepSummary> run_sweep(const SweepOptions& options) {
   progress(true);
 
   const double secs = std::max(elapsed_s(), 1e-9);
-  std::printf(
+  summary.wall_s = secs;
+  const double simulated_s = summary.simulated_ns / 1e9;
+  const double done = static_cast<double>(summary.seeds_done);
+  std::fprintf(
+      out,
       "%s: %llu seeds, %llu failures%s in %.1fs wall: %.0f seeds/s, %.2fM events/s, "
       "%.0f simulated s per wall s; per seed %.1f simulated s, %.0f events, %.0f messages, %.0f "
       "disk writes\n",
@@ -417,21 +473,23 @@ absl::StatusOr<SweepSummary> run_sweep(const SweepOptions& options) {
       options.check_determinism
           ? absl::StrFormat(", %d determinism mismatches", summary.determinism_mismatches).c_str()
           : "",
-      secs, summary.seeds_done / secs, events / secs / 1e6, simulated_s / secs,
-      summary.seeds_done ? simulated_s / summary.seeds_done : 0.0,
-      summary.seeds_done ? double(events) / summary.seeds_done : 0.0,
-      summary.seeds_done ? double(messages) / summary.seeds_done : 0.0,
-      summary.seeds_done ? double(disk_writes) / summary.seeds_done : 0.0);
+      secs, done / secs, summary.events / secs / 1e6, simulated_s / secs,
+      done > 0 ? simulated_s / done : 0.0, done > 0 ? summary.events / done : 0.0,
+      done > 0 ? summary.messages / done : 0.0, done > 0 ? summary.disk_writes / done : 0.0);
   if (summary.interrupted) {
-    std::printf("resume with: --seeds %llu..%llu (or --resume with --state)\n",
-                static_cast<unsigned long long>(done_through + 1),
-                static_cast<unsigned long long>(options.last_seed));
+    // The rest of this shard is shard 0 of the same count over the seeds still to do.
+    const std::string shard =
+        options.shard.count > 1 ? absl::StrCat(" --shard 0/", options.shard.count) : "";
+    std::fprintf(out, "resume with: --seeds %llu..%llu%s (or --resume with --state)\n",
+                 static_cast<unsigned long long>(seeds.at(done_prefix)),
+                 static_cast<unsigned long long>(options.last_seed), shard.c_str());
   }
   if (summary.failures > 0) {
-    std::printf("failing seeds appended to %s\n", options.failures_path.c_str());
+    std::fprintf(out, "failing seeds appended to %s\n", options.failures_path.c_str());
   }
-  if (options.print_coverage) print_coverage(summary);
-  std::fflush(stdout);
+  if (options.print_coverage) print_coverage(summary, out);
+  std::fflush(out);
+  close_json();
   return summary;
 }
 

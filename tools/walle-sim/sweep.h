@@ -1,14 +1,15 @@
 #pragma once
 
-#include <cstdint>
 #include <array>
+#include <cstdint>
+#include <cstdio>
 #include <string>
 #include <vector>
 
-#include "core/env/coverage.h"
-
 #include "absl/status/statusor.h"
+#include "core/env/coverage.h"
 #include "sim/workload.h"
+#include "tools/walle-sim/shard.h"
 
 namespace walle::sim {
 
@@ -16,6 +17,7 @@ struct SweepOptions {
   std::string workload{kDefaultWorkload};
   uint64_t first_seed = 1;
   uint64_t last_seed = 1000;  // inclusive
+  Shard shard;                // run only this shard's seeds of the range (shard.h)
   int jobs = 2;               // worker processes
   bool stop_on_first = false;
   bool check_determinism = false;  // run every seed in two different processes
@@ -25,6 +27,9 @@ struct SweepOptions {
   bool resume = false;
   absl::btree_map<std::string, std::string> params;
   bool print_coverage = true;  // the table of paths taken, at the end
+  // JSON lines, one per seed and a summary (results.h); "-" is stdout, and then what the
+  // sweep prints for people goes to stderr. Appended to when resuming.
+  std::string json_path;
 };
 
 struct SweepSummary {
@@ -35,13 +40,21 @@ struct SweepSummary {
   // Per CoveragePath: times taken over all seeds, and seeds that took it at least once.
   std::array<uint64_t, kCoveragePaths> coverage{};
   std::array<uint64_t, kCoveragePaths> coverage_seeds{};
+  // The work the seeds did, and the wall time it took.
+  uint64_t events = 0;
+  uint64_t messages = 0;
+  uint64_t disk_writes = 0;
+  int64_t simulated_ns = 0;
+  double wall_s = 0;
 };
 
-// Prints the coverage table of a finished sweep.
-void print_coverage(const SweepSummary& summary);
+// Prints the coverage table of a finished sweep (or of a report merging several).
+void print_coverage(const SweepSummary& summary, FILE* out = stdout);
 // Names of the paths never taken, except those in `exempt`.
 std::vector<std::string> uncovered_paths(const SweepSummary& summary,
                                          const std::vector<std::string>& exempt);
+// The line --require-coverage prints for them (none if `missed` is empty).
+void print_uncovered(const std::vector<std::string>& missed, FILE* out);
 
 // Parses "A..B" (inclusive) or a single seed "A".
 absl::Status parse_seed_range(const std::string& text, uint64_t& first, uint64_t& last);

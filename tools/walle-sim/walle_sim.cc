@@ -1,27 +1,31 @@
-// walle-sim: run one simulation seed, or sweep many across processes.
+// walle-sim: run one simulation seed, or sweep many across processes and machines.
 //
 //   walle-sim run --seed 42 [--workload counter] [--trace] [--param key=value ...]
 //   walle-sim sweep --seeds 1..100000 [--jobs N] [--stop-on-first] [--check-determinism]
+//                   [--shard I/N] [--json FILE]
+//   walle-sim report FILE...           merge the --json files of a sweep's shards
 //   walle-sim bench [--seeds N]        one core, in-process: the simulator's speed
 //   walle-sim list
 //
-// Exit status: 0 all seeds passed, 1 some seed failed an invariant (or was nondeterministic),
-// 2 bad usage, 130 interrupted.
+// Exit status: 0 all seeds passed, 1 some seed failed an invariant (or was nondeterministic,
+// or, for report, is missing), 2 bad usage or input, 130 interrupted.
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <string>
 #include <vector>
 
 #include "CLI/CLI.hpp"
-#include <algorithm>
-
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "sim/stats.h"
 #include "sim/workload.h"
-#include "absl/strings/str_join.h"
+#include "tools/walle-sim/report.h"
+#include "tools/walle-sim/shard.h"
 #include "tools/walle-sim/sweep.h"
 
 namespace walle::sim {
@@ -103,6 +107,53 @@ int bench_command(const std::string& workload_name, uint64_t seeds,
   return failures > 0 ? 1 : 0;
 }
 
+// kInvalidArgument for a name in --coverage-exempt that is no coverage path (a typo would
+// silently exempt nothing).
+absl::Status check_coverage_names(const std::vector<std::string>& names) {
+  for (const std::string& name : names) {
+    if (std::find(walle::kCoveragePathNames.begin(), walle::kCoveragePathNames.end(), name) ==
+        walle::kCoveragePathNames.end()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--coverage-exempt: no coverage path is named '", name, "'"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// --require-coverage: exit status 1 when a path was never taken.
+int check_coverage(const SweepSummary& summary, FILE* out, const std::vector<std::string>& exempt) {
+  const std::vector<std::string> missed = uncovered_paths(summary, exempt);
+  print_uncovered(missed, out);
+  return missed.empty() ? 0 : 1;
+}
+
+// Writes `line` and a newline to `path` ("-": stdout).
+absl::Status write_line(const std::string& path, const std::string& line) {
+  FILE* file = path == "-" ? stdout : std::fopen(path.c_str(), "w");
+  if (file == nullptr) return absl::InvalidArgumentError("cannot write " + path);
+  std::fprintf(file, "%s\n", line.c_str());
+  if (file != stdout && std::fclose(file) != 0) {
+    return absl::InvalidArgumentError("cannot write " + path);
+  }
+  return absl::OkStatus();
+}
+
+int report_command(const std::vector<std::string>& files, const std::string& json_path,
+                   bool require_coverage, const std::vector<std::string>& coverage_exempt) {
+  if (absl::Status s = check_coverage_names(coverage_exempt); !s.ok()) return usage_error(s);
+  absl::StatusOr<Report> report = read_report(files);
+  if (!report.ok()) return usage_error(report.status());
+  if (require_coverage) report->uncovered = uncovered_paths(report->summary, coverage_exempt);
+  // With the JSON on stdout, the text goes to stderr.
+  print_report(*report, json_path == "-" ? stderr : stdout);
+  if (!json_path.empty()) {
+    if (absl::Status s = write_line(json_path, report_json(*report)); !s.ok()) {
+      return usage_error(s);
+    }
+  }
+  return report_exit_status(*report);
+}
+
 void list_workloads() {
   for (const Workload* w : builtin_workloads().all()) {
     std::printf("%s: %s\n", std::string(w->name()).c_str(), std::string(w->description()).c_str());
@@ -129,12 +180,25 @@ int main(int argc, char** argv) {
   run->add_flag("--trace", trace, "print every event (time, node, event)");
   run->add_option("--param,-p", param_items, "workload parameter key=value");
 
-  CLI::App* sweep = app.add_subcommand("sweep", "run a range of seeds across processes");
+  app.footer(
+      "Sweeps across machines: run 'walle-sim sweep --shard I/N --json FILE' for I in 0..N-1 "
+      "(GNU parallel --sshlogin, a Kubernetes Indexed Job), then 'walle-sim report FILE...'; "
+      "see docs/simulation.md.");
+  CLI::App* sweep = app.add_subcommand(
+      "sweep", "run a range of seeds across processes (and, with --shard, machines)");
   SweepOptions sweep_options;
   std::string seeds = "1..1000";
   const long cores = ::sysconf(_SC_NPROCESSORS_ONLN);
   sweep_options.jobs = cores > 0 ? static_cast<int>(cores) : 1;
   sweep->add_option("--seeds", seeds, "inclusive seed range A..B")->capture_default_str();
+  std::string shard;
+  sweep->add_option("--shard", shard,
+                    "run only shard I of N (I/N, I in 0..N-1): the seeds s of A..B with "
+                    "(s - A) % N == I, so N shards cover the range once; merge their --json "
+                    "files with 'walle-sim report'");
+  sweep->add_option("--json", sweep_options.json_path,
+                    "write results as JSON lines to FILE ('-': stdout, the rest then goes to "
+                    "stderr): one line per seed and a summary (docs/simulation.md)");
   sweep->add_option("--jobs,-j", sweep_options.jobs, "worker processes (default: all cores)");
   sweep->add_option("--workload,-w", workload, "workload name (see 'walle-sim list')");
   sweep->add_flag("--stop-on-first", sweep_options.stop_on_first, "stop at the first failure");
@@ -154,6 +218,24 @@ int main(int argc, char** argv) {
                     "paths --require-coverage does not require (known gaps), comma-separated")
       ->delimiter(',');
 
+  CLI::App* report = app.add_subcommand(
+      "report",
+      "merge the --json files of sweeps (e.g. the shards of one, from several machines) into "
+      "one summary; checks for overlapping, missing and mismatched seeds. Exit status: 0 all "
+      "passed, 1 a failure or a missing seed, 2 bad input");
+  std::vector<std::string> report_files;
+  std::string report_json_path;
+  report->add_option("files", report_files, "results files of 'sweep --json' ('-': stdin)")
+      ->required();
+  report->add_option("--json", report_json_path,
+                     "also write the report as one JSON line ('-': stdout)");
+  report->add_flag("--require-coverage", require_coverage,
+                   "exit 1 if some coverage path was never taken");
+  report
+      ->add_option("--coverage-exempt", coverage_exempt,
+                   "paths --require-coverage does not require, comma-separated")
+      ->delimiter(',');
+
   CLI::App* bench = app.add_subcommand("bench", "measure the simulator's speed on one core");
   uint64_t bench_seeds = 500;
   bench->add_option("--seeds", bench_seeds, "number of seeds (1..N)")->capture_default_str();
@@ -169,6 +251,9 @@ int main(int argc, char** argv) {
 
   if (run->parsed()) return run_command(workload, seed, trace, params);
   if (bench->parsed()) return bench_command(workload, bench_seeds, params);
+  if (report->parsed()) {
+    return report_command(report_files, report_json_path, require_coverage, coverage_exempt);
+  }
   if (sweep->parsed()) {
     if (absl::Status s = parse_seed_range(seeds, sweep_options.first_seed, sweep_options.last_seed);
         !s.ok()) {
@@ -177,27 +262,20 @@ int main(int argc, char** argv) {
     if (sweep_options.resume && sweep_options.state_path.empty()) {
       return usage_error(absl::InvalidArgumentError("--resume needs --state FILE"));
     }
+    if (!shard.empty()) {
+      absl::StatusOr<Shard> parsed = parse_shard(shard);
+      if (!parsed.ok()) return usage_error(parsed.status());
+      sweep_options.shard = *parsed;
+    }
+    if (absl::Status s = check_coverage_names(coverage_exempt); !s.ok()) return usage_error(s);
     sweep_options.workload = workload;
     sweep_options.params = params;
     absl::StatusOr<SweepSummary> summary = run_sweep(sweep_options);
     if (!summary.ok()) return usage_error(summary.status());
     if (summary->failures > 0 || summary->determinism_mismatches > 0) return 1;
     if (summary->interrupted) return 130;
-    if (require_coverage) {
-      for (const std::string& name : coverage_exempt) {
-        if (std::find(walle::kCoveragePathNames.begin(), walle::kCoveragePathNames.end(), name) ==
-            walle::kCoveragePathNames.end()) {
-          return usage_error(absl::InvalidArgumentError(
-              absl::StrCat("--coverage-exempt: no coverage path is named '", name, "'")));
-        }
-      }
-      const std::vector<std::string> missed = uncovered_paths(*summary, coverage_exempt);
-      if (!missed.empty()) {
-        std::printf("coverage: never taken: %s\n", absl::StrJoin(missed, ", ").c_str());
-        return 1;
-      }
-    }
-    return 0;
+    FILE* const out = sweep_options.json_path == "-" ? stderr : stdout;
+    return require_coverage ? check_coverage(*summary, out, coverage_exempt) : 0;
   }
   list_workloads();
   return 0;
