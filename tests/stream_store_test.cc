@@ -2,6 +2,7 @@
 // stream_store_property_test.cc explores random sequences).
 
 #include "core/storage/stream_store.h"
+#include "core/storage/store_files.h"
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -259,6 +260,30 @@ TEST(StreamStore, BitFlipInCommittedDataIsDetectedAndNeverServed) {
   auto others = h.read_all(51, 101);
   ASSERT_TRUE(others.ok()) << others.status();
   EXPECT_EQ(others->size(), 50u);
+}
+
+// The metadata is kept twice: a latent error or rot in one copy leaves the other, with every
+// acknowledged update (a writer's promise) in it; the bad copy is rewritten at open. With both
+// bad the stream refuses to open and says which files to restore.
+TEST(StreamStore, MetadataSurvivesABadCopyAndRefusesWhenBothAreBad) {
+  StoreHarness h;
+  ASSERT_TRUE(h.open().ok());
+  StreamMeta meta = h.store().meta();
+  meta.writer = WriterId{7, 42};
+  ASSERT_TRUE(h.run_io([&](IoDone done) { h.store().update_meta(meta, std::move(done)); }).ok());
+  ASSERT_TRUE(h.crash_and_reopen(sim::CrashMode::kLoseAll).ok());
+  // Rot in the first copy, an unreadable sector in the second: one at a time.
+  ASSERT_TRUE(h.disk().flip_bit(meta_file("s1"), 30, 1).ok());
+  ASSERT_TRUE(h.crash_and_reopen(sim::CrashMode::kLoseAll).ok());
+  EXPECT_EQ(h.store().meta().writer, (WriterId{7, 42}));
+  ASSERT_TRUE(h.disk().add_latent_error(meta_copy_file("s1"), 0).ok());
+  ASSERT_TRUE(h.crash_and_reopen(sim::CrashMode::kLoseAll).ok());  // the first was rewritten
+  EXPECT_EQ(h.store().meta().writer, (WriterId{7, 42}));
+  ASSERT_TRUE(h.disk().flip_bit(meta_file("s1"), 30, 1).ok());
+  ASSERT_TRUE(h.disk().add_latent_error(meta_copy_file("s1"), 0).ok());
+  const absl::Status both_bad = h.crash_and_reopen(sim::CrashMode::kLoseAll);
+  EXPECT_EQ(both_bad.code(), absl::StatusCode::kDataLoss) << both_bad;
+  EXPECT_THAT(std::string(both_bad.message()), ::testing::HasSubstr("both metadata copies"));
 }
 
 }  // namespace

@@ -25,5 +25,8 @@ inline std::string live_prefix(const std::string& name) { return name + ".live";
 inline std::string fill_prefix(const std::string& name) { return name + ".fill"; }
 inline std::string meta_file(const std::string& name) { return name + ".meta"; }
 inline std::string meta_temp_file(const std::string& name) { return name + ".meta.tmp"; }
+// The second copy of the metadata, written after the first: a latent error or rot in one copy
+// leaves the other (every acknowledged state is in both).
+inline std::string meta_copy_file(const std::string& name) { return name + ".meta2"; }
 
 }  // namespace walle::storage

@@ -290,7 +290,8 @@ void StreamStore::sync(IoDone done) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Metadata: one kMeta record in `<name>.meta`, replaced atomically.
+// Metadata: one kMeta record in `<name>.meta` and again in `<name>.meta2`, each replaced
+// atomically, one after the other; an update is done (and acknowledged) once both are.
 
 void StreamStore::update_meta(StreamMeta meta, IoDone done) {
   if (dropped_) {
@@ -309,7 +310,6 @@ void StreamStore::write_meta(StreamMeta meta, IoDone done) {
 void StreamStore::write_next_meta() {
   if (meta_writing_ || meta_writes_.empty()) return;
   meta_writing_ = true;
-  const std::string temp = meta_temp_file(name_);
   std::string bytes;
   append_record(bytes, RecordType::kMeta, encode_payload(meta_writes_.front().meta),
                 meta_seed(name_));
@@ -320,9 +320,21 @@ void StreamStore::write_next_meta() {
     done(status);
     write_next_meta();
   };
+  // The second copy only once the first is durable: some copy always holds every state that
+  // was acknowledged, whatever a crash or a bad sector takes.
+  replace_file(meta_name(), bytes, [this, bytes, finish](absl::Status status) mutable {
+    if (!status.ok()) return finish(status);
+    replace_file(meta_copy_file(name_), std::move(bytes), std::move(finish));
+  });
+}
+
+// Replaces `target` with `bytes` atomically: a temp file, synced, renamed over it, the
+// directory synced.
+void StreamStore::replace_file(const std::string& target, std::string bytes, IoDone done) {
+  const std::string temp = meta_temp_file(name_);
   absl::StatusOr<std::unique_ptr<File>> file = files_.open(temp, OpenMode::kCreateIfMissing);
   if (!file.ok()) {
-    finish(file.status());
+    done(file.status());
     return;
   }
   std::shared_ptr<File> f(std::move(*file));
@@ -330,11 +342,11 @@ void StreamStore::write_next_meta() {
   join->pending = 3;
   // The rename waits until the new contents are durable: a failed write (a full disk) must
   // leave the old file in place, never an empty or partial one under the real name.
-  join->done = [this, f, temp, finish](absl::Status status) mutable {
-    if (!status.ok()) return finish(status);
-    files_.rename(temp, meta_name(), [this, finish](absl::Status status) mutable {
-      if (!status.ok()) return finish(status);
-      files_.sync_dir(std::move(finish));
+  join->done = [this, f, temp, target, done = std::move(done)](absl::Status status) mutable {
+    if (!status.ok()) return done(status);
+    files_.rename(temp, target, [this, done = std::move(done)](absl::Status status) mutable {
+      if (!status.ok()) return done(status);
+      files_.sync_dir(std::move(done));
     });
   };
   auto step = [join](absl::Status s) { join->finish(s); };
@@ -417,9 +429,10 @@ void StreamStore::drop(IoDone done) {
     auto join2 = std::make_shared<Join>();
     join2->pending = 1;
     join2->done = std::move(done);
-    if (files_.exists(meta_name())) {
+    for (const std::string& meta : {meta_name(), meta_copy_file(name_)}) {
+      if (!files_.exists(meta)) continue;
       ++join2->pending;
-      files_.remove(meta_name(), [join2](absl::Status s) { join2->finish(s); });
+      files_.remove(meta, [join2](absl::Status s) { join2->finish(s); });
     }
     ++join2->pending;
     files_.sync_dir([join2](absl::Status s) { join2->finish(s); });

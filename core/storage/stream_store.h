@@ -181,6 +181,7 @@ class StreamStore {
   absl::Status check_entry_size(const Entry& entry) const;
   void write_meta(StreamMeta meta, IoDone done);
   void write_next_meta();
+  void replace_file(const std::string& target, std::string bytes, IoDone done);
   // What every new live segment's header carries: the committed id and the re-stamps of the
   // window, so that a cut and the state it keeps become durable together.
   std::string segment_state() const;

@@ -30,17 +30,11 @@ class StreamStore::Recovery : public std::enable_shared_from_this<StreamStore::R
 
   void start() {
     StreamStore& s = *store_;
-    if (!s.files_.exists(s.meta_name())) {
+    if (!s.files_.exists(s.meta_name()) && !s.files_.exists(meta_copy_file(s.name_))) {
       create();
       return;
     }
-    absl::StatusOr<std::unique_ptr<File>> file =
-        s.files_.open(s.meta_name(), OpenMode::kOpenExisting);
-    if (!file.ok()) return done_(file.status());
-    std::shared_ptr<File> f(std::move(*file));
-    f->read_at(0, f->size(), [self = shared_from_this(), f](absl::StatusOr<std::string> bytes) {
-      self->parse_meta(std::move(bytes));
-    });
+    read_meta_copy(0);
   }
 
  private:
@@ -57,28 +51,72 @@ class StreamStore::Recovery : public std::enable_shared_from_this<StreamStore::R
 
   void fail(absl::Status status) { done_(std::move(status)); }
 
+  std::optional<StreamMeta> meta_copies_[2];
+  std::string meta_problems_[2];
+  bool meta_missing_[2] = {false, false};
+
   static constexpr size_t kMaxHoles = 64;  // past this much damage, the rest is not trusted
 
-  void parse_meta(absl::StatusOr<std::string> bytes) {
+  // Reads copy `index` (0: `.meta`, 1: `.meta2`), then the next; chooses once both are read.
+  void read_meta_copy(int index) {
+    StreamStore& s = *store_;
+    if (index == 2) return choose_meta();
+    const std::string name = index == 0 ? s.meta_name() : meta_copy_file(s.name_);
+    if (!s.files_.exists(name)) {
+      meta_missing_[index] = true;
+      meta_problems_[index] = "missing";
+      return read_meta_copy(index + 1);
+    }
+    absl::StatusOr<std::unique_ptr<File>> file = s.files_.open(name, OpenMode::kOpenExisting);
+    if (!file.ok()) {
+      meta_problems_[index] = std::string(file.status().message());
+      return read_meta_copy(index + 1);
+    }
+    std::shared_ptr<File> f(std::move(*file));
+    f->read_at(0, f->size(), [self = shared_from_this(), f, index](absl::StatusOr<std::string> bytes) {
+      self->parse_meta_copy(index, std::move(bytes));
+      self->read_meta_copy(index + 1);
+    });
+  }
+
+  void parse_meta_copy(int index, absl::StatusOr<std::string> bytes) {
     StreamStore& s = *store_;
     if (!bytes.ok()) {
-      return fail(absl::DataLossError(
-          absl::StrCat("stream ", s.name_, ": cannot read metadata: ", bytes.status().message())));
+      meta_problems_[index] = absl::StrCat("unreadable: ", bytes.status().message());
+      return;
     }
     RecordReader reader(*bytes, 0, meta_seed(s.name_));
     RecordView record;
-    std::optional<StreamMeta> meta;
     if (reader.next(record) == RecordReader::Result::kRecord && record.type == RecordType::kMeta) {
-      meta = decode_payload<StreamMeta>(record.payload);
+      meta_copies_[index] = decode_payload<StreamMeta>(record.payload);
     }
-    if (!meta) {
-      // Written with the atomic-replace idiom, so this is rot, not a torn write.
-      return fail(absl::DataLossError(
-          absl::StrCat("stream ", s.name_, ": metadata file ", s.meta_name(),
-                       " fails its checksum; restore it from a peer (the logs are untouched)")));
+    // Written with the atomic-replace idiom, so a bad copy is rot, not a torn write.
+    if (!meta_copies_[index]) meta_problems_[index] = "fails its checksum";
+  }
+
+  // The first copy is written first, so when both are good it is the newer (the two differ
+  // only after a crash between them, before that update was acknowledged). A bad or missing
+  // copy is rewritten from the good one before the stream opens.
+  void choose_meta() {
+    StreamStore& s = *store_;
+    const int good = meta_copies_[0] ? 0 : meta_copies_[1] ? 1 : -1;
+    if (good < 0 && meta_missing_[1]) {
+      // The second copy is written once before the stream first opens, and never removed but
+      // by a drop: without it the creation (or a drop) never finished, and nothing was
+      // acknowledged from this stream. Start it anew.
+      return create();
     }
-    s.meta_ = *meta;
-    open_live();
+    if (good < 0) {
+      return fail(absl::DataLossError(absl::StrCat(
+          "stream ", s.name_, ": both metadata copies are bad (", s.meta_name(), ": ",
+          meta_problems_[0], "; ", meta_copy_file(s.name_), ": ", meta_problems_[1],
+          "); restore them from a peer (the logs are untouched)")));
+    }
+    s.meta_ = *meta_copies_[good];
+    if (meta_copies_[0] && meta_copies_[1]) return open_live();
+    // If the rewrite fails (a full disk) the stream still opens from the good copy; the next
+    // metadata update writes both.
+    s.write_meta(s.meta_, [self = shared_from_this()](absl::Status) { self->open_live(); });
   }
 
   // A stream without metadata is new (or was being dropped): start clean, with entry 0.
