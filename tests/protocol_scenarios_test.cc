@@ -40,14 +40,14 @@ TEST(ProtocolScenarios, TailRotAndPowerLossStrikeAndTheRunPasses) {
 TEST(ProtocolScenarios, SplitBrainStrikesAndReachesTheClaimsHardestPaths) {
   uint64_t split_brains = 0;
   std::array<uint64_t, kCoveragePaths> coverage{};
-  for (uint64_t seed = 1; seed <= 40; ++seed) {
+  for (uint64_t seed = 1; seed <= 100; ++seed) {
     auto result = run_protocol(seed, {{"split_brain", "1"}, {"clients", "2"}});
     ASSERT_TRUE(result.ok()) << result.status();
     EXPECT_TRUE(result->status.ok()) << "seed " << seed << ": " << result->status;
     split_brains += result->stats.split_brains;
     for (size_t i = 0; i < kCoveragePaths; ++i) coverage[i] += result->stats.coverage[i];
   }
-  EXPECT_GE(split_brains, 20u);  // some seeds have no writer left with work at the cue
+  EXPECT_GE(split_brains, 50u);  // some seeds have no writer left with work at the cue
   for (CoveragePath path : {CoveragePath::kDivergentRepair, CoveragePath::kStampIdDisagreement,
                             CoveragePath::kGapCommit}) {
     EXPECT_GT(coverage[static_cast<size_t>(path)], 0u) << kCoveragePathNames[static_cast<size_t>(path)];

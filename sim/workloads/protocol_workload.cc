@@ -289,7 +289,11 @@ class ProtocolWorkload final : public Workload {
     uint32_t caught_up = 0;
     for (NodeId m = 0; m < member_count; ++m) {
       storage::StreamStore* store = member_store(sim, m);
-      if (store == nullptr) continue;
+      if (store == nullptr) {
+        checker.fail(absl::StrCat("liveness: member ", m,
+                                  " is not serving the stream by the end of the heal window"));
+        return;
+      }
       if (!store->missing().empty()) {
         checker.fail(absl::StrCat("liveness: member ", m, " still misses committed entries ",
                                   store->missing().to_string(), " after healing"));
@@ -321,9 +325,19 @@ class ProtocolWorkload final : public Workload {
                     [&read](absl::StatusOr<std::vector<Entry>> r) { read = std::move(r); });
         while (!read && sim.step()) {
         }
-        if (!read || !read->ok() || (*read)->empty()) {
-          from = store->missing().contains(from) ? from + 1 : store->committed_id() + 1;
-          continue;  // gaps are fine (backfill is not built yet); they are never served
+        // Index consistency: every id up to the commit point is readable or listed missing
+        // (a read that finds damage lists it).
+        const bool got = read && read->ok() && !(*read)->empty();
+        if (!got || (*read)->front().id != from) {
+          if (store->missing().contains(from)) {
+            ++from;
+            continue;
+          }
+          checker.fail(absl::StrCat(
+              "index: member ", m, " cannot read committed entry ", from, " (",
+              !read ? "no answer" : !read->ok() ? read->status().ToString() : got ? "a gap" : "empty",
+              ") and does not list it missing"));
+          return;
         }
         for (const Entry& e : **read) {
           auto acked = checker.acked().find(e.id);
