@@ -262,6 +262,22 @@ TEST(StreamStore, BitFlipInCommittedDataIsDetectedAndNeverServed) {
   EXPECT_EQ(others->size(), 50u);
 }
 
+// A sync covers the metadata in memory too: a writer change whose write failed (ENOSPC) is
+// written again by the next sync, so nothing acknowledged after it outlives the change.
+TEST(StreamStore, ASyncAfterAFailedMetadataWriteMakesTheMetadataDurable) {
+  StoreHarness h;
+  ASSERT_TRUE(h.open().ok());
+  StreamMeta meta = h.store().meta();
+  meta.writer = WriterId{3, 9};
+  h.disk().config().enospc_probability = 1.0;
+  EXPECT_FALSE(h.run_io([&](IoDone done) { h.store().update_meta(meta, std::move(done)); }).ok());
+  h.disk().config().enospc_probability = 0;
+  ASSERT_TRUE(h.store().append(make_entry(1, entry_zero().checksum, 10)).ok());
+  ASSERT_TRUE(h.sync().ok());
+  ASSERT_TRUE(h.crash_and_reopen(sim::CrashMode::kLoseAll).ok());
+  EXPECT_EQ(h.store().meta().writer, (WriterId{3, 9}));
+}
+
 // The metadata is kept twice: a latent error or rot in one copy leaves the other, with every
 // acknowledged update (a writer's promise) in it; the bad copy is rewritten at open. With both
 // bad the stream refuses to open and says which files to restore.

@@ -285,6 +285,19 @@ void StreamStore::sync(IoDone done) {
   auto join = std::make_shared<Join>();
   join->pending = 2;
   join->done = std::move(done);
+  // What a sync makes durable includes the metadata in memory (a new writer, say): a put
+  // acknowledged after it must not outlive a writer change that is still being written, or
+  // that failed (found by the promise checker: a member acknowledged a writer's puts, lost the
+  // writer to an ENOSPC on its metadata, and came back from a crash with the older one).
+  if (meta_durable_version_ < meta_version_) {
+    ++join->pending;
+    IoDone meta_done = [join](absl::Status s) { join->finish(s); };
+    if (!meta_writes_.empty() && meta_writes_.back().version == meta_version_) {
+      meta_writes_.back().syncs.push_back(std::move(meta_done));
+    } else {
+      write_meta(meta_, std::move(meta_done));  // the newest write failed: again
+    }
+  }
   live_->sync([join](absl::Status s) { join->finish(s); });
   fill_->sync([join](absl::Status s) { join->finish(s); });
 }
@@ -303,7 +316,7 @@ void StreamStore::update_meta(StreamMeta meta, IoDone done) {
 }
 
 void StreamStore::write_meta(StreamMeta meta, IoDone done) {
-  meta_writes_.push_back(MetaWrite{std::move(meta), std::move(done)});
+  meta_writes_.push_back(MetaWrite{std::move(meta), std::move(done), ++meta_version_, {}});
   write_next_meta();
 }
 
@@ -314,10 +327,12 @@ void StreamStore::write_next_meta() {
   append_record(bytes, RecordType::kMeta, encode_payload(meta_writes_.front().meta),
                 meta_seed(name_));
   auto finish = [this](absl::Status status) {
-    IoDone done = std::move(meta_writes_.front().done);
+    MetaWrite written = std::move(meta_writes_.front());
     meta_writes_.pop_front();
     meta_writing_ = false;
-    done(status);
+    if (status.ok()) meta_durable_version_ = written.version;
+    written.done(status);
+    for (IoDone& sync : written.syncs) sync(status);
     write_next_meta();
   };
   // The second copy only once the first is durable: some copy always holds every state that

@@ -212,9 +212,15 @@ class StreamStore {
   struct MetaWrite {
     StreamMeta meta;
     IoDone done;
+    uint64_t version = 0;
+    std::vector<IoDone> syncs;  // sync() callers waiting for this version to be durable
   };
   std::deque<MetaWrite> meta_writes_;  // one at a time: they share the temp file
   bool meta_writing_ = false;
+  // Metadata versions: one per write queued, and the newest that is durable (a sync waits for
+  // the newest, or writes it again after a failure).
+  uint64_t meta_version_ = 0;
+  uint64_t meta_durable_version_ = 0;
 };
 
 }  // namespace walle::storage
