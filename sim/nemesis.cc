@@ -117,6 +117,8 @@ void Nemesis::heal() {
     disk.enospc_probability = 0;
     disk.slow_sync_probability = 0;
     if (!sim_.is_up(id)) WALLE_CHECK(sim_.start(id).ok());
+    // Code-level faults end too: a spurious timeout on every claim must not decide liveness.
+    sim_.host(id).buggify().set_active(false);
   }
 }
 

@@ -28,7 +28,8 @@ class Nemesis {
   void start(int64_t until_ns);
 
   // Ends every fault: stops injecting, heals the network, turns off per-message and per-I/O
-  // faults, resumes nothing (pauses end by themselves) and restarts every down node.
+  // faults and BUGGIFY, resumes nothing (pauses end by themselves) and restarts every down
+  // node.
   void heal();
 
   bool active() const { return active_; }

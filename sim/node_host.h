@@ -34,6 +34,7 @@ class NodeHost {
   NodeId id() const { return id_; }
   Simulation& sim() { return sim_; }
   bool up() const { return node_ != nullptr; }
+  SimBuggify& buggify() { return buggify_; }
   bool paused() const { return paused_; }
   uint64_t incarnation() const { return incarnation_; }
   Node* node() { return node_.get(); }

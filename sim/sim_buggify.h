@@ -26,6 +26,8 @@ class SimBuggify final : public Buggify {
   bool fire(CoveragePath point) override;
 
   uint64_t fired() const { return fired_; }
+  // Off: no point fires (the heal window, where liveness is judged, is free of them).
+  void set_active(bool active) { active_ = active; }
 
  private:
   enum class State : uint8_t { kUnknown, kOff, kOn };
@@ -37,6 +39,7 @@ class SimBuggify final : public Buggify {
   double fire_probability_;
   std::array<State, kCoveragePaths> state_{};
   uint64_t fired_ = 0;
+  bool active_ = true;
 };
 
 }  // namespace walle::sim

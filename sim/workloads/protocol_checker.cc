@@ -10,6 +10,8 @@ using protocol::Writer;
 
 void Checker::on_acked(WriterId writer, uint64_t id, uint64_t checksum,
                        const std::vector<ProtocolClient*>& clients, NodeId self) {
+  uint64_t& highest = ack_times_[sim_.now_ns()];
+  highest = std::max({highest, id, max_acked()});
   ++acks_;
   // Agreement: one entry per committed id.
   if (auto read = read_.find(id); read != read_.end() && read->second != checksum) {
@@ -63,6 +65,7 @@ storage::StreamStore* member_store(Simulation& sim, NodeId node) {
 }
 
 void Checker::before_crash(NodeId member) {
+  if (promised_.contains(member)) promises_to_check_.insert(member);
   if (corruptible_.contains(member)) return;
   const storage::StreamStore* store = member_store(sim_, member);
   if (store == nullptr) return;  // not open: what must survive an earlier crash still must
@@ -87,6 +90,21 @@ void Checker::before_crash(NodeId member) {
 }
 
 void Checker::check_recoveries() {
+  for (auto it = promises_to_check_.begin(); it != promises_to_check_.end();) {
+    const storage::StreamStore* store = member_store(sim_, *it);
+    if (store == nullptr) {
+      ++it;
+      continue;  // still down, or recovering
+    }
+    const WriterId& promised = promised_.at(*it);
+    if (store->meta().writer < promised) {
+      fail(absl::StrCat("promise: member ", *it, " answered writer ", promised.ts, ".",
+                        promised.id, " but came back from a crash with writer ",
+                        store->meta().writer.ts, ".", store->meta().writer.id));
+      return;
+    }
+    it = promises_to_check_.erase(it);
+  }
   for (auto it = must_survive_.begin(); it != must_survive_.end();) {
     const storage::StreamStore* store = member_store(sim_, it->first);
     if (store == nullptr) {

@@ -81,8 +81,15 @@ class Checker {
   void on_member_ack(NodeId member, uint64_t id, uint64_t checksum) {
     member_acks_[member][id] = checksum;
   }
+  // Promises: a member that answered NewWriter(W) or a put of W with OK stored W durably, so
+  // after any crash it comes back with W or a newer writer (both metadata copies would have
+  // to rot to lose it, and then the member does not open at all).
+  void on_promise(NodeId member, const WriterId& writer) {
+    WriterId& promised = promised_[member];
+    promised = std::max(promised, writer);
+  }
   void before_crash(NodeId member);
-  bool recoveries_pending() const { return !must_survive_.empty(); }
+  bool recoveries_pending() const { return !must_survive_.empty() || !promises_to_check_.empty(); }
   void check_recoveries();
 
   const absl::Status& status() const { return status_; }
@@ -94,6 +101,12 @@ class Checker {
   }
   uint64_t acks() const { return acks_; }
   uint64_t max_acked() const { return acked_.empty() ? 0 : acked_.rbegin()->first; }
+  // The highest entry acknowledged by `at_ns` (simulated time): liveness judges only entries
+  // whose commit had time to be announced.
+  uint64_t max_acked_by(int64_t at_ns) const {
+    auto it = ack_times_.upper_bound(at_ns);
+    return it == ack_times_.begin() ? 0 : std::prev(it)->second;
+  }
   const absl::btree_map<uint64_t, std::pair<uint64_t, WriterId>>& acked() const { return acked_; }
 
  private:
@@ -101,9 +114,12 @@ class Checker {
   absl::btree_set<NodeId> corruptible_;
   absl::btree_map<uint64_t, std::pair<uint64_t, WriterId>> acked_;  // id -> checksum, writer
   absl::btree_map<uint64_t, uint64_t> read_;                        // id -> checksum read
+  absl::btree_map<int64_t, uint64_t> ack_times_;  // time -> highest id acknowledged by then
   std::vector<ClaimResult> claims_;
   absl::btree_map<NodeId, absl::btree_map<uint64_t, uint64_t>> member_acks_;  // id -> checksum
   absl::btree_map<NodeId, absl::btree_map<uint64_t, uint64_t>> must_survive_;
+  absl::btree_map<NodeId, WriterId> promised_;  // the newest writer each member promised
+  absl::btree_set<NodeId> promises_to_check_;   // crashed members whose recovery is unjudged
   uint64_t acks_ = 0;
   absl::Status status_;
 };

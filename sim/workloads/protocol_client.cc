@@ -34,11 +34,20 @@ void ProtocolClient::start() {
 void ProtocolClient::receive(NodeId from, std::string_view bytes) {
   absl::StatusOr<ProtocolMessage> m = wire::decode<ProtocolMessage>(bytes);
   if (!m.ok()) return;
-  if (claim_ != nullptr && claim_->on_message(from, *m)) return;
+  if (claim_ != nullptr && claim_->on_message(from, *m)) {
+    // An OK to this claim's NewWriter: the member promised its writer (durably).
+    const auto* accepted = std::get_if<protocol::NewWriterReply>(&*m);
+    if (accepted != nullptr && accepted->status.to_status().ok()) {
+      checker_.on_promise(from, claim_->writer());
+    }
+    return;
+  }
   if (reader_.on_message(from, *m)) return;
   if (writer_ == nullptr || !writer_->on_message(from, *m)) return;
   const auto* reply = std::get_if<protocol::PutReply>(&*m);
   if (reply != nullptr && reply->entry_id > 0 && reply->status.to_status().ok()) {
+    // A put's OK follows a sync, which covers the writer change (a heartbeat's does not).
+    checker_.on_promise(from, writer_->id());
     auto it = checksums_.find(reply->entry_id);
     if (it != checksums_.end()) checker_.on_member_ack(from, it->first, it->second);
   }
