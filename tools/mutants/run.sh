@@ -214,6 +214,10 @@ if ! build "$LOGS/build-baseline.log"; then
   grep -E 'error:|warning:' "$LOGS/build-baseline.log" | head -n 20 >&2 || true
   die "the unmutated tree does not build (log: $LOGS/build-baseline.log; use --keep)"
 fi
+# The unmutated binary, kept: a mutant's first failing seed must pass without the mutant, or
+# the catch is the tree's own failure (a seed beyond the baseline's range), not the mutant's.
+BASE_SIM="$SCRATCH/walle-sim.unmutated"
+cp "$SIM" "$BASE_SIM"
 if [[ $BASELINE_SEEDS -gt 0 ]]; then
   say "baseline: unmutated sweep of seeds 1..$BASELINE_SEEDS"
   rc=0
@@ -232,7 +236,7 @@ md_escape() { local s="$1"; s="${s//|/\\|}"; printf '%s' "$s"; }
 
 ROWS=()
 total=${#PATCHES[@]}
-ran=0 caught=0 caught_2000=0 stale=0 build_failed=0 errors=0
+ran=0 caught=0 caught_2000=0 stale=0 build_failed=0 errors=0 base_fails=0
 i=0
 for p in "${PATCHES[@]}"; do
   i=$((i + 1))
@@ -263,14 +267,19 @@ for p in "${PATCHES[@]}"; do
       sweep_s=$((SECONDS - t0))
       fail_line="$(grep -m 1 '^FAIL seed=' "$LOGS/$name.out" || true)"
       if [[ $rc -eq 1 && -n "$fail_line" ]]; then
-        result=caught
-        ran=$((ran + 1))
-        caught=$((caught + 1))
         seed="$(sed 's/^FAIL seed=\([0-9]*\) .*/\1/' <<<"$fail_line")"
         # "FAIL seed=S workload=W: at T s: invariant: message" -> "invariant: message"
         invariant="$(sed -e 's/^FAIL seed=[0-9]* workload=[^:]*: //' -e 's/^at [0-9.]*s: //' \
           <<<"$fail_line" | cut -c 1-80)"
-        [[ $seed -le 2000 ]] && caught_2000=$((caught_2000 + 1))
+        if ! "$BASE_SIM" run --workload "$WORKLOAD" --seed "$seed" >"$LOGS/$name.base.out" 2>&1; then
+          result="BASE-FAILS"  # the unmutated tree fails this seed too: not scored
+          base_fails=$((base_fails + 1))
+        else
+          result=caught
+          ran=$((ran + 1))
+          caught=$((caught + 1))
+          [[ $seed -le 2000 ]] && caught_2000=$((caught_2000 + 1))
+        fi
       elif [[ $rc -eq 0 ]]; then
         result=SURVIVED
         ran=$((ran + 1))
@@ -294,9 +303,9 @@ pct=0
 within=$caught_2000
 [[ $SEEDS -lt 2000 ]] && within=$caught
 SCORE="caught $caught of $ran mutants ($pct%) within $SEEDS seeds; $within within 2000"
-excluded=$((stale + build_failed + errors))
+excluded=$((stale + build_failed + errors + base_fails))
 [[ $excluded -gt 0 ]] &&
-  SCORE+=" (not scored: $stale stale, $build_failed build-failed, $errors errors)"
+  SCORE+=" (not scored: $stale stale, $build_failed build-failed, $errors errors, $base_fails failing unmutated too)"
 
 {
   echo "# Mutation score of walle-sim (workload \`$WORKLOAD\`)"
