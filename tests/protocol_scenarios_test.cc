@@ -56,12 +56,13 @@ TEST(ProtocolScenarios, SplitBrainStrikesAndReachesTheClaimsHardestPaths) {
 
 TEST(ProtocolScenarios, OffMeansOffAndTheSwarmSetupStaysTheSame) {
   for (uint64_t seed = 1; seed <= 6; ++seed) {
-    auto off = run_protocol(seed, {{"tail_rot", "0"}, {"power_loss", "0"}, {"split_brain", "0"}});
-    auto on = run_protocol(seed, {{"tail_rot", "1"}, {"power_loss", "1"}, {"split_brain", "1"}});
+    auto off = run_protocol(seed, {{"tail_rot", "0"}, {"power_loss", "0"}, {"split_brain", "0"}, {"lease_restart", "0"}});
+    auto on = run_protocol(seed, {{"tail_rot", "1"}, {"power_loss", "1"}, {"split_brain", "1"}, {"lease_restart", "1"}});
     ASSERT_TRUE(off.ok() && on.ok());
     EXPECT_EQ(off->stats.tail_rots, 0u);
     EXPECT_EQ(off->stats.power_losses, 0u);
     EXPECT_EQ(off->stats.split_brains, 0u);
+    EXPECT_EQ(off->stats.lease_restarts, 0u);
     // Scenarios draw from their own stream: the setup only gains their own description.
     EXPECT_EQ(on->setup.rfind(off->setup, 0), 0u) << on->setup << "\nvs\n" << off->setup;
   }

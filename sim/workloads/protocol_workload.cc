@@ -15,6 +15,7 @@
 #include "sim/simulation.h"
 #include "sim/workloads/protocol_checker.h"
 #include "sim/workloads/protocol_client.h"
+#include "sim/workloads/lease_restart_scenario.h"
 #include "sim/workloads/split_brain_scenario.h"
 
 namespace walle::sim::protocol_workload {
@@ -71,6 +72,8 @@ class ProtocolWorkload final : public Workload {
             "split_brain=-1 1: cut the writer off with one member, another client takes over "
             "and crashes, claim with the stale member (SplitBrainScenario; -1: the swarm "
             "picks, 0: never)",
+            "lease_restart=-1 1: restart a majority of members under a live lease, then another "
+            "client preempts (LeaseRestartScenario; -1: the swarm picks, 0: never)",
             "bug_ack_before_sync=0, bug_accept_older_writer=0, bug_commit_without_majority=0"};
   }
 
@@ -87,11 +90,12 @@ class ProtocolWorkload final : public Workload {
     auto tail_rot = params.integer("tail_rot", -1, -1, 1);
     auto power_loss = params.integer("power_loss", -1, -1, 1);
     auto split_brain = params.integer("split_brain", -1, -1, 1);
+    auto lease_restart = params.integer("lease_restart", -1, -1, 1);
     auto bug_ack = params.integer("bug_ack_before_sync", 0, 0, 1);
     auto bug_older = params.integer("bug_accept_older_writer", 0, 0, 1);
     auto bug_majority = params.integer("bug_commit_without_majority", 0, 0, 1);
     for (const auto* p : {&members, &clients, &entries, &fault_ms, &heal_ms, &faults, &crashes,
-                          &corruption, &tail_rot, &power_loss, &split_brain, &bug_ack, &bug_older, &bug_majority}) {
+                          &corruption, &tail_rot, &power_loss, &split_brain, &lease_restart, &bug_ack, &bug_older, &bug_majority}) {
       if (!p->ok()) return p->status();
     }
     if (absl::Status s = params.check_all_used(); !s.ok()) return s;
@@ -201,14 +205,9 @@ class ProtocolWorkload final : public Workload {
         power_scenario->start(power_at_ms.back() * kNanosPerMilli);
       }
     }
-    std::optional<SplitBrainScenario> split_scenario;
-    int64_t split_at_ms = 0;
-    const bool want_split =
-        *split_brain == 1 || (*split_brain == -1 && *faults == 1 && scenarios.chance(0.25));
-    if (want_split && client_count >= 2 && *fault_ms >= 1500) {
-      std::vector<NodeId> client_ids;
-      for (NodeId c = member_count; c < config.node_count; ++c) client_ids.push_back(c);
-      SplitBrainScenario::Clients hooks{
+    std::vector<NodeId> client_ids;
+    for (NodeId c = member_count; c < config.node_count; ++c) client_ids.push_back(c);
+    const ScenarioClients hooks{
           client_ids,
           [&registry](NodeId c) {
             return registry[c] != nullptr && registry[c]->writer() != nullptr &&
@@ -221,9 +220,23 @@ class ProtocolWorkload final : public Workload {
             if (registry[c] != nullptr) registry[c]->claim_now(preempt);
           },
           &writer_started};
-      split_scenario.emplace(s, nemesis, member_ids, std::move(hooks), lease_ns);
+    std::optional<SplitBrainScenario> split_scenario;
+    int64_t split_at_ms = 0;
+    const bool want_split =
+        *split_brain == 1 || (*split_brain == -1 && *faults == 1 && scenarios.chance(0.25));
+    if (want_split && client_count >= 2 && *fault_ms >= 1500) {
+      split_scenario.emplace(s, nemesis, member_ids, hooks, lease_ns);
       split_at_ms = scenarios.uniform_between(100, std::max<int64_t>(100, *fault_ms - 1500));
       split_scenario->start(split_at_ms * kNanosPerMilli);
+    }
+    std::optional<LeaseRestartScenario> lease_scenario;
+    int64_t lease_at_ms = 0;
+    const bool want_lease_restart =
+        *lease_restart == 1 || (*lease_restart == -1 && *faults == 1 && scenarios.chance(0.15));
+    if (want_lease_restart && client_count >= 2 && *fault_ms >= 500) {
+      lease_scenario.emplace(s, member_ids, hooks);
+      lease_at_ms = scenarios.uniform_between(50, std::max<int64_t>(50, *fault_ms - 400));
+      lease_scenario->start(lease_at_ms * kNanosPerMilli);
     }
     s.start_all();
     const int64_t heal_at = *fault_ms * kNanosPerMilli;
@@ -232,6 +245,7 @@ class ProtocolWorkload final : public Workload {
     if (rot_scenario) rot_scenario->cancel();
     if (power_scenario) power_scenario->cancel();
     if (split_scenario) split_scenario->cancel();
+    if (lease_scenario) lease_scenario->cancel();
     nemesis.heal();
     const uint64_t acks_at_heal = checker->acks();
     // Liveness: once healed, writing resumes (unless every client already wrote all).
@@ -256,7 +270,8 @@ class ProtocolWorkload final : public Workload {
                                   : std::string(),
                      power_scenario ? absl::StrCat(" power_loss@", absl::StrJoin(power_at_ms, ","), "ms")
                                     : std::string(),
-                    split_scenario ? absl::StrCat(" split_brain@", split_at_ms, "ms") : std::string());
+                    split_scenario ? absl::StrCat(" split_brain@", split_at_ms, "ms") : std::string(),
+                    lease_scenario ? absl::StrCat(" lease_restart@", lease_at_ms, "ms") : std::string());
     result.stats = s.stats();
     result.simulated_ns = s.now_ns();
     result.events = s.scheduler().events_run();

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "core/env/node_id.h"
+#include "sim/workloads/scenario_clients.h"
 
 namespace walle::sim {
 class Nemesis;
@@ -30,15 +31,7 @@ namespace walle::sim::protocol_workload {
 
 class SplitBrainScenario {
  public:
-  // What the scenario needs of the workload's clients.
-  struct Clients {
-    std::vector<NodeId> ids;
-    std::function<bool(NodeId)> writing;                 // holds an open writer
-    std::function<bool(NodeId)> has_work;                // has entries left to write
-    std::function<void(NodeId, bool preempt)> claim_now;  // starts a claim if it can
-    // Where the workload calls a client's id when its claim succeeded, before it writes.
-    std::function<void(NodeId)>* writer_started;
-  };
+  using Clients = ScenarioClients;
 
   SplitBrainScenario(Simulation& sim, Nemesis& nemesis, std::vector<NodeId> members,
                      Clients clients, int64_t lease_ns);
