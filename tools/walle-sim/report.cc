@@ -402,8 +402,8 @@ std::string report_json(const Report& r) {
   for (const auto& [key, value] : r.params) params.add_string(key, value);
   std::vector<std::string> missing;
   for (const uint64_t seed : r.missing_examples) missing.push_back(absl::StrCat(seed));
-  return JsonObject()
-      .add_string("type", "report")
+  JsonObject line;
+  line.add_string("type", "report")
       .add_uint("format", kResultsFormat)
       .add_string("workload", r.workload)
       .add_object("params", params)
@@ -420,18 +420,13 @@ std::string report_json(const Report& r) {
       .add_raw("failing_seeds", absl::StrCat("[", absl::StrJoin(failing, ","), "]"))
       .add_string("digest", absl::StrFormat("%016x", r.digest))
       .add_double("shard_seconds", s.wall_s)
-      .add_double("slowest_shard_s", r.slowest_wall_s)
-      .add_uint("events", s.events)
-      .add_uint("messages", s.messages)
-      .add_uint("disk_writes", s.disk_writes)
-      .add_int("simulated_ns", s.simulated_ns)
-      .add_raw("coverage", coverage_json(s.coverage, true))
-      .add_raw("coverage_seeds", coverage_json(s.coverage_seeds, true))
-      .add_raw("notes", json_strings(r.notes))
+      .add_double("slowest_shard_s", r.slowest_wall_s);
+  add_work_totals(line, s);
+  line.add_raw("notes", json_strings(r.notes))
       .add_raw("uncovered", json_strings(r.uncovered))
       .add_raw("problems", json_strings(r.problems))
-      .add_int("exit_status", report_exit_status(r))
-      .str();
+      .add_int("exit_status", report_exit_status(r));
+  return line.str();
 }
 
 int report_exit_status(const Report& r) {

@@ -246,8 +246,8 @@ std::string sweep_json(const SweepRecord& r) {
   JsonObject params;
   for (const auto& [key, value] : r.params) params.add_string(key, value);
   const SweepSummary& s = r.summary;
-  return JsonObject()
-      .add_string("type", "summary")
+  JsonObject line;
+  line.add_string("type", "summary")
       .add_uint("format", kResultsFormat)
       .add_string("workload", r.workload)
       .add_object("params", params)
@@ -260,14 +260,18 @@ std::string sweep_json(const SweepRecord& r) {
       .add_uint("failures", s.failures)
       .add_uint("determinism_mismatches", s.determinism_mismatches)
       .add_bool("interrupted", s.interrupted)
-      .add_double("wall_s", s.wall_s)
-      .add_uint("events", s.events)
+      .add_double("wall_s", s.wall_s);
+  add_work_totals(line, s);
+  return line.str();
+}
+
+void add_work_totals(JsonObject& object, const SweepSummary& s) {
+  object.add_uint("events", s.events)
       .add_uint("messages", s.messages)
       .add_uint("disk_writes", s.disk_writes)
       .add_int("simulated_ns", s.simulated_ns)
       .add_raw("coverage", coverage_json(s.coverage, true))
-      .add_raw("coverage_seeds", coverage_json(s.coverage_seeds, true))
-      .str();
+      .add_raw("coverage_seeds", coverage_json(s.coverage_seeds, true));
 }
 
 absl::StatusOr<ResultLine> parse_result_line(std::string_view line) {

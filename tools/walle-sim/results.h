@@ -15,6 +15,7 @@
 #include "absl/container/btree_map.h"
 #include "absl/status/statusor.h"
 #include "core/env/coverage.h"
+#include "tools/walle-sim/json.h"
 #include "tools/walle-sim/shard.h"
 #include "tools/walle-sim/sweep.h"
 
@@ -78,6 +79,9 @@ void print_nondeterminism(FILE* out, uint64_t seed, uint64_t digest, uint64_t ot
 
 // {"path name": count, ...} in enum order; only the nonzero ones unless `all`.
 std::string coverage_json(const std::array<uint64_t, kCoveragePaths>& counts, bool all);
+// The work a sweep (or a merge of sweeps) did, and its coverage totals: the fields a sweep's
+// summary line and a report share.
+void add_work_totals(JsonObject& object, const SweepSummary& summary);
 // One JSON line each, without the newline.
 std::string seed_json(const SeedResult& seed);
 std::string sweep_json(const SweepRecord& sweep);
