@@ -54,6 +54,18 @@ TEST(ProtocolScenarios, SplitBrainStrikesAndReachesTheClaimsHardestPaths) {
   }
 }
 
+// A majority of members restarts under a live lease and another client preempts at once.
+TEST(ProtocolScenarios, LeaseRestartStrikesAndTheRunPasses) {
+  uint64_t lease_restarts = 0;
+  for (uint64_t seed = 1; seed <= 10; ++seed) {
+    auto result = run_protocol(seed, {{"lease_restart", "1"}, {"clients", "2"}});
+    ASSERT_TRUE(result.ok()) << result.status();
+    EXPECT_TRUE(result->status.ok()) << "seed " << seed << ": " << result->status;
+    lease_restarts += result->stats.lease_restarts;
+  }
+  EXPECT_GE(lease_restarts, 5u);  // it needs a writer with work left at the cue (7 of 10)
+}
+
 TEST(ProtocolScenarios, OffMeansOffAndTheSwarmSetupStaysTheSame) {
   for (uint64_t seed = 1; seed <= 6; ++seed) {
     auto off = run_protocol(seed, {{"tail_rot", "0"}, {"power_loss", "0"}, {"split_brain", "0"}, {"lease_restart", "0"}});
