@@ -259,6 +259,7 @@ absl::Status SimDisk::write(uint64_t ino, std::optional<uint64_t> at, std::strin
   }
   ++stats.disk_writes;
   stats.disk_bytes_written += bytes.size();
+  if (write_observer_) write_observer_(inode.name, bytes.size());
   return absl::OkStatus();
 }
 

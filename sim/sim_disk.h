@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -47,6 +48,11 @@ class SimDisk final : public FileSystem {
   void crash(CrashMode mode);
   // Picks a crash mode allowed by the config.
   CrashMode random_crash_mode();
+  // Called after each write lands in the page cache (not yet synced), with the file's name
+  // and the write's size, for scenarios that crash a node at that moment; it must not touch
+  // the disk itself. Empty: none.
+  using WriteObserver = std::function<void(std::string_view name, uint64_t bytes)>;
+  void set_write_observer(WriteObserver observer) { write_observer_ = std::move(observer); }
   // Erases everything: the machine got a new, empty disk.
   void wipe();
   // Flips one random bit of one random non-empty file (durable image included). Returns false
@@ -122,6 +128,7 @@ class SimDisk final : public FileSystem {
   uint64_t used_bytes_ = 0;
   uint64_t corruptions_ = 0;
   int64_t busy_until_ns_ = 0;  // the queue: operations complete in submission order
+  WriteObserver write_observer_;
 };
 
 }  // namespace walle::sim

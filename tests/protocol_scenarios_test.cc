@@ -66,6 +66,22 @@ TEST(ProtocolScenarios, LeaseRestartStrikesAndTheRunPasses) {
   EXPECT_GE(lease_restarts, 5u);  // it needs a writer with work left at the cue (7 of 10)
 }
 
+// The torn kind: restarted members crash at a write to their live log, so a majority comes
+// back with uncertain tails and the claim counts them once every member answered.
+TEST(ProtocolScenarios, TornLeaseRestartMakesClaimsCountUncertainTails) {
+  uint64_t torn_restarts = 0;
+  uint64_t votes = 0;
+  for (uint64_t seed = 1; seed <= 100; ++seed) {
+    auto result = run_protocol(seed, {{"lease_restart", "2"}, {"clients", "2"}});
+    ASSERT_TRUE(result.ok()) << result.status();
+    EXPECT_TRUE(result->status.ok()) << "seed " << seed << ": " << result->status;
+    torn_restarts += result->stats.torn_restarts;
+    votes += result->stats.coverage[static_cast<size_t>(CoveragePath::kUncertainTailsVote)];
+  }
+  EXPECT_GE(torn_restarts, 60u);
+  EXPECT_GT(votes, 0u);
+}
+
 TEST(ProtocolScenarios, OffMeansOffAndTheSwarmSetupStaysTheSame) {
   for (uint64_t seed = 1; seed <= 6; ++seed) {
     auto off = run_protocol(seed, {{"tail_rot", "0"}, {"power_loss", "0"}, {"split_brain", "0"}, {"lease_restart", "0"}});

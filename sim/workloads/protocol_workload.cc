@@ -73,7 +73,8 @@ class ProtocolWorkload final : public Workload {
             "and crashes, claim with the stale member (SplitBrainScenario; -1: the swarm "
             "picks, 0: never)",
             "lease_restart=-1 1: restart a majority of members under a live lease, then another "
-            "client preempts (LeaseRestartScenario; -1: the swarm picks, 0: never)",
+            "client preempts; 2: each restarted member crashes while its disk holds unsynced "
+            "writes, tearing them (LeaseRestartScenario; -1: the swarm picks either, 0: never)",
             "bug_ack_before_sync=0, bug_accept_older_writer=0, bug_commit_without_majority=0"};
   }
 
@@ -90,7 +91,7 @@ class ProtocolWorkload final : public Workload {
     auto tail_rot = params.integer("tail_rot", -1, -1, 1);
     auto power_loss = params.integer("power_loss", -1, -1, 1);
     auto split_brain = params.integer("split_brain", -1, -1, 1);
-    auto lease_restart = params.integer("lease_restart", -1, -1, 1);
+    auto lease_restart = params.integer("lease_restart", -1, -1, 2);
     auto bug_ack = params.integer("bug_ack_before_sync", 0, 0, 1);
     auto bug_older = params.integer("bug_accept_older_writer", 0, 0, 1);
     auto bug_majority = params.integer("bug_commit_without_majority", 0, 0, 1);
@@ -232,9 +233,10 @@ class ProtocolWorkload final : public Workload {
     std::optional<LeaseRestartScenario> lease_scenario;
     int64_t lease_at_ms = 0;
     const bool want_lease_restart =
-        *lease_restart == 1 || (*lease_restart == -1 && *faults == 1 && scenarios.chance(0.15));
+        *lease_restart >= 1 || (*lease_restart == -1 && *faults == 1 && scenarios.chance(0.15));
     if (want_lease_restart && client_count >= 2 && *fault_ms >= 500) {
-      lease_scenario.emplace(s, member_ids, hooks);
+      const bool tear = *lease_restart == 2 || (*lease_restart == -1 && scenarios.chance(0.5));
+      lease_scenario.emplace(s, member_ids, hooks, tear);
       lease_at_ms = scenarios.uniform_between(50, std::max<int64_t>(50, *fault_ms - 400));
       lease_scenario->start(lease_at_ms * kNanosPerMilli);
     }
@@ -271,7 +273,9 @@ class ProtocolWorkload final : public Workload {
                      power_scenario ? absl::StrCat(" power_loss@", absl::StrJoin(power_at_ms, ","), "ms")
                                     : std::string(),
                     split_scenario ? absl::StrCat(" split_brain@", split_at_ms, "ms") : std::string(),
-                    lease_scenario ? absl::StrCat(" lease_restart@", lease_at_ms, "ms") : std::string());
+                    lease_scenario ? absl::StrCat(" lease_restart@", lease_at_ms, "ms",
+                                                   lease_scenario->tears() ? "(torn)" : "")
+                                   : std::string());
     result.stats = s.stats();
     result.simulated_ns = s.now_ns();
     result.events = s.scheduler().events_run();
