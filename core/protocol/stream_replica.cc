@@ -103,6 +103,11 @@ int64_t StreamReplica::remaining_lease_ns() const {
   return lease_renewed_ns_ + store_.meta().writer_lease_ns - env_.clock.now_ns();
 }
 
+bool StreamReplica::protects_lease_of(const WriterId& writer) const {
+  if (store_.meta().writer <= writer) return remaining_lease_ns() > 0;
+  return new_writer_ready_ns_ > env_.clock.now_ns();
+}
+
 void StreamReplica::reply_put(NodeId to, const PutRequest& request, const absl::Status& status) {
   env_.transport.send(to, wire::encode(PutReply{request.stream, request.request_id,
                                                 request.entry.id, WireStatus::from(status)}));

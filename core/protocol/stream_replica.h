@@ -66,6 +66,11 @@ class StreamReplica {
 
   // Remaining lease of the current writer as this replica measures it (negative: expired).
   int64_t remaining_lease_ns() const;
+  // Whether a writer newer than `writer` that asked now would have to wait: the lease this
+  // replica protects for `writer` (or for a writer it has not heard of yet) still runs, or
+  // the newer writer stored here still waits out the old lease. Checkers compare it with the
+  // writer's own view of its lease.
+  bool protects_lease_of(const WriterId& writer) const;
   size_t queued_puts() const { return queue_.size(); }
   const Backfill& backfill() const { return backfill_; }
 

@@ -47,6 +47,31 @@ void Checker::on_acked(WriterId writer, uint64_t id, uint64_t checksum,
     }
   }
 }
+void Checker::check_leases() {
+  if (lease_clients_ == nullptr || sim_.now_ns() == leases_checked_at_ns_) return;
+  leases_checked_at_ns_ = sim_.now_ns();  // nothing moves in time between events
+  for (NodeId n = 0; n < lease_clients_->size(); ++n) {
+    const ProtocolClient* client = (*lease_clients_)[n];
+    if (client == nullptr || client->writer() == nullptr || !client->writer()->lease_valid()) {
+      continue;
+    }
+    const WriterId writer = client->writer()->id();
+    size_t protecting = 0;
+    for (NodeId m : lease_members_) {
+      auto* member = sim_.node_as<protocol::MemberNode>(m);
+      const protocol::StreamReplica* replica = member == nullptr ? nullptr : member->replica(kStream);
+      if (replica == nullptr || corruptible_.contains(m) || replica->protects_lease_of(writer)) {
+        ++protecting;
+      }
+    }
+    if (protecting <= lease_members_.size() / 2) {
+      return fail(absl::StrCat("lease interval: client ", n, " trusts the lease of writer ",
+                               writer.ts, ".", writer.id, " but only ", protecting, " of ",
+                               lease_members_.size(), " members protect it"));
+    }
+  }
+}
+
 namespace {
 
 // Whether `store` holds entry `id` with `checksum` (below its commit point: some entry).

@@ -88,6 +88,17 @@ class Checker {
     WriterId& promised = promised_[member];
     promised = std::max(promised, writer);
   }
+  // Lease intervals, judged directly at every instant instead of by what a takeover commits:
+  // while a writer trusts its lease, a majority of members must protect it (each would make
+  // a newer writer wait). Members down or still recovering protect it (a restarted member
+  // waits out the longest lease it granted); corruptible ones get the benefit of the doubt
+  // (corruption may take their metadata, within the budget). Off with clocks drifting past
+  // the lease bound, where lease safety is not promised.
+  void watch_leases(const std::vector<ProtocolClient*>* clients, std::vector<NodeId> members) {
+    lease_clients_ = clients;
+    lease_members_ = std::move(members);
+  }
+  void check_leases();
   void before_crash(NodeId member);
   bool recoveries_pending() const { return !must_survive_.empty() || !promises_to_check_.empty(); }
   void check_recoveries();
@@ -120,6 +131,9 @@ class Checker {
   absl::btree_map<NodeId, absl::btree_map<uint64_t, uint64_t>> must_survive_;
   absl::btree_map<NodeId, WriterId> promised_;  // the newest writer each member promised
   absl::btree_set<NodeId> promises_to_check_;   // crashed members whose recovery is unjudged
+  const std::vector<ProtocolClient*>* lease_clients_ = nullptr;
+  std::vector<NodeId> lease_members_;
+  int64_t leases_checked_at_ns_ = -1;
   uint64_t acks_ = 0;
   absl::Status status_;
 };

@@ -172,6 +172,7 @@ class ProtocolWorkload final : public Workload {
     Simulation& s = **sim;
     s.trace().set_text_sink(options.trace_sink);
     checker = std::make_unique<Checker>(s, corruptible);
+    checker->watch_leases(&registry, member_ids);
     for (NodeId n = 0; n < config.node_count; ++n) {
       if (!corruptible.contains(n)) s.disk(n).config().read_error_probability = 0;
     }
@@ -295,6 +296,7 @@ class ProtocolWorkload final : public Workload {
            sim.scheduler().next_time_ns() <= until_ns) {
       sim.step();
       if (checker.recoveries_pending()) checker.check_recoveries();
+      checker.check_leases();
     }
     if (checker.status().ok()) sim.run_until(until_ns);
   }
