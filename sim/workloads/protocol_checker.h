@@ -133,7 +133,6 @@ class Checker {
   absl::btree_set<NodeId> promises_to_check_;   // crashed members whose recovery is unjudged
   const std::vector<ProtocolClient*>* lease_clients_ = nullptr;
   std::vector<NodeId> lease_members_;
-  int64_t leases_checked_at_ns_ = -1;
   uint64_t acks_ = 0;
   absl::Status status_;
 };
