@@ -13,15 +13,15 @@ std::string SimStats::to_string() const {
       "landed_sectors=%d torn_crashes=%d lost_dir_ops=%d bit_flips=%d read_errors=%d "
       "latent_errors=%d enospc=%d\n"
       "process: crashes=%d restarts=%d pauses=%d wipes=%d timers=%d buggify=%d\n"
-      "scenarios: tail_rots=%d power_losses=%d split_brains=%d lease_restarts=%d "
-      "torn_restarts=%d",
+      "scenarios: tail_rots=%d power_losses=%d split_brains=%d lease_takeovers=%d "
+      "(torn_restarts=%d clogged_writers=%d)",
       messages_sent, messages_delivered, bytes_sent, dropped_random, dropped_partition,
       dropped_reset, dropped_node_down, duplicated, reordered, clogged, connection_resets,
       partitions, disk_writes, disk_bytes_written, disk_reads, disk_syncs, slow_syncs,
       lost_unsynced_sectors, landed_unsynced_sectors, torn_crashes, lost_dir_ops, bit_flips,
       read_errors, latent_errors_injected, enospc_errors, crashes, restarts, pauses, wipes,
-      timers_fired, buggify_fired, tail_rots, power_losses, split_brains, lease_restarts,
-      torn_restarts) +
+      timers_fired, buggify_fired, tail_rots, power_losses, split_brains, lease_takeovers,
+      torn_restarts, clogged_writers) +
          coverage_line();
 }
 

@@ -52,8 +52,9 @@ struct SimStats {
   uint64_t tail_rots = 0;    // rot landed on a victim's newest live records
   uint64_t power_losses = 0; // every node lost power at once
   uint64_t split_brains = 0; // a writer cut off with one member while another took over
-  uint64_t lease_restarts = 0;  // a majority restarted under a live lease, then a takeover
-  uint64_t torn_restarts = 0;   // members of those crashed while their disks held unsynced writes
+  uint64_t lease_takeovers = 0;  // a live lease's props taken away, then a takeover
+  uint64_t torn_restarts = 0;    // members of those crashed right after a write, tearing it
+  uint64_t clogged_writers = 0;  // writers of those whose messages were held past their lease
 
   // Protocol and recovery paths taken (core/env/coverage.h), by CoveragePath.
   std::array<uint64_t, kCoveragePaths> coverage{};

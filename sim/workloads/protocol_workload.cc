@@ -15,7 +15,7 @@
 #include "sim/simulation.h"
 #include "sim/workloads/protocol_checker.h"
 #include "sim/workloads/protocol_client.h"
-#include "sim/workloads/lease_restart_scenario.h"
+#include "sim/workloads/lease_takeover_scenario.h"
 #include "sim/workloads/split_brain_scenario.h"
 
 namespace walle::sim::protocol_workload {
@@ -72,9 +72,10 @@ class ProtocolWorkload final : public Workload {
             "split_brain=-1 1: cut the writer off with one member, another client takes over "
             "and crashes, claim with the stale member (SplitBrainScenario; -1: the swarm "
             "picks, 0: never)",
-            "lease_restart=-1 1: restart a majority of members under a live lease, then another "
-            "client preempts; 2: each restarted member crashes while its disk holds unsynced "
-            "writes, tearing them (LeaseRestartScenario; -1: the swarm picks either, 0: never)",
+            "takeover=-1   while a client writes, take its lease's props away and let another "
+            "client preempt (LeaseTakeoverScenario): 1 restart a majority of members, 2 the "
+            "same crashing each right after a write (torn tails), 3 hold the writer's messages "
+            "past its lease; -1: the swarm picks, 0: never",
             "bug_ack_before_sync=0, bug_accept_older_writer=0, bug_commit_without_majority=0"};
   }
 
@@ -91,12 +92,12 @@ class ProtocolWorkload final : public Workload {
     auto tail_rot = params.integer("tail_rot", -1, -1, 1);
     auto power_loss = params.integer("power_loss", -1, -1, 1);
     auto split_brain = params.integer("split_brain", -1, -1, 1);
-    auto lease_restart = params.integer("lease_restart", -1, -1, 2);
+    auto takeover = params.integer("takeover", -1, -1, 3);
     auto bug_ack = params.integer("bug_ack_before_sync", 0, 0, 1);
     auto bug_older = params.integer("bug_accept_older_writer", 0, 0, 1);
     auto bug_majority = params.integer("bug_commit_without_majority", 0, 0, 1);
     for (const auto* p : {&members, &clients, &entries, &fault_ms, &heal_ms, &faults, &crashes,
-                          &corruption, &tail_rot, &power_loss, &split_brain, &lease_restart, &bug_ack, &bug_older, &bug_majority}) {
+                          &corruption, &tail_rot, &power_loss, &split_brain, &takeover, &bug_ack, &bug_older, &bug_majority}) {
       if (!p->ok()) return p->status();
     }
     if (absl::Status s = params.check_all_used(); !s.ok()) return s;
@@ -231,13 +232,14 @@ class ProtocolWorkload final : public Workload {
       split_at_ms = scenarios.uniform_between(100, std::max<int64_t>(100, *fault_ms - 1500));
       split_scenario->start(split_at_ms * kNanosPerMilli);
     }
-    std::optional<LeaseRestartScenario> lease_scenario;
+    std::optional<LeaseTakeoverScenario> lease_scenario;
     int64_t lease_at_ms = 0;
-    const bool want_lease_restart =
-        *lease_restart >= 1 || (*lease_restart == -1 && *faults == 1 && scenarios.chance(0.15));
-    if (want_lease_restart && client_count >= 2 && *fault_ms >= 500) {
-      const bool tear = *lease_restart == 2 || (*lease_restart == -1 && scenarios.chance(0.5));
-      lease_scenario.emplace(s, member_ids, hooks, tear);
+    const bool want_takeover =
+        *takeover >= 1 || (*takeover == -1 && *faults == 1 && scenarios.chance(0.25));
+    if (want_takeover && client_count >= 2 && *fault_ms >= 500) {
+      const auto kind = static_cast<LeaseTakeoverScenario::Kind>(
+          *takeover >= 1 ? *takeover : scenarios.uniform_between(1, 3));
+      lease_scenario.emplace(s, member_ids, hooks, kind, lease_ns);
       lease_at_ms = scenarios.uniform_between(50, std::max<int64_t>(50, *fault_ms - 400));
       lease_scenario->start(lease_at_ms * kNanosPerMilli);
     }
@@ -274,8 +276,8 @@ class ProtocolWorkload final : public Workload {
                      power_scenario ? absl::StrCat(" power_loss@", absl::StrJoin(power_at_ms, ","), "ms")
                                     : std::string(),
                     split_scenario ? absl::StrCat(" split_brain@", split_at_ms, "ms") : std::string(),
-                    lease_scenario ? absl::StrCat(" lease_restart@", lease_at_ms, "ms",
-                                                   lease_scenario->tears() ? "(torn)" : "")
+                    lease_scenario ? absl::StrCat(" takeover@", lease_at_ms, "ms(",
+                                                   LeaseTakeoverScenario::kind_name(lease_scenario->kind()), ")")
                                    : std::string());
     result.stats = s.stats();
     result.simulated_ns = s.now_ns();
