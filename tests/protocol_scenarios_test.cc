@@ -55,24 +55,24 @@ TEST(ProtocolScenarios, SplitBrainStrikesAndReachesTheClaimsHardestPaths) {
 }
 
 // A majority of members restarts under a live lease and another client preempts at once.
-TEST(ProtocolScenarios, LeaseRestartStrikesAndTheRunPasses) {
-  uint64_t lease_restarts = 0;
+TEST(ProtocolScenarios, RestartTakeoverStrikesAndTheRunPasses) {
+  uint64_t takeovers = 0;
   for (uint64_t seed = 1; seed <= 10; ++seed) {
-    auto result = run_protocol(seed, {{"lease_restart", "1"}, {"clients", "2"}});
+    auto result = run_protocol(seed, {{"takeover", "1"}, {"clients", "2"}});
     ASSERT_TRUE(result.ok()) << result.status();
     EXPECT_TRUE(result->status.ok()) << "seed " << seed << ": " << result->status;
-    lease_restarts += result->stats.lease_restarts;
+    takeovers += result->stats.lease_takeovers;
   }
-  EXPECT_GE(lease_restarts, 5u);  // it needs a writer with work left at the cue (7 of 10)
+  EXPECT_GE(takeovers, 5u);  // it needs a writer with work left at the cue (7 of 10)
 }
 
 // The torn kind: restarted members crash at a write to their live log, so a majority comes
 // back with uncertain tails and the claim counts them once every member answered.
-TEST(ProtocolScenarios, TornLeaseRestartMakesClaimsCountUncertainTails) {
+TEST(ProtocolScenarios, TornRestartTakeoverMakesClaimsCountUncertainTails) {
   uint64_t torn_restarts = 0;
   uint64_t votes = 0;
   for (uint64_t seed = 1; seed <= 100; ++seed) {
-    auto result = run_protocol(seed, {{"lease_restart", "2"}, {"clients", "2"}});
+    auto result = run_protocol(seed, {{"takeover", "2"}, {"clients", "2"}});
     ASSERT_TRUE(result.ok()) << result.status();
     EXPECT_TRUE(result->status.ok()) << "seed " << seed << ": " << result->status;
     torn_restarts += result->stats.torn_restarts;
@@ -82,15 +82,31 @@ TEST(ProtocolScenarios, TornLeaseRestartMakesClaimsCountUncertainTails) {
   EXPECT_GT(votes, 0u);
 }
 
+// The clog kind: the writer's messages are held past its lease while another client takes
+// over; the takeover happens under the live lease, and every checker passes.
+TEST(ProtocolScenarios, ClogTakeoverStrikesUnderTheLiveLease) {
+  uint64_t clogged = 0;
+  uint64_t under_lease = 0;
+  for (uint64_t seed = 1; seed <= 20; ++seed) {
+    auto result = run_protocol(seed, {{"takeover", "3"}, {"clients", "2"}});
+    ASSERT_TRUE(result.ok()) << result.status();
+    EXPECT_TRUE(result->status.ok()) << "seed " << seed << ": " << result->status;
+    clogged += result->stats.clogged_writers;
+    under_lease += result->stats.coverage[static_cast<size_t>(CoveragePath::kTakeoverUnderLiveLease)];
+  }
+  EXPECT_GE(clogged, 10u);
+  EXPECT_GT(under_lease, 0u);
+}
+
 TEST(ProtocolScenarios, OffMeansOffAndTheSwarmSetupStaysTheSame) {
   for (uint64_t seed = 1; seed <= 6; ++seed) {
-    auto off = run_protocol(seed, {{"tail_rot", "0"}, {"power_loss", "0"}, {"split_brain", "0"}, {"lease_restart", "0"}});
-    auto on = run_protocol(seed, {{"tail_rot", "1"}, {"power_loss", "1"}, {"split_brain", "1"}, {"lease_restart", "1"}});
+    auto off = run_protocol(seed, {{"tail_rot", "0"}, {"power_loss", "0"}, {"split_brain", "0"}, {"takeover", "0"}});
+    auto on = run_protocol(seed, {{"tail_rot", "1"}, {"power_loss", "1"}, {"split_brain", "1"}, {"takeover", "1"}});
     ASSERT_TRUE(off.ok() && on.ok());
     EXPECT_EQ(off->stats.tail_rots, 0u);
     EXPECT_EQ(off->stats.power_losses, 0u);
     EXPECT_EQ(off->stats.split_brains, 0u);
-    EXPECT_EQ(off->stats.lease_restarts, 0u);
+    EXPECT_EQ(off->stats.lease_takeovers, 0u);
     // Scenarios draw from their own stream: the setup only gains their own description.
     EXPECT_EQ(on->setup.rfind(off->setup, 0), 0u) << on->setup << "\nvs\n" << off->setup;
   }

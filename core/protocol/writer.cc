@@ -85,7 +85,7 @@ void Writer::on_put_reply(NodeId from, const Request& request, const PutReply& r
   }
   if (request.entry_id == 0) {  // a heartbeat
     if (!status.ok()) return;   // the next tick tries again
-    heartbeat_acks_[from] = request.sent_ns;
+    heartbeat_acks_[from] = options_.bug_lease_from_reply ? env_.clock.now_ns() : request.sent_ns;
     if (heartbeat_acks_.size() >= majority()) {
       int64_t earliest = INT64_MAX;
       for (const auto& [m, sent] : heartbeat_acks_) earliest = std::min(earliest, sent);

@@ -39,6 +39,9 @@ struct WriterOptions {
   // Planted bug, for proving that the simulator's checkers catch it: one member's
   // acknowledgement commits an entry.
   bool bug_commit_without_majority = false;
+  // Planted bug: the lease counts from when a heartbeat's reply arrived, not from when it was
+  // sent, so a delayed reply stretches it past the members' (the lease-interval checker's).
+  bool bug_lease_from_reply = false;
 };
 
 class Writer {

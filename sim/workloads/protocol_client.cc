@@ -128,6 +128,7 @@ void ProtocolClient::start_claim(bool preempt) {
         WriterOptions options{kStream, config_.members, config_.lease_ns};
         options.max_in_flight_entries = config_.max_in_flight_entries;
         options.bug_commit_without_majority = config_.bug_commit_without_majority;
+        options.bug_lease_from_reply = config_.bug_lease_from_reply;
         writer_ = std::make_unique<Writer>(env_, options, *result);
         if (config_.writer_started != nullptr && *config_.writer_started) {
           (*config_.writer_started)(env_.self);

@@ -27,6 +27,7 @@ struct ClientConfig {
   uint64_t max_entry_bytes;
   double compete_per_tick;  // chance per tick of claiming while already writing
   bool bug_commit_without_majority;
+  bool bug_lease_from_reply;
   NodeId reader;  // the client that also tails the stream (one is enough, and reads cost)
   // Told when a client's claim succeeded, before its writer sends anything (a scenario's cue).
   std::function<void(NodeId)>* writer_started = nullptr;

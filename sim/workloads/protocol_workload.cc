@@ -76,7 +76,8 @@ class ProtocolWorkload final : public Workload {
             "client preempt (LeaseTakeoverScenario): 1 restart a majority of members, 2 the "
             "same crashing each right after a write (torn tails), 3 hold the writer's messages "
             "past its lease; -1: the swarm picks, 0: never",
-            "bug_ack_before_sync=0, bug_accept_older_writer=0, bug_commit_without_majority=0"};
+            "bug_ack_before_sync=0, bug_accept_older_writer=0, bug_commit_without_majority=0, "
+            "bug_lease_from_reply=0"};
   }
 
   absl::StatusOr<RunResult> run(const RunOptions& options) override {
@@ -96,8 +97,9 @@ class ProtocolWorkload final : public Workload {
     auto bug_ack = params.integer("bug_ack_before_sync", 0, 0, 1);
     auto bug_older = params.integer("bug_accept_older_writer", 0, 0, 1);
     auto bug_majority = params.integer("bug_commit_without_majority", 0, 0, 1);
+    auto bug_lease = params.integer("bug_lease_from_reply", 0, 0, 1);
     for (const auto* p : {&members, &clients, &entries, &fault_ms, &heal_ms, &faults, &crashes,
-                          &corruption, &tail_rot, &power_loss, &split_brain, &takeover, &bug_ack, &bug_older, &bug_majority}) {
+                          &corruption, &tail_rot, &power_loss, &split_brain, &takeover, &bug_ack, &bug_older, &bug_majority, &bug_lease}) {
       if (!p->ok()) return p->status();
     }
     if (absl::Status s = params.check_all_used(); !s.ok()) return s;
@@ -156,6 +158,7 @@ class ProtocolWorkload final : public Workload {
                                      static_cast<uint64_t>(swarm.uniform_between(0, 2048)),
                                      swarm.chance(0.5) ? 0.005 : 0.0,
                                      *bug_majority == 1,
+                                     *bug_lease == 1,
                                      static_cast<NodeId>(member_count),
                                      &writer_started,
                                      knobs.max_in_flight_entries,
