@@ -35,7 +35,7 @@ void Checker::on_acked(WriterId writer, uint64_t id, uint64_t checksum,
   // Lease safety: while a writer trusts its lease, nothing it does not know is committed: no
   // newer writer commits at all, and an older one only what the lease holder's claim adopted
   // (an old writer may learn late that entries before the claim were committed).
-  for (NodeId n = 0; n < clients.size(); ++n) {
+  for (NodeId n = 0; judge_leases_ && n < clients.size(); ++n) {
     const ProtocolClient* other = clients[n];
     if (other == nullptr || n == self || other->writer() == nullptr) continue;
     const Writer& w = *other->writer();
@@ -48,7 +48,7 @@ void Checker::on_acked(WriterId writer, uint64_t id, uint64_t checksum,
   }
 }
 void Checker::check_leases() {
-  if (lease_clients_ == nullptr) return;
+  if (lease_clients_ == nullptr || !judge_leases_) return;
   for (NodeId n = 0; n < lease_clients_->size(); ++n) {
     const ProtocolClient* client = (*lease_clients_)[n];
     if (client == nullptr || client->writer() == nullptr || !client->writer()->lease_valid()) {

@@ -76,6 +76,9 @@ class ProtocolWorkload final : public Workload {
             "client preempt (LeaseTakeoverScenario): 1 restart a majority of members, 2 the "
             "same crashing each right after a write (torn tails), 3 hold the writer's messages "
             "past its lease; -1: the swarm picks, 0: never",
+            "wild_clocks=-1 1: clocks drift 15-40%, past the lease bound (a writer trusting 3/4 of "
+            "its lease survives up to 1/7): lease checks are off, durability, agreement and "
+            "exclusivity still hold (-1: the swarm picks, 5% of seeds with faults; 0: never)",
             "bug_ack_before_sync=0, bug_accept_older_writer=0, bug_commit_without_majority=0, "
             "bug_lease_from_reply=0"};
   }
@@ -98,8 +101,9 @@ class ProtocolWorkload final : public Workload {
     auto bug_older = params.integer("bug_accept_older_writer", 0, 0, 1);
     auto bug_majority = params.integer("bug_commit_without_majority", 0, 0, 1);
     auto bug_lease = params.integer("bug_lease_from_reply", 0, 0, 1);
+    auto wild_clocks = params.integer("wild_clocks", -1, -1, 1);
     for (const auto* p : {&members, &clients, &entries, &fault_ms, &heal_ms, &faults, &crashes,
-                          &corruption, &tail_rot, &power_loss, &split_brain, &takeover, &bug_ack, &bug_older, &bug_majority, &bug_lease}) {
+                          &corruption, &tail_rot, &power_loss, &split_brain, &takeover, &bug_ack, &bug_older, &bug_majority, &bug_lease, &wild_clocks}) {
       if (!p->ok()) return p->status();
     }
     if (absl::Status s = params.check_all_used(); !s.ok()) return s;
@@ -117,6 +121,11 @@ class ProtocolWorkload final : public Workload {
     config.node_count = member_count + client_count;
     FaultPlan plan = *faults ? FaultPlan::swarm(swarm, config) : FaultPlan::none();
     if (*crashes >= 0) plan.crash_per_second = *crashes / 10.0;
+    // Clocks past the lease bound, from their own stream (the other draws stay as they were).
+    Prng clocks(Prng(options.seed).fork(0xc10c));
+    const bool clocks_wild =
+        *wild_clocks == 1 || (*wild_clocks == -1 && *faults == 1 && clocks.chance(0.05));
+    if (clocks_wild) config.max_clock_drift_ppm = clocks.uniform_between(150000, 400000);
     // The corruption budget (TigerBeetle's fault atlas, simplified): bit flips, latent sector
     // errors and read errors hit only a minority of the members, so no entry is ever damaged
     // on a majority; beyond that no system can keep acknowledged data.
@@ -175,7 +184,7 @@ class ProtocolWorkload final : public Workload {
     if (!sim.ok()) return sim.status();
     Simulation& s = **sim;
     s.trace().set_text_sink(options.trace_sink);
-    checker = std::make_unique<Checker>(s, corruptible);
+    checker = std::make_unique<Checker>(s, corruptible, /*judge_leases=*/!clocks_wild);
     checker->watch_leases(&registry, member_ids);
     for (NodeId n = 0; n < config.node_count; ++n) {
       if (!corruptible.contains(n)) s.disk(n).config().read_error_probability = 0;
@@ -271,7 +280,7 @@ class ProtocolWorkload final : public Workload {
     result.digest = s.trace().digest();
     result.setup =
         absl::StrCat(describe_config(config), " members=", member_count, " clients=", client_count,
-                     " lease_ms=", lease_ns / kNanosPerMilli, " faults: ", plan.describe(),
+                     " lease_ms=", lease_ns / kNanosPerMilli, clocks_wild ? " wild_clocks" : "", " faults: ", plan.describe(),
                      corruptible.empty() ? "" : " corruptible=", absl::StrJoin(corruptible, ","),
                      config.buggify ? absl::StrCat(" knobs: ", knobs.describe()) : std::string(),
                      rot_scenario ? absl::StrCat(" tail_rot@", rot_at_ns / kNanosPerMilli, "ms")
