@@ -71,6 +71,29 @@ void Checker::check_leases() {
   }
 }
 
+void Checker::check_member_commits() {
+  for (NodeId m : lease_members_) {
+    const storage::StreamStore* store = member_store(sim_, m);
+    if (store == nullptr) continue;
+    const uint64_t committed = store->committed_id();
+    uint64_t& judged = member_commit_[m];
+    if (committed == judged) continue;
+    judged = committed;
+    const std::optional<storage::EntryHead> head = store->head(committed);
+    if (committed == 0 || !head.has_value()) continue;
+    if (auto acked = acked_.find(committed);
+        acked != acked_.end() && acked->second.first != head->checksum) {
+      return fail(absl::StrCat("agreement: member ", m, " committed entry ", committed,
+                               " different from the acknowledged one"));
+    }
+    auto [it, inserted] = committed_at_.try_emplace(committed, head->checksum);
+    if (!inserted && it->second != head->checksum) {
+      return fail(absl::StrCat("agreement: member ", m, " committed entry ", committed,
+                               " different from what another member committed there"));
+    }
+  }
+}
+
 namespace {
 
 // Whether `store` holds entry `id` with `checksum` (below its commit point: some entry).

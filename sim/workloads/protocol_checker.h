@@ -101,6 +101,16 @@ class Checker {
     lease_members_ = std::move(members);
   }
   void check_leases();
+  // Agreement at the moment a member commits, not only at the end: the entry at a member's
+  // new commit point is the acknowledged one there, and the one every other member committed
+  // there. Entries chain by checksum, so this vouches for everything below it too.
+  void check_member_commits();
+  // What the checker judges after every simulation step.
+  void check_step() {
+    if (recoveries_pending()) check_recoveries();
+    check_leases();
+    check_member_commits();
+  }
   void before_crash(NodeId member);
   bool recoveries_pending() const { return !must_survive_.empty() || !promises_to_check_.empty(); }
   void check_recoveries();
@@ -136,6 +146,8 @@ class Checker {
   absl::btree_set<NodeId> promises_to_check_;   // crashed members whose recovery is unjudged
   const std::vector<ProtocolClient*>* lease_clients_ = nullptr;
   std::vector<NodeId> lease_members_;
+  absl::btree_map<NodeId, uint64_t> member_commit_;     // the commit point last judged
+  absl::btree_map<uint64_t, uint64_t> committed_at_;   // id -> checksum a member committed
   uint64_t acks_ = 0;
   absl::Status status_;
 };

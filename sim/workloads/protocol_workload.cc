@@ -309,8 +309,7 @@ class ProtocolWorkload final : public Workload {
     while (checker.status().ok() && sim.scheduler().pending() > 0 &&
            sim.scheduler().next_time_ns() <= until_ns) {
       sim.step();
-      if (checker.recoveries_pending()) checker.check_recoveries();
-      checker.check_leases();
+      checker.check_step();
     }
     if (checker.status().ok()) sim.run_until(until_ns);
   }
