@@ -114,6 +114,14 @@ class PosixFileSystem::PosixFile final : public File {
     submit_write(/*append=*/false, offset, std::move(data), std::move(done));
   }
 
+  void zero_fill(uint64_t offset, uint64_t length, IoDone done) override {
+    fs_.submit([fs = &fs_, h = handle_, offset, length,
+                done = std::move(done)]() mutable -> absl::AnyInvocable<void()> {
+      absl::Status status = fs->write_zeros(*h, offset, length);
+      return completion(std::move(h), std::move(status), std::move(done));
+    });
+  }
+
   void read_at(uint64_t offset, uint64_t length, ReadDone done) override {
     fs_.submit([fs = &fs_, h = handle_, offset, length,
                 done = std::move(done)]() mutable -> absl::AnyInvocable<void()> {
@@ -381,6 +389,26 @@ void PosixFileSystem::sync_dir(IoDone done) {
     return
         [status = std::move(status), done = std::move(done)]() mutable { done(std::move(status)); };
   });
+}
+
+absl::Status PosixFileSystem::write_zeros(Handle& handle, uint64_t offset, uint64_t length) {
+  static const std::string* const kZeros = new std::string(1 << 20, '\0');
+  Inode& inode = *handle.inode;
+  const uint64_t old_end = inode.end;
+  for (uint64_t done = 0; done < length;) {
+    const uint64_t n = std::min<uint64_t>(kZeros->size(), length - done);
+    if (absl::Status s = write(handle, false, offset + done, std::string_view(*kZeros).substr(0, n));
+        !s.ok()) {
+      // Earlier chunks grew the file: leave the size as it was, as for one failed write.
+      if (inode.end > old_end &&
+          retry_eintr([&] { return ::ftruncate(inode.fd, static_cast<off_t>(old_end)); }) == 0) {
+        inode.end = old_end;
+      }
+      return s;
+    }
+    done += n;
+  }
+  return absl::OkStatus();
 }
 
 absl::Status PosixFileSystem::write(Handle& handle, bool append, uint64_t offset,

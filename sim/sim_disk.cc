@@ -49,6 +49,13 @@ class SimFile final : public File {
         std::move(done));
   }
 
+  void zero_fill(uint64_t offset, uint64_t length, IoDone done) override {
+    disk_.submit(
+        "zero_fill", ino_, disk_.write_latency_ns(length),
+        [disk = &disk_, ino = ino_, offset, length] { return disk->write_zeros(ino, offset, length); },
+        std::move(done));
+  }
+
   void read_at(uint64_t offset, uint64_t length, ReadDone done) override {
     auto result = std::make_shared<absl::StatusOr<std::string>>();
     disk_.submit(
@@ -228,39 +235,62 @@ absl::StatusOr<SimDisk::Inode*> SimDisk::find_inode(uint64_t ino) {
   return &it->second;
 }
 
-absl::Status SimDisk::write(uint64_t ino, std::optional<uint64_t> at, std::string_view bytes) {
+template <class Fill>
+absl::Status SimDisk::write_with(uint64_t ino, std::optional<uint64_t> at, uint64_t length,
+                                 Fill fill) {
   absl::StatusOr<Inode*> found = find_inode(ino);
   if (!found.ok()) return found.status();
   Inode& inode = **found;
   const uint64_t offset = at.value_or(inode.data.size());
   SimStats& stats = host_.sim().stats();
-  const uint64_t end = offset + bytes.size();
+  const uint64_t end = offset + length;
   if (end < offset) return absl::InvalidArgumentError("write offset + length overflows");
   const uint64_t growth = end > inode.data.size() ? end - inode.data.size() : 0;
   if (used_bytes_ + growth > config_.capacity_bytes ||
       (growth > 0 && host_.fault_prng().chance(config_.enospc_probability))) {
     ++stats.enospc_errors;
     return absl::ResourceExhaustedError(
-        absl::StrCat("ENOSPC: writing ", bytes.size(), " bytes at offset ", offset, " needs ",
-                     growth, " more bytes; disk holds ", used_bytes_, " of ",
-                     config_.capacity_bytes));
+        absl::StrCat("ENOSPC: writing ", length, " bytes at offset ", offset, " needs ", growth,
+                     " more bytes; disk holds ", used_bytes_, " of ", config_.capacity_bytes));
   }
-  if (bytes.empty()) return absl::OkStatus();
+  if (length == 0) return absl::OkStatus();
   const uint64_t sector = config_.sector_size_bytes;
   // Growing past the end also dirties the zero-filled gap.
   const uint64_t dirty_from = std::min<uint64_t>(offset, inode.data.size()) / sector;
   mark_dirty(inode, dirty_from, (end + sector - 1) / sector);
-  if (end > inode.data.size()) inode.data.resize(end, '\0');
-  std::copy(bytes.begin(), bytes.end(), inode.data.begin() + offset);
+  fill(inode.data, offset);
   used_bytes_ += growth;
   // A sector wholly rewritten is remapped by the drive: its latent error is gone.
   for (uint64_t s = (offset + sector - 1) / sector; (s + 1) * sector <= end; ++s) {
     inode.bad_sectors.erase(s);
   }
   ++stats.disk_writes;
-  stats.disk_bytes_written += bytes.size();
-  if (write_observer_) write_observer_(inode.name, bytes.size());
+  stats.disk_bytes_written += length;
+  if (write_observer_) write_observer_(inode.name, length);
   return absl::OkStatus();
+}
+
+absl::Status SimDisk::write(uint64_t ino, std::optional<uint64_t> at, std::string_view bytes) {
+  return write_with(ino, at, bytes.size(), [bytes](std::string& data, uint64_t offset) {
+    if (offset == data.size()) {
+      data.append(bytes);  // the common case: no zero fill to overwrite at once
+      return;
+    }
+    if (offset + bytes.size() > data.size()) data.resize(offset + bytes.size(), '\0');
+    std::copy(bytes.begin(), bytes.end(), data.begin() + static_cast<std::ptrdiff_t>(offset));
+  });
+}
+
+absl::Status SimDisk::write_zeros(uint64_t ino, uint64_t offset, uint64_t length) {
+  return write_with(ino, offset, length, [length](std::string& data, uint64_t at) {
+    const uint64_t end = at + length;
+    const uint64_t overwritten_end = std::min<uint64_t>(end, data.size());
+    if (at < overwritten_end) {
+      std::fill(data.begin() + static_cast<std::ptrdiff_t>(at),
+                data.begin() + static_cast<std::ptrdiff_t>(overwritten_end), '\0');
+    }
+    if (end > data.size()) data.resize(end, '\0');
+  });
 }
 
 absl::Status SimDisk::truncate(uint64_t ino, uint64_t size) {

@@ -109,6 +109,12 @@ class SimDisk final : public FileSystem {
   absl::StatusOr<Inode*> find_inode(uint64_t ino);
   // offset nullopt: at the end of the file when the write executes (append).
   absl::Status write(uint64_t ino, std::optional<uint64_t> offset, std::string_view bytes);
+  // write() of `length` zeros, without them in memory.
+  absl::Status write_zeros(uint64_t ino, uint64_t offset, uint64_t length);
+  // What write() and write_zeros() share: checks and space, dirty sectors, `fill` puts the
+  // bytes of [offset, offset + length) in place (growing the file first if needed), stats.
+  template <class Fill>
+  absl::Status write_with(uint64_t ino, std::optional<uint64_t> at, uint64_t length, Fill fill);
   absl::Status truncate(uint64_t ino, uint64_t size);
   absl::StatusOr<std::string> read(uint64_t ino, uint64_t offset, uint64_t length);
   absl::Status sync(uint64_t ino);

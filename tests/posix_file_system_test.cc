@@ -211,6 +211,21 @@ TEST_F(PosixFileSystemTest, WriteAtPastEndZeroFills) {
   EXPECT_EQ(file->size(), 13u);
 }
 
+// zero_fill writes zeros as write_at would: over data, and past the end (more than one of its
+// internal chunks, so the chunking is exercised).
+TEST_F(PosixFileSystemTest, ZeroFillOverwritesAndGrowsWithZeros) {
+  auto file = create("f", "abcdef");
+  ASSERT_NE(file, nullptr);
+  ASSERT_TRUE(await([&](IoDone done) { file->zero_fill(2, 2, std::move(done)); }).ok());
+  EXPECT_EQ(read(*file, 0, 6).value(), std::string("ab") + std::string(2, '\0') + "ef");
+  const uint64_t big = (3u << 20) + 5;  // past 1 MiB chunks
+  ASSERT_TRUE(await([&](IoDone done) { file->zero_fill(4, big, std::move(done)); }).ok());
+  EXPECT_EQ(file->size(), 4 + big);
+  const std::string all = read(*file, 0, 4 + big).value();
+  EXPECT_EQ(all.substr(0, 2), "ab");
+  EXPECT_EQ(all.find_first_not_of('\0', 2), std::string::npos);
+}
+
 TEST_F(PosixFileSystemTest, ReadPastEndOfFileReturnsFewerBytes) {
   auto file = create("f", "abc");
   ASSERT_NE(file, nullptr);

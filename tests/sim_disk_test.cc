@@ -199,6 +199,22 @@ TEST_F(SimDiskTest, SyncedDataSurvivesEveryCrashModeExactly) {
   }
 }
 
+// zero_fill is write_at with zeros: the same bytes, and the same crash rules (unsynced, its
+// sectors may be lost, here wholly with kLoseAll).
+TEST_F(SimDiskTest, ZeroFillIsAWriteOfZeros) {
+  make(default_config(1));
+  const std::string data = pattern(3 * 512, kLower);
+  make_durable("f", data);
+  std::unique_ptr<File> f = open("f", OpenMode::kOpenExisting);
+  ASSERT_NE(f, nullptr);
+  ASSERT_TRUE(run_io([&](IoDone done) { f->zero_fill(512, 2048, std::move(done)); }).ok());
+  EXPECT_EQ(read_file("f"), data.substr(0, 512) + std::string(2048, '\0'));
+  EXPECT_EQ(disk().used_bytes(), 512u + 2048u);
+  f.reset();
+  disk().crash(CrashMode::kLoseAll);
+  EXPECT_EQ(read_file("f"), data);
+}
+
 TEST_F(SimDiskTest, SyncedDataSurvivesProcessCrashForEverySeed) {
   const std::string data = pattern(3000, kLower);
   for (uint64_t seed = 1; seed <= 60; ++seed) {

@@ -45,6 +45,11 @@ class File {
   // zeros.
   virtual void write_at(uint64_t offset, std::string data, IoDone done) = 0;
 
+  // Writes `length` zero bytes at `offset`: write_at with zeros, without building them in
+  // memory (preallocation by writing, so that later overwrites need no metadata update at
+  // sync). Same durability and crash rules; a failure leaves the size as it was.
+  virtual void zero_fill(uint64_t offset, uint64_t length, IoDone done) = 0;
+
   // Reads up to `length` bytes at `offset`; fewer at the end of the file, none past it.
   virtual void read_at(uint64_t offset, uint64_t length, ReadDone done) = 0;
 

@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/env/env.h"
@@ -39,8 +40,8 @@ class MemberNode final : public Node {
   void receive(NodeId from, std::string_view bytes) override;
 
   // The replica and store of `stream`, or nullptr (not served, or not open yet).
-  StreamReplica* replica(const std::string& stream);
-  storage::StreamStore* store(const std::string& stream);
+  StreamReplica* replica(std::string_view stream);
+  storage::StreamStore* store(std::string_view stream);
   uint64_t malformed_messages() const { return malformed_messages_; }
 
  private:

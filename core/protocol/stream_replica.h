@@ -72,6 +72,7 @@ class StreamReplica {
   // writer's own view of its lease.
   bool protects_lease_of(const WriterId& writer) const;
   size_t queued_puts() const { return queue_.size(); }
+  const storage::StreamStore& store() const { return store_; }
   const Backfill& backfill() const { return backfill_; }
 
  private:

@@ -260,8 +260,7 @@ void SegmentLog::flush_segments(uint64_t from_seq, uint64_t last_seq, IoDone don
       files_.rename(*spare, segment_name(seq), [join](absl::Status s) { join->finish(s); });
     } else if (segment.file->size() < segment_bytes_) {
       join->pending += 2;
-      segment.file->write_at(0, std::string(segment_bytes_, '\0'),
-                             [join](absl::Status s) { join->finish(s); });
+      segment.file->zero_fill(0, segment_bytes_, [join](absl::Status s) { join->finish(s); });
       segment.file->sync([join](absl::Status s) { join->finish(s); });
     }
     ++join->pending;
@@ -310,9 +309,16 @@ void SegmentLog::read(Position position, uint64_t length, ReadDone done) {
   const uint64_t on_disk = segment.written - segment.in_flight.size();
   std::string memory;
   if (end > on_disk) {
-    const std::string pending = segment.in_flight + segment.queued;
+    // [on_disk, written) is in_flight, [written, end) queued.
     const uint64_t from = std::max(position.offset, on_disk);
-    memory = pending.substr(from - on_disk, end - from);
+    if (from < segment.written) {
+      const uint64_t upto = std::min(end, segment.written);
+      memory.append(segment.in_flight, from - on_disk, upto - from);
+    }
+    if (end > segment.written) {
+      const uint64_t at = std::max(from, segment.written);
+      memory.append(segment.queued, at - segment.written, end - at);
+    }
   }
   if (position.offset >= on_disk) {
     done(std::move(memory));

@@ -31,9 +31,13 @@ class StreamStore::Reader : public std::enable_shared_from_this<StreamStore::Rea
           "stream ", s_.name_, ": entry ", id, " is missing on this server (awaiting repair)")));
     }
     SegmentLog::Position position;
+    uint64_t length = chunk_bytes();
     if (index == &s_.live_index_ && id >= s_.window_first_ && id <= s_.tail_id() &&
         s_.window_[id - s_.window_first_].known) {
       position = s_.window_[id - s_.window_first_].position;
+      // The record starts right there: for a few ids, a whole chunk would mostly copy bytes
+      // nobody asked for (a record that does not fit makes the next read twice as long).
+      if (to_ - id <= kFewIds) length = std::min(length, kBytesPerFewId * (to_ - id));
     } else {
       std::optional<SegmentLog::Position> located = index->locate(id);
       if (!located) {
@@ -43,10 +47,13 @@ class StreamStore::Reader : public std::enable_shared_from_this<StreamStore::Rea
       position = *located;
     }
     index_ = index;
-    read_from(log, position, chunk_bytes());
+    read_from(log, position, length);
   }
 
  private:
+  static constexpr uint64_t kFewIds = 8;
+  static constexpr uint64_t kBytesPerFewId = 4096;
+
   // Tiny chunks now and then, so records straddling chunk ends are the normal case in sims.
   uint64_t chunk_bytes() const {
     return WALLE_BUGGIFY(s_.options_.buggify, kBuggifyTinyReadChunks) ? 64 : s_.options_.read_chunk_bytes;

@@ -47,50 +47,55 @@ void Checker::on_acked(WriterId writer, uint64_t id, uint64_t checksum,
     }
   }
 }
-void Checker::check_leases() {
-  if (lease_clients_ == nullptr || !judge_leases_) return;
-  for (NodeId n = 0; n < lease_clients_->size(); ++n) {
-    const ProtocolClient* client = (*lease_clients_)[n];
+void Checker::check_step() {
+  if (recoveries_pending()) check_recoveries();
+  if (clients_ == nullptr || !status_.ok()) return;
+  // One look at each member serves every check.
+  replicas_.assign(member_count_, nullptr);
+  for (NodeId m = 0; m < member_count_; ++m) {
+    auto* member = static_cast<protocol::MemberNode*>(sim_.node(m));  // see watch()
+    const protocol::StreamReplica* replica = member == nullptr ? nullptr : member->replica(kStream);
+    replicas_[m] = replica;
+    if (replica != nullptr) check_commit(m, replica->store());
+  }
+  if (judge_leases_) check_leases(replicas_);
+}
+
+void Checker::check_leases(const std::vector<const protocol::StreamReplica*>& replicas) {
+  for (NodeId n = member_count_; n < clients_->size() && status_.ok(); ++n) {
+    const ProtocolClient* client = (*clients_)[n];
     if (client == nullptr || client->writer() == nullptr || !client->writer()->lease_valid()) {
       continue;
     }
     const WriterId writer = client->writer()->id();
     size_t protecting = 0;
-    for (NodeId m : lease_members_) {
-      auto* member = sim_.node_as<protocol::MemberNode>(m);
-      const protocol::StreamReplica* replica = member == nullptr ? nullptr : member->replica(kStream);
-      if (replica == nullptr || corruptible_.contains(m) || replica->protects_lease_of(writer)) {
-        ++protecting;
-      }
+    for (NodeId m = 0; m < replicas.size(); ++m) {
+      protecting += replicas[m] == nullptr || lease_doubt_[m] ||
+                    replicas[m]->protects_lease_of(writer);
     }
-    if (protecting <= lease_members_.size() / 2) {
-      return fail(absl::StrCat("lease interval: client ", n, " trusts the lease of writer ",
-                               writer.ts, ".", writer.id, " but only ", protecting, " of ",
-                               lease_members_.size(), " members protect it"));
+    if (protecting <= replicas.size() / 2) {
+      fail(absl::StrCat("lease interval: client ", n, " trusts the lease of writer ", writer.ts,
+                        ".", writer.id, " but only ", protecting, " of ", replicas.size(),
+                        " members protect it"));
     }
   }
 }
 
-void Checker::check_member_commits() {
-  for (NodeId m : lease_members_) {
-    const storage::StreamStore* store = member_store(sim_, m);
-    if (store == nullptr) continue;
-    const uint64_t committed = store->committed_id();
-    uint64_t& judged = member_commit_[m];
-    if (committed == judged) continue;
-    judged = committed;
-    const std::optional<storage::EntryHead> head = store->head(committed);
-    if (committed == 0 || !head.has_value()) continue;
-    if (auto acked = acked_.find(committed);
-        acked != acked_.end() && acked->second.first != head->checksum) {
-      return fail(absl::StrCat("agreement: member ", m, " committed entry ", committed,
-                               " different from the acknowledged one"));
-    }
-    auto [it, inserted] = committed_at_.try_emplace(committed, head->checksum);
-    if (!inserted && it->second != head->checksum) {
-      return fail(absl::StrCat("agreement: member ", m, " committed entry ", committed,
-                               " different from what another member committed there"));
-    }
+void Checker::check_commit(NodeId member, const storage::StreamStore& store) {
+  const uint64_t committed = store.committed_id();
+  if (committed == member_commit_[member]) return;
+  member_commit_[member] = committed;
+  const std::optional<storage::EntryHead> head = store.head(committed);
+  if (committed == 0 || !head.has_value()) return;
+  if (auto acked = acked_.find(committed);
+      acked != acked_.end() && acked->second.first != head->checksum) {
+    return fail(absl::StrCat("agreement: member ", member, " committed entry ", committed,
+                             " different from the acknowledged one"));
+  }
+  auto [it, inserted] = committed_at_.try_emplace(committed, head->checksum);
+  if (!inserted && it->second != head->checksum) {
+    fail(absl::StrCat("agreement: member ", member, " committed entry ", committed,
+                      " different from what another member committed there"));
   }
 }
 

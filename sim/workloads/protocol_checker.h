@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "core/protocol/claim.h"
+#include "core/protocol/stream_replica.h"
 #include "core/storage/stream_store.h"
 #include "sim/simulation.h"
 
@@ -90,27 +91,19 @@ class Checker {
     WriterId& promised = promised_[member];
     promised = std::max(promised, writer);
   }
-  // Lease intervals, judged directly at every instant instead of by what a takeover commits:
-  // while a writer trusts its lease, a majority of members must protect it (each would make
-  // a newer writer wait). Members down or still recovering protect it (a restarted member
-  // waits out the longest lease it granted); corruptible ones get the benefit of the doubt
-  // (corruption may take their metadata, within the budget). Off with clocks drifting past
-  // the lease bound, where lease safety is not promised.
-  void watch_leases(const std::vector<ProtocolClient*>* clients, std::vector<NodeId> members) {
-    lease_clients_ = clients;
-    lease_members_ = std::move(members);
+  // The checks below run after every simulation step, over the workload's clients and its
+  // members (nodes 0..member_count-1, all MemberNodes).
+  void watch(const std::vector<ProtocolClient*>* clients, uint32_t member_count) {
+    clients_ = clients;
+    member_count_ = member_count;
+    member_commit_.assign(member_count, 0);
+    lease_doubt_.assign(member_count, false);
+    for (NodeId m : corruptible_) {
+      if (m < member_count) lease_doubt_[m] = true;
+    }
   }
-  void check_leases();
-  // Agreement at the moment a member commits, not only at the end: the entry at a member's
-  // new commit point is the acknowledged one there, and the one every other member committed
-  // there. Entries chain by checksum, so this vouches for everything below it too.
-  void check_member_commits();
   // What the checker judges after every simulation step.
-  void check_step() {
-    if (recoveries_pending()) check_recoveries();
-    check_leases();
-    check_member_commits();
-  }
+  void check_step();
   void before_crash(NodeId member);
   bool recoveries_pending() const { return !must_survive_.empty() || !promises_to_check_.empty(); }
   void check_recoveries();
@@ -144,9 +137,22 @@ class Checker {
   absl::btree_map<NodeId, absl::btree_map<uint64_t, uint64_t>> must_survive_;
   absl::btree_map<NodeId, WriterId> promised_;  // the newest writer each member promised
   absl::btree_set<NodeId> promises_to_check_;   // crashed members whose recovery is unjudged
-  const std::vector<ProtocolClient*>* lease_clients_ = nullptr;
-  std::vector<NodeId> lease_members_;
-  absl::btree_map<NodeId, uint64_t> member_commit_;     // the commit point last judged
+  // Lease intervals, judged directly at every step instead of by what a takeover commits:
+  // while a writer trusts its lease, a majority of members must protect it (each would make
+  // a newer writer wait). Members down or still recovering (nullptr) protect it (a restarted
+  // member waits out the longest lease it granted); corruptible ones get the benefit of the
+  // doubt (corruption may take their metadata, within the budget).
+  void check_leases(const std::vector<const protocol::StreamReplica*>& replicas);
+  // Agreement at the moment a member commits, not only at the end: the entry at a member's
+  // new commit point is the acknowledged one there, and the one every other member committed
+  // there. Entries chain by checksum, so this vouches for everything below it too.
+  void check_commit(NodeId member, const storage::StreamStore& store);
+
+  const std::vector<ProtocolClient*>* clients_ = nullptr;
+  uint32_t member_count_ = 0;
+  std::vector<const protocol::StreamReplica*> replicas_;  // this step's, by member
+  std::vector<uint64_t> member_commit_;                    // the commit point last judged
+  std::vector<bool> lease_doubt_;                          // corruptible, by member
   absl::btree_map<uint64_t, uint64_t> committed_at_;   // id -> checksum a member committed
   uint64_t acks_ = 0;
   absl::Status status_;

@@ -185,7 +185,7 @@ class ProtocolWorkload final : public Workload {
     Simulation& s = **sim;
     s.trace().set_text_sink(options.trace_sink);
     checker = std::make_unique<Checker>(s, corruptible, /*judge_leases=*/!clocks_wild);
-    checker->watch_leases(&registry, member_ids);
+    checker->watch(&registry, member_count);
     for (NodeId n = 0; n < config.node_count; ++n) {
       if (!corruptible.contains(n)) s.disk(n).config().read_error_probability = 0;
     }
