@@ -729,6 +729,101 @@ TEST(StreamStoreProperty, ATornHoleBeforeACommitRecordDoesNotLoseLaterEntries) {
   EXPECT_GT(reproduced, 0);
 }
 
+// Regression (recovery of the backfill log): the live and backfill logs sync independently,
+// so a crash kept a backfill of id 1 but lost the gap commit to 2 that it came after (its new
+// segment was still being created). Recovery kept entry 1 indexed above the recovered commit
+// point 0, and the next gap commit listed 1 in missing() while reads still served it.
+TEST(StreamStoreProperty, ABackfillWhoseGapCommitWasLostIsNeitherServedAsMissingNorKept) {
+  std::vector<Entry> remote{entry_zero()};  // the cluster's entries 1..4
+  for (uint64_t id = 1; id <= 4; ++id) remote.push_back(make_entry(id, remote.back().checksum));
+  int reproduced = 0;
+  for (int steps = 0; steps < 16; ++steps) {
+    StoreHarness h;
+    ASSERT_TRUE(h.open().ok());
+    // A superseded proposal at 1, dropped by the gap commit (which cuts to a new segment).
+    ASSERT_TRUE(h.store().append(make_entry(1, 0, 40, 77, {2, 2})).ok());
+    ASSERT_TRUE(h.store().append_committed(remote[2]).ok());
+    ASSERT_TRUE(h.store().put_backfill(remote[1], remote[0].checksum).ok());
+    // Crash after `steps` disk operations of the sync.
+    h.store().sync([](absl::Status) {});
+    for (int i = 0; i < steps && h.sim().step(); ++i) {
+    }
+    ASSERT_TRUE(h.crash_and_reopen(sim::CrashMode::kLoseAll).ok());
+    const uint64_t c = h.store().committed_id();
+    if (c == 0 && find_entry_record(h.disk(), remote[1].checksum, ".fill.")) {
+      ++reproduced;  // the backfill is durable, the gap commit it relied on is not
+      EXPECT_EQ(h.store().locate(1), StreamStore::Location::kNone) << "crash after " << steps;
+    }
+    ASSERT_TRUE(h.store().append_committed(remote[4]).ok());
+    // Every committed id is served with the cluster's content or listed missing, never both.
+    for (uint64_t id = 0; id <= 4; ++id) {
+      auto got = h.read(id, id + 1);
+      if (h.store().missing().contains(id)) {
+        EXPECT_EQ(got.status().code(), absl::StatusCode::kDataLoss)
+            << "id " << id << " is missing but was served; crash after " << steps << " steps";
+      } else {
+        ASSERT_TRUE(got.ok()) << "id " << id << ": " << got.status();
+        EXPECT_EQ(got->at(0), remote[id]) << "crash after " << steps << " steps";
+      }
+    }
+    // Refilling what is missing works (highest first: each lower id starts a new segment).
+    for (uint64_t id : {3, 2, 1}) {
+      if (!h.store().missing().contains(id)) continue;
+      ASSERT_TRUE(h.store().put_backfill(remote[id], remote[id - 1].checksum).ok()) << id;
+    }
+    ASSERT_TRUE(h.sync().ok());
+    ASSERT_TRUE(h.crash_and_reopen(sim::CrashMode::kLoseAll).ok());
+    EXPECT_TRUE(h.store().missing().empty()) << h.store().missing().to_string();
+    auto all = h.read_all(0, 5);
+    ASSERT_TRUE(all.ok()) << "crash after " << steps << " steps: " << all.status();
+    EXPECT_EQ(*all, remote) << "crash after " << steps << " steps";
+  }
+  EXPECT_GT(reproduced, 0);
+}
+
+// Regression (reads across both logs): the backfill of 2 and 3 above, forgotten by recovery at
+// C=1, came back at the next recovery once a gap commit to 3 was durable; a read that took 2
+// from the backfill log scanned on there for 3 and served its copy with the old writer, not
+// the live log's entry 3 at the commit point (head(3) disagreed with the entry served).
+TEST(StreamStoreProperty, AResurfacedBackfillDoesNotShadowTheLiveCommittedEntry) {
+  std::vector<Entry> remote{entry_zero()};  // the cluster's entries 1..4
+  for (uint64_t id = 1; id <= 4; ++id) remote.push_back(make_entry(id, remote.back().checksum));
+  int reproduced = 0;
+  for (int steps = 0; steps < 16; ++steps) {
+    StoreHarness h;
+    ASSERT_TRUE(h.open().ok());
+    ASSERT_TRUE(h.store().append(remote[1]).ok());
+    ASSERT_TRUE(h.store().append(remote[2]).ok());
+    ASSERT_TRUE(h.store().commit(1).ok());
+    Entry four = remote[4];
+    four.writer = {2, 1};
+    ASSERT_TRUE(h.store().append_committed(four).ok());
+    ASSERT_TRUE(h.store().put_backfill(remote[2], remote[1].checksum).ok());
+    ASSERT_TRUE(h.store().put_backfill(remote[3], remote[2].checksum).ok());
+    h.store().sync([](absl::Status) {});
+    for (int i = 0; i < steps && h.sim().step(); ++i) {
+    }
+    ASSERT_TRUE(h.crash_and_reopen(sim::CrashMode::kLoseAll).ok());
+    if (h.store().committed_id() >= 3) continue;
+    const bool stale = find_entry_record(h.disk(), remote[3].checksum, ".fill.").has_value();
+    Entry three = remote[3];
+    three.writer = {3, 1};
+    ASSERT_TRUE(h.store().append_committed(three).ok());
+    ASSERT_TRUE(h.sync().ok());
+    ASSERT_TRUE(h.crash_and_reopen(sim::CrashMode::kLoseAll).ok());
+    ASSERT_EQ(h.store().committed_id(), 3u);
+    if (stale && h.store().locate(2) == StreamStore::Location::kBackfill) ++reproduced;
+    // From 2 when it is here (that read crosses from the backfill log to the live one).
+    const uint64_t from = h.store().missing().contains(2) ? 3 : 2;
+    auto got = h.read_all(from, 4, true);
+    ASSERT_TRUE(got.ok()) << "crash after " << steps << " steps: " << got.status();
+    ASSERT_FALSE(got->empty());
+    EXPECT_EQ(got->back(), three) << "crash after " << steps << " steps";
+    EXPECT_EQ(h.store().head(3)->writer, got->back().writer);
+  }
+  EXPECT_GT(reproduced, 0);
+}
+
 RC_GTEST_PROP(StreamStoreProperty, RandomHistoriesKeepTheDurabilityContract, ()) {
   const uint64_t seed = *rc::gen::inRange<uint64_t>(1, 1u << 30).as("sim seed");
   const std::vector<Op> ops =

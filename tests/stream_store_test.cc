@@ -149,6 +149,30 @@ TEST(StreamStore, GapCommitMakesSkippedIdsMissingAndBackfillFillsThem) {
   for (uint64_t id = 6; id <= 20; ++id) EXPECT_EQ((*all)[id], remote[id - 6]);
 }
 
+// Regression (reads of the backfill log): refilled highest first, each lower id went to a new
+// backfill segment; a read of 1..3 took 1, scanned on to the end of its segment for 2, and
+// would only jump to a newer segment, so intact entry 2 was called corrupt and marked missing.
+TEST(StreamStore, BackfillRefilledHighestFirstReadsInIdOrder) {
+  StoreHarness h;
+  ASSERT_TRUE(h.open().ok());
+  std::vector<Entry> remote{entry_zero()};  // the cluster's entries 1..4
+  for (uint64_t id = 1; id <= 4; ++id) remote.push_back(make_entry(id, remote.back().checksum));
+  ASSERT_TRUE(h.store().append_committed(remote[4]).ok());
+  for (uint64_t id : {3, 2, 1}) {
+    ASSERT_TRUE(h.store().put_backfill(remote[id], remote[id - 1].checksum).ok()) << id;
+  }
+  ASSERT_TRUE(h.sync().ok());
+  for (bool crashed : {false, true}) {
+    if (crashed) {
+      ASSERT_TRUE(h.crash_and_reopen(sim::CrashMode::kLoseAll).ok());
+    }
+    auto all = h.read_all(0, 5);
+    ASSERT_TRUE(all.ok()) << all.status();
+    EXPECT_EQ(*all, remote);
+    EXPECT_TRUE(h.store().missing().empty()) << h.store().missing().to_string();
+  }
+}
+
 TEST(StreamStore, BadInputIsRefusedWithAReason) {
   StoreHarness h;
   ASSERT_TRUE(h.open().ok());

@@ -95,7 +95,11 @@ class StreamStore::Reader : public std::enable_shared_from_this<StreamStore::Rea
           return jump_or_corrupt(log, SegmentLog::Position{position.seq, record.offset},
                                  "entry absent where the index puts it");
         take(std::move(r->entry), record.size);
-        if (next_id_ >= to_ || bytes_ >= max_bytes_ || !index_->contains(next_id_)) {
+        // The live log's copy wins, as in next(): a backfill log may also hold the id (one
+        // refilled above a commit point a crash lost, kept again once the commit point is
+        // back), but only the live copy carries the window's writer.
+        if (next_id_ >= to_ || bytes_ >= max_bytes_ || !index_->contains(next_id_) ||
+            (index_ == &s_.fill_index_ && s_.live_index_.contains(next_id_))) {
           return next();
         }
         continue;
@@ -130,11 +134,17 @@ class StreamStore::Reader : public std::enable_shared_from_this<StreamStore::Rea
   // The scan for next_id_ stopped at `stopped` (end of segment, damaged bytes, or a later
   // id). The index may know a later place to start (the next segment; the first entry after
   // damage recovery found): go there. Only forward, so this always ends.
+  // In the backfill log a lower id refilled later sits in a newer segment, so the scan that
+  // took id-1 there may have to go back to an older one for id (backfilling 3, 2, 1 lost 2,
+  // found by the backfill regression test): any other segment will do. That still ends, as
+  // locate() always names the same segment for an id, and within it only forward counts.
   void jump_or_corrupt(SegmentLog* log, SegmentLog::Position stopped, const char* what) {
     std::optional<SegmentLog::Position> next = index_->locate(next_id_);
+    const bool other_segment =
+        next && (index_ == &s_.fill_index_ ? next->seq != stopped.seq : next->seq > stopped.seq);
     if (next &&
-        (next->seq > stopped.seq || (next->seq == stopped.seq && stopped.offset != UINT64_MAX &&
-                                     next->offset > stopped.offset))) {
+        (other_segment || (next->seq == stopped.seq && stopped.offset != UINT64_MAX &&
+                           next->offset > stopped.offset))) {
       return read_from(log, *next, chunk_bytes());
     }
     corrupt(what);
