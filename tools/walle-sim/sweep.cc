@@ -19,6 +19,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "core/util/check.h"
 #include "tools/walle-sim/results.h"
 
 // The sweep runner is a tool around the simulator, not part of it: it may use processes,
@@ -100,6 +101,9 @@ bool parse_report(std::string_view line, SeedReport& r) {
 }
 
 SeedReport run_one(Workload& workload, const SweepOptions& options, uint64_t seed) {
+  set_seed_check_context(options.workload, seed, options.params);
+  WALLE_CHECK_MSG(seed != options.trip_check_seed || seed == 0,
+                  "tripped on purpose (--trip-check-at-seed)");
   RunOptions run;
   run.seed = seed;
   run.params = options.params;
@@ -213,6 +217,13 @@ std::string repro_command(const std::string& workload, uint64_t seed,
   return absl::StrCat(cmd, " --trace");
 }
 
+void set_seed_check_context(const std::string& workload, uint64_t seed,
+                            const absl::btree_map<std::string, std::string>& params) {
+  walle::internal::set_check_failure_context(
+      absl::StrCat("FAIL seed=", seed, " workload=", workload),
+      repro_command(workload, seed, params));
+}
+
 absl::StatusOr<SweepSummary> run_sweep(const SweepOptions& options) {
   absl::StatusOr<Workload*> workload = builtin_workloads().find(options.workload);
   if (!workload.ok()) return workload.status();
@@ -224,6 +235,7 @@ absl::StatusOr<SweepSummary> run_sweep(const SweepOptions& options) {
     RunOptions probe;
     probe.seed = options.first_seed;
     probe.params = options.params;
+    set_seed_check_context(options.workload, probe.seed, options.params);
     absl::StatusOr<RunResult> first = (*workload)->run(probe);
     if (!first.ok()) return first.status();
   }
