@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/storage/record_format.h"
+#include "core/util/check.h"
 #include "core/wire/codec.h"
 
 namespace walle::protocol {
@@ -275,6 +276,21 @@ void Backfill::sync_then_continue() {
   progressed_();
   // The next chunk waits for this one to be durable: memory stays bounded by one chunk.
   store_.sync([this](absl::Status status) { arm(status.ok() ? 0 : options_.delay_ns); });
+}
+
+void Backfill::check_invariants() const {
+  // One request at a time, each with its deadline; the next run is armed only while none is
+  // out; no peers, no work.
+  WALLE_CHECK(request_.has_value() == deadline_.has_value());
+  WALLE_CHECK(!(request_ && timer_));
+  if (options_.peers.empty()) WALLE_CHECK(!request_ && !timer_);
+  if (request_) {
+    WALLE_CHECK(request_->id < next_request_id_);
+    WALLE_CHECK(std::find(options_.peers.begin(), options_.peers.end(), request_->peer) !=
+                options_.peers.end());
+    // A fast-forward fetches from past this replica's commit point.
+    if (request_->job == Job::kFastForward) WALLE_CHECK(request_->from >= 1);
+  }
 }
 
 }  // namespace walle::protocol

@@ -484,4 +484,48 @@ void ClaimCoordinator::on_put(NodeId from, Phase phase, const PutReply& reply) {
   }
 }
 
+void ClaimCoordinator::check_invariants() const {
+  if (phase_ == Phase::kDone) {
+    // finish() dropped every request and timer: nothing of this claim runs again.
+    WALLE_CHECK(pending_.empty() && !timer_ && !resend_timer_);
+    return;
+  }
+  WALLE_CHECK(attempt_ < std::max(options_.max_attempts, 1));
+  WALLE_CHECK(pending_.empty() || timer_.has_value());  // every phase that asks is bounded
+  // Phases only move forward within an attempt, and a new attempt drops older requests.
+  for (const auto& [id, pending] : pending_) {
+    WALLE_CHECK(pending.phase <= phase_);
+    WALLE_CHECK(id < next_request_id_);
+  }
+  if (phase_ >= Phase::kNewWriter) WALLE_CHECK(newest_seen_ < writer_);
+  if (phase_ >= Phase::kTails) WALLE_CHECK(accepted_.size() >= majority());
+  if (phase_ < Phase::kCatchUp) return;
+  // Q: a majority of tails, none from a member found damaged, none empty.
+  WALLE_CHECK(tails_.size() >= majority());
+  for (const auto& [member, heads] : tails_) {
+    WALLE_CHECK(!heads.empty());
+    WALLE_CHECK(!damaged_.contains(member));
+  }
+  if (phase_ == Phase::kCatchUp) WALLE_CHECK(puts_outstanding_ <= tails_.size());
+  if (phase_ < Phase::kRestamp) return;
+  // The chosen tail is the last head of a member of Q, at or above the common commit point.
+  WALLE_CHECK(tails_.contains(chosen_));
+  WALLE_CHECK(tails_.at(chosen_).back().id == chosen_tail_.id);
+  WALLE_CHECK(committed_id_ <= chosen_tail_.id);
+  if (phase_ == Phase::kRestamp) WALLE_CHECK(puts_outstanding_ <= 1);
+  // (The chosen entry's id is what its holder sent: a peer's word, not checked here.)
+  if (phase_ == Phase::kRepair) {
+    WALLE_CHECK(chosen_entry_.writer == writer_);
+    for (const auto& [member, repair] : repairs_) {
+      WALLE_CHECK(member != chosen_ && tails_.contains(member));
+      WALLE_CHECK(repair.end == chosen_tail_.id && repair.next <= repair.end + 1);
+    }
+    for (const auto& [id, follower] : read_for_) WALLE_CHECK(repairs_.contains(follower));
+  }
+  if (phase_ == Phase::kCommit) {
+    WALLE_CHECK(chosen_entry_.writer == writer_);
+    WALLE_CHECK(puts_outstanding_ <= tails_.size());
+  }
+}
+
 }  // namespace walle::protocol

@@ -135,4 +135,12 @@ void MemberNode::receive(NodeId from, std::string_view bytes) {
       *message);
 }
 
+void MemberNode::check_invariants() const {
+  for (const auto& [name, hosted] : hosted_) {
+    WALLE_CHECK(hosted.store != nullptr && hosted.replica != nullptr);
+    WALLE_CHECK(hosted.store->name() == name);
+    hosted.replica->check_invariants();
+  }
+}
+
 }  // namespace walle::protocol

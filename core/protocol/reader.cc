@@ -1,5 +1,7 @@
 #include "core/protocol/reader.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "core/util/check.h"
 #include "core/wire/codec.h"
@@ -100,6 +102,17 @@ void Reader::finish(absl::StatusOr<std::vector<Entry>> result) {
   Done done = std::move(pending_->done);
   pending_.reset();
   done(std::move(result));
+}
+
+void Reader::check_invariants() const {
+  // A read in progress has a request out to one member, and a timer for it.
+  WALLE_CHECK(pending_.has_value() == timer_.has_value());
+  if (!pending_) return;
+  WALLE_CHECK(pending_->tries < options_.members.size());
+  WALLE_CHECK(pending_->wait_ns >= 0);
+  WALLE_CHECK(pending_->request_id < next_request_id_);
+  WALLE_CHECK(std::find(options_.members.begin(), options_.members.end(), pending_->member) !=
+              options_.members.end());
 }
 
 }  // namespace walle::protocol

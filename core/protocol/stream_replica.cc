@@ -414,4 +414,25 @@ bool StreamReplica::on_reply(NodeId from, const ProtocolMessage& reply) {
   return read != nullptr && backfill_.on_read_reply(from, *read);
 }
 
+void StreamReplica::check_invariants() const {
+  log_.check_invariants();
+  // The ordering queue: bounded, only puts beyond the tail's successor (the queue drains
+  // whenever the tail moves), each under its id, and a timer armed to expire them.
+  WALLE_CHECK(queue_.size() <= options_.max_queued_puts);
+  if (!queue_.empty()) {
+    WALLE_CHECK(queue_.begin()->first > store_.tail_id() + 1);
+    WALLE_CHECK(queue_.begin()->second.request.entry.id == queue_.begin()->first);
+    WALLE_CHECK(queue_timer_armed_);
+  }
+  // Parked polls: bounded, only reads past the commit point (the rest were served when it
+  // moved), and a timer no later than the earliest deadline.
+  WALLE_CHECK(polls_.size() <= options_.max_waiting_reads);
+  for (const Poll& p : polls_) {
+    WALLE_CHECK(p.request.from > store_.committed_id());
+    WALLE_CHECK(poll_timer_.has_value() && poll_timer_at_ <= p.deadline_ns);
+  }
+  backfill_.check_invariants();
+  if (resolver_ != nullptr) resolver_->check_invariants();
+}
+
 }  // namespace walle::protocol

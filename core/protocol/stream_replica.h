@@ -69,6 +69,10 @@ class StreamReplica {
   size_t queued_puts() const { return queue_.size(); }
   const Backfill& backfill() const { return backfill_; }
 
+  // WALLE_CHECKs the ordering queue, the parked polls and their timers, then the parts'
+  // (store, backfill, resolver); changes nothing.
+  void check_invariants() const;
+
  private:
   struct Waiting {
     NodeId from;

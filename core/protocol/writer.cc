@@ -208,4 +208,36 @@ void Writer::heartbeat_tick() {
   heartbeat_timer_ = env_.clock.start_timer(next_tick_ns, [this] { heartbeat_tick(); });
 }
 
+void Writer::check_invariants() const {
+  WALLE_CHECK(committed_id_ <= tail_id_);
+  // A commit point is announced only once it is ours.
+  WALLE_CHECK(announced_commit_ <= committed_id_);
+  WALLE_CHECK(heartbeat_commit_ <= committed_id_);
+  WALLE_CHECK(heartbeat_acks_.size() < majority());  // a majority closes the round
+  WALLE_CHECK(member_acked_.size() <= members_.size());
+  WALLE_CHECK(in_flight_.size() <= options_.max_in_flight_entries);
+  WALLE_CHECK(in_flight_bytes_ <= options_.max_in_flight_bytes);
+  if (closed()) {
+    WALLE_CHECK(in_flight_.empty() && in_flight_bytes_ == 0);  // close() failed them all
+    return;
+  }
+  // In flight: exactly the ids committed_id_+1 .. tail_id_, the last one the tail.
+  WALLE_CHECK(in_flight_.size() == tail_id_ - committed_id_);
+  uint64_t bytes = 0;
+  for (const InFlight& f : in_flight_) bytes += f.entry.data.size();
+  WALLE_CHECK(bytes == in_flight_bytes_);
+  if (!in_flight_.empty()) {
+    WALLE_CHECK(in_flight_.front().entry.id == committed_id_ + 1);
+    WALLE_CHECK(in_flight_.back().entry.id == tail_id_);
+    WALLE_CHECK(in_flight_.back().entry.checksum == tail_checksum_);
+  } else {
+    WALLE_CHECK(tail_checksum_ == committed_checksum_);
+  }
+  // A member acknowledges only entries this writer sent.
+  for (const auto& [member, ack] : member_acked_) {
+    WALLE_CHECK(members_.contains(member));
+    WALLE_CHECK(ack.first <= tail_id_);
+  }
+}
+
 }  // namespace walle::protocol

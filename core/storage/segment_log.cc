@@ -656,6 +656,33 @@ class SegmentLog::Recovery : public std::enable_shared_from_this<SegmentLog::Rec
   static constexpr int kReadAttempts = 4;
 };
 
+// What every public call leaves true. The head is the only segment appended to, so its bytes
+// are exactly written + queued; cut() may leave an older segment ending before what was
+// written (its bytes past the end are abandoned), never after what is written and queued.
+void SegmentLog::check_invariants() const {
+  WALLE_CHECK((head_seq_ == 0) == segments_.empty());
+  WALLE_CHECK(head_seq_ < next_seq_);
+  if (head_seq_ != 0) {
+    WALLE_CHECK(segments_.rbegin()->first == head_seq_);  // the newest segment is the head
+    const Segment& head = segments_.rbegin()->second;
+    WALLE_CHECK(head_end_ == head.end);
+    WALLE_CHECK(head.written + head.queued.size() == head.end);
+  }
+  WALLE_CHECK(marked_appends_ <= owner_appends_);
+  WALLE_CHECK(flushing_ || waiting_.empty());  // sync() starts a flush at once
+  uint64_t queued = 0;
+  for (const auto& [seq, segment] : segments_) {
+    WALLE_CHECK(seq < next_seq_);
+    WALLE_CHECK(segment.durable <= segment.written);
+    WALLE_CHECK(segment.in_flight.size() <= segment.written);
+    WALLE_CHECK(flushing_ || segment.in_flight.empty());  // only a flush has writes out
+    WALLE_CHECK(segment.end <= segment.written + segment.queued.size());
+    WALLE_CHECK(!segment.ready || segment.file != nullptr);
+    queued += segment.queued.size();
+  }
+  WALLE_CHECK(queued == queued_bytes_);
+}
+
 void SegmentLog::open(FileSystem& files, std::string prefix, uint64_t seed, uint64_t segment_bytes,
                       Visitor visitor, absl::AnyInvocable<void(absl::StatusOr<Recovered>)> done) {
   if (segment_bytes < 4096 || segment_bytes % kRecordAlignment != 0) {
