@@ -113,6 +113,7 @@ void Backfill::run() {
 }
 
 void Backfill::ask(Job job, uint64_t from, uint64_t to) {
+  WALLE_CHECK(!request_ && !options_.peers.empty());  // one request at a time
   const NodeId peer = options_.peers[next_peer_ % options_.peers.size()];
   request_ = Request{next_request_id_++, peer, job, from};
   if (job == Job::kProbeInfo) {
@@ -204,6 +205,7 @@ bool Backfill::on_read_reply(NodeId from, const ReadReply& reply) {
 
 void Backfill::on_fast_forward(const Request& request, const std::vector<Entry>& entries,
                                uint64_t peer_committed) {
+  WALLE_CHECK(!entries.empty());  // on_read_reply gave up on an empty reply
   if (entries.front().id != request.from) return give_up(request);
   const bool was_verifying = verify_;
   const uint64_t fetched_before = fetched_entries_;
@@ -248,7 +250,10 @@ void Backfill::on_fast_forward(const Request& request, const std::vector<Entry>&
               "), holding through ", applied, ", target ", target_id_, verify_ ? " (verify)" : "");
   if (commit > store_.committed_id()) {
     WALLE_EVENT(env_, "backfill: caught up to committed entry ", commit);
-    (void)store_.commit(commit);  // every entry up to it is the committed history
+    // Every entry up to it is the committed history, and held here (applied, or the target
+    // found with its checksum): the store cannot refuse it.
+    const absl::Status committed = store_.commit(commit);
+    WALLE_CHECK_MSG(committed.ok(), "backfill's commit point is beyond the tail");
   }
   // No progress: another peer, after a refill (our tail's own entry may be missing). Only a
   // mismatch just found retries at once, comparing from the commit point.
@@ -257,6 +262,7 @@ void Backfill::on_fast_forward(const Request& request, const std::vector<Entry>&
 }
 
 void Backfill::on_refill(const Request& request, const std::vector<Entry>& entries) {
+  WALLE_CHECK(!entries.empty());
   // A reply without an entry past the chain start makes no progress: another peer.
   if (entries.front().id != request.from || entries.size() < 2) return give_up(request);
   WALLE_EVENT(env_, "backfill: refill ", request.from + 1, "..", entries.back().id);

@@ -24,6 +24,7 @@ ClaimCoordinator::~ClaimCoordinator() {
 }
 
 uint64_t ClaimCoordinator::send(NodeId to, Phase phase, auto message) {
+  WALLE_CHECK(phase_ != Phase::kDone && phase == phase_);  // requests belong to the phase
   const uint64_t id = next_request_id_++;
   message.stream = options_.stream;
   message.request_id = id;
@@ -123,6 +124,7 @@ void ClaimCoordinator::retry(const absl::Status& why) {
 }
 
 void ClaimCoordinator::start() {
+  WALLE_CHECK(phase_ == Phase::kInfo && attempt_ == 0 && pending_.empty());  // once
   phase_ = Phase::kInfo;
   answered_.clear();
   for (NodeId m : options_.members) send(m, Phase::kInfo, WriterInfoRequest{});
@@ -270,6 +272,7 @@ void ClaimCoordinator::on_tail(NodeId from, const TailReply& reply) {
 // --- catch-up: all of Q at the highest committed entry in Q --------------------------------
 
 void ClaimCoordinator::start_catch_up() {
+  WALLE_CHECK(tails_.size() >= majority());
   phase_ = Phase::kCatchUp;
   uint64_t highest = 0;
   NodeId holder = 0;
@@ -295,6 +298,7 @@ void ClaimCoordinator::start_catch_up() {
 // --- restamp: the chosen tail carries W on its holder before anyone is repaired -------------
 
 void ClaimCoordinator::start_restamp() {
+  WALLE_CHECK(tails_.size() >= majority());
   phase_ = Phase::kRestamp;
   bool first = true;
   for (const auto& [member, heads] : tails_) {
@@ -465,9 +469,11 @@ void ClaimCoordinator::on_put(NodeId from, Phase phase, const PutReply& reply) {
   }
   if (phase == Phase::kRepair) {
     Repair& repair = repairs_.at(from);
+    WALLE_CHECK(repair.outstanding > 0);  // one per put sent, and this reply matched one
     if (--repair.outstanding == 0) repair_next_chunk(from);
     return;
   }
+  WALLE_CHECK(puts_outstanding_ > 0);
   if (--puts_outstanding_ > 0) return;
   switch (phase) {
     case Phase::kCatchUp:

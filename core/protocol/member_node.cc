@@ -60,6 +60,7 @@ void MemberNode::serve(const std::string& name, std::unique_ptr<storage::StreamS
   }
   if (r.tail_damage() == storage::TailDamage::kRot) WALLE_COVER(env_, CoveragePath::kRecoveryRot);
   if (r.unreadable_bytes > 0) WALLE_COVER(env_, CoveragePath::kRecoveryUnreadable);
+  WALLE_CHECK_MSG(!hosted_.contains(name), "a stream opened twice");  // one replica per store
   Hosted& h = hosted_[name];
   h.store = std::move(store);
   h.replica = std::make_unique<StreamReplica>(env_, *h.store, options_.replica);

@@ -31,6 +31,7 @@ absl::Status Reader::read(uint64_t from, int64_t wait_ns, Done done) {
 }
 
 void Reader::ask() {
+  WALLE_CHECK(pending_.has_value());
   Pending& p = *pending_;
   p.member = options_.members[next_member_ % options_.members.size()];
   p.request_id = next_request_id_++;
@@ -48,6 +49,7 @@ void Reader::ask() {
 }
 
 void Reader::next_member(absl::Status why) {
+  WALLE_CHECK(pending_.has_value() && !why.ok());
   Pending& p = *pending_;
   p.all_beyond_commit &= absl::IsOutOfRange(why);
   p.last_error = std::move(why);
@@ -99,6 +101,7 @@ bool Reader::on_message(NodeId from, const ProtocolMessage& message) {
 }
 
 void Reader::finish(absl::StatusOr<std::vector<Entry>> result) {
+  WALLE_CHECK(pending_.has_value());
   Done done = std::move(pending_->done);
   pending_.reset();
   done(std::move(result));

@@ -110,6 +110,7 @@ void StreamReplica::reply_put(NodeId to, const PutRequest& request, const absl::
 
 void StreamReplica::adopt_writer(WriterId writer, int64_t lease_ns,
                                  absl::AnyInvocable<void(absl::Status)> done) {
+  WALLE_CHECK(writer >= store_.meta().writer);  // callers refuse older writers first
   if (writer != store_.meta().writer) {
     WALLE_EVENT(env_, "replica: adopts writer ", writer.ts, ".", writer.id % 10000);
   }
@@ -122,6 +123,7 @@ void StreamReplica::adopt_writer(WriterId writer, int64_t lease_ns,
 }
 
 void StreamReplica::on_put(NodeId from, const PutRequest& request) {
+  WALLE_CHECK(request.stream == store_.name());  // routed by stream (MemberNode)
   const WriterId stored = store_.meta().writer;
   // A superseded writer gets nothing, not even a commit: a claim that lost to a newer one
   // must learn it here, or it would report a stream it no longer owns (committed puts were let
@@ -162,6 +164,8 @@ void StreamReplica::on_put(NodeId from, const PutRequest& request) {
 }
 
 void StreamReplica::apply(NodeId from, const PutRequest& request) {
+  // Heartbeats and puts ahead of the tail's successor go elsewhere (on_put, the queue).
+  WALLE_CHECK(request.entry.id != 0 && request.entry.id <= store_.tail_id() + 1);
   const bool committed = request.committed_id >= request.entry.id;
   // (The planted bug lets an older writer act with the stored writer's authority.)
   const WriterId sender = options_.bug_accept_older_writer
@@ -194,6 +198,7 @@ void StreamReplica::apply(NodeId from, const PutRequest& request) {
 }
 
 void StreamReplica::enqueue(NodeId from, const PutRequest& request) {
+  WALLE_CHECK(request.entry.id > store_.tail_id() + 1);
   auto it = queue_.find(request.entry.id);
   if (it != queue_.end()) {
     Waiting& existing = it->second;
@@ -276,6 +281,7 @@ void StreamReplica::on_queue_timer() {
 }
 
 void StreamReplica::on_new_writer(NodeId from, const NewWriterRequest& request) {
+  WALLE_CHECK(request.stream == store_.name());  // routed by stream (MemberNode)
   auto reply = [this, from, request](const absl::Status& status) {
     env_.transport.send(from, wire::encode(NewWriterReply{request.stream, request.request_id,
                                                           WireStatus::from(status)}));
@@ -310,6 +316,7 @@ void StreamReplica::on_new_writer(NodeId from, const NewWriterRequest& request) 
 }
 
 void StreamReplica::on_writer_info(NodeId from, const WriterInfoRequest& request) {
+  WALLE_CHECK(request.stream == store_.name());  // routed by stream (MemberNode)
   const storage::StreamMeta& meta = store_.meta();
   env_.transport.send(
       from, wire::encode(WriterInfoReply{request.stream, request.request_id, WireStatus{},
@@ -318,6 +325,7 @@ void StreamReplica::on_writer_info(NodeId from, const WriterInfoRequest& request
 }
 
 void StreamReplica::on_tail(NodeId from, const TailRequest& request) {
+  WALLE_CHECK(request.stream == store_.name());  // routed by stream (MemberNode)
   TailReply reply{request.stream, request.request_id, WireStatus{}, {}, store_.meta().tail_damage};
   for (uint64_t id = store_.committed_id(); id <= store_.tail_id(); ++id) {
     std::optional<storage::EntryHead> head = store_.head(id);
@@ -328,6 +336,7 @@ void StreamReplica::on_tail(NodeId from, const TailRequest& request) {
 }
 
 void StreamReplica::on_read(NodeId from, const ReadRequest& request) {
+  WALLE_CHECK(request.stream == store_.name());  // routed by stream (MemberNode)
   const bool waits =
       request.wait_ns > 0 && !request.allow_uncommitted && request.from > store_.committed_id();
   if (!waits) {

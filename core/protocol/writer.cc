@@ -57,6 +57,8 @@ absl::StatusOr<uint64_t> Writer::put(std::string data, PutDone done) {
 }
 
 void Writer::send_put(NodeId member, const Entry& entry) {
+  WALLE_CHECK(entry.id > committed_id_ && entry.id <= tail_id_);  // only entries in flight
+  WALLE_CHECK(members_.contains(member));
   const uint64_t id = next_request_id_++;
   requests_[id] = Request{member, entry.id, env_.clock.now_ns()};
   env_.transport.send(member,
@@ -76,6 +78,7 @@ bool Writer::on_message(NodeId from, const ProtocolMessage& message) {
 }
 
 void Writer::on_put_reply(NodeId from, const Request& request, const PutReply& reply) {
+  WALLE_CHECK(request.member == from && !closed());  // on_message matched it
   const absl::Status status = reply.status.to_status();
   if (status.code() == absl::StatusCode::kFailedPrecondition ||
       status.code() == absl::StatusCode::kInvalidArgument) {
@@ -131,6 +134,7 @@ void Writer::advance_commit() {
 }
 
 void Writer::schedule_resend(NodeId member) {
+  WALLE_CHECK(members_.contains(member));
   Member& m = members_[member];
   if (m.resend_scheduled) return;
   m.resend_scheduled = true;
@@ -159,6 +163,7 @@ void Writer::send_unacknowledged(NodeId member) {
 }
 
 void Writer::close(absl::Status why) {
+  WALLE_CHECK(!why.ok());
   if (closed()) return;
   WALLE_EVENT(env_, "writer ", writer_.ts, ".", writer_.id % 10000, " closed: ", why.message());
   close_reason_ = why;

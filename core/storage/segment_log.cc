@@ -112,6 +112,7 @@ std::vector<uint64_t> SegmentLog::segments() const {
 
 void SegmentLog::start_segment(uint64_t previous_seq, uint64_t previous_end) {
   const uint64_t seq = next_seq_++;
+  WALLE_CHECK(segments_.empty() || segments_.rbegin()->first < seq);  // numbers never reused
   Segment& segment = segments_[seq];
   head_seq_ = seq;
   needs_new_segment_ = false;

@@ -327,6 +327,7 @@ void StreamStore::write_next_meta() {
   append_record(bytes, RecordType::kMeta, encode_payload(meta_writes_.front().meta),
                 meta_seed(name_));
   auto finish = [this](absl::Status status) {
+    WALLE_CHECK(meta_writing_ && !meta_writes_.empty());  // the write in progress is the front
     MetaWrite written = std::move(meta_writes_.front());
     meta_writes_.pop_front();
     meta_writing_ = false;
