@@ -48,6 +48,10 @@ void NodeHost::run_guarded(uint64_t incarnation, absl::AnyInvocable<void()> acti
     return;
   }
   action();
+#ifdef WALLE_EXPENSIVE_CHECKS
+  // After every step of the process: a broken invariant fails the seed where it broke.
+  if (node_ != nullptr) node_->check_invariants();
+#endif
 }
 
 void NodeHost::boot(const NodeFactory& factory) {

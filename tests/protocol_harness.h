@@ -32,6 +32,11 @@ class ClientNode final : public Node {
     if (reader != nullptr && reader->on_message(from, *m)) return;
     if (const auto* r = std::get_if<PutReply>(&*m)) put_replies.push_back({from, *r});
   }
+  void check_invariants() const override {
+    if (claim != nullptr) claim->check_invariants();
+    if (writer != nullptr) writer->check_invariants();
+    if (reader != nullptr) reader->check_invariants();
+  }
   // Claims stream "s" on members 0, 1, 2; tests mostly take the stream over on purpose.
   void start_claim(bool preempt = true) {
     result.reset();

@@ -22,6 +22,10 @@ class StoreNode final : public Node {
   explicit StoreNode(Env& env) : env(env) {}
   void start() override {}
   void receive(NodeId, std::string_view) override {}
+  // After every step (NodeHost): each test checks the store's invariants as it goes.
+  void check_invariants() const override {
+    if (store != nullptr) store->check_invariants();
+  }
   Env& env;
   std::unique_ptr<StreamStore> store;
 };

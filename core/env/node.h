@@ -24,6 +24,11 @@ class Node {
 
   // The connection to `peer` broke; messages sent to it recently may be lost.
   virtual void connection_lost(NodeId peer) {}
+
+  // Checks the relations between the fields of the node's state machines (WALLE_CHECK), and
+  // changes nothing. The simulator runs it after every step when WALLE_EXPENSIVE_CHECKS is
+  // defined, so a broken invariant fails the seed at the step that broke it.
+  virtual void check_invariants() const {}
 };
 
 }  // namespace walle

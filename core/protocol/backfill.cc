@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/storage/record_format.h"
+#include "core/util/check.h"
 #include "core/wire/codec.h"
 
 namespace walle::protocol {
@@ -112,6 +113,7 @@ void Backfill::run() {
 }
 
 void Backfill::ask(Job job, uint64_t from, uint64_t to) {
+  WALLE_CHECK(!request_ && !options_.peers.empty());  // one request at a time
   const NodeId peer = options_.peers[next_peer_ % options_.peers.size()];
   request_ = Request{next_request_id_++, peer, job, from};
   if (job == Job::kProbeInfo) {
@@ -203,6 +205,7 @@ bool Backfill::on_read_reply(NodeId from, const ReadReply& reply) {
 
 void Backfill::on_fast_forward(const Request& request, const std::vector<Entry>& entries,
                                uint64_t peer_committed) {
+  WALLE_CHECK(!entries.empty());  // on_read_reply gave up on an empty reply
   if (entries.front().id != request.from) return give_up(request);
   const bool was_verifying = verify_;
   const uint64_t fetched_before = fetched_entries_;
@@ -247,7 +250,10 @@ void Backfill::on_fast_forward(const Request& request, const std::vector<Entry>&
               "), holding through ", applied, ", target ", target_id_, verify_ ? " (verify)" : "");
   if (commit > store_.committed_id()) {
     WALLE_EVENT(env_, "backfill: caught up to committed entry ", commit);
-    (void)store_.commit(commit);  // every entry up to it is the committed history
+    // Every entry up to it is the committed history, and held here (applied, or the target
+    // found with its checksum): the store cannot refuse it.
+    const absl::Status committed = store_.commit(commit);
+    WALLE_CHECK_MSG(committed.ok(), "backfill's commit point is beyond the tail");
   }
   // No progress: another peer, after a refill (our tail's own entry may be missing). Only a
   // mismatch just found retries at once, comparing from the commit point.
@@ -256,6 +262,7 @@ void Backfill::on_fast_forward(const Request& request, const std::vector<Entry>&
 }
 
 void Backfill::on_refill(const Request& request, const std::vector<Entry>& entries) {
+  WALLE_CHECK(!entries.empty());
   // A reply without an entry past the chain start makes no progress: another peer.
   if (entries.front().id != request.from || entries.size() < 2) return give_up(request);
   WALLE_EVENT(env_, "backfill: refill ", request.from + 1, "..", entries.back().id);
@@ -275,6 +282,21 @@ void Backfill::sync_then_continue() {
   progressed_();
   // The next chunk waits for this one to be durable: memory stays bounded by one chunk.
   store_.sync([this](absl::Status status) { arm(status.ok() ? 0 : options_.delay_ns); });
+}
+
+void Backfill::check_invariants() const {
+  // One request at a time, each with its deadline; the next run is armed only while none is
+  // out; no peers, no work.
+  WALLE_CHECK(request_.has_value() == deadline_.has_value());
+  WALLE_CHECK(!(request_ && timer_));
+  if (options_.peers.empty()) WALLE_CHECK(!request_ && !timer_);
+  if (request_) {
+    WALLE_CHECK(request_->id < next_request_id_);
+    WALLE_CHECK(std::find(options_.peers.begin(), options_.peers.end(), request_->peer) !=
+                options_.peers.end());
+    // A fast-forward fetches from past this replica's commit point.
+    if (request_->job == Job::kFastForward) WALLE_CHECK(request_->from >= 1);
+  }
 }
 
 }  // namespace walle::protocol

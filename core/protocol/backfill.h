@@ -65,6 +65,9 @@ class Backfill {
   uint64_t known_commit() const { return target_id_; }
   uint64_t fetched_entries() const { return fetched_entries_; }
 
+  // WALLE_CHECKs the request and its timers (one request at a time); changes nothing.
+  void check_invariants() const;
+
  private:
   // kProbeInfo asks a peer for its commit point, kProbeEntry reads that entry (its checksum
   // makes it a target like a writer's announcement).

@@ -24,6 +24,7 @@ ClaimCoordinator::~ClaimCoordinator() {
 }
 
 uint64_t ClaimCoordinator::send(NodeId to, Phase phase, auto message) {
+  WALLE_CHECK(phase_ != Phase::kDone && phase == phase_);  // requests belong to the phase
   const uint64_t id = next_request_id_++;
   message.stream = options_.stream;
   message.request_id = id;
@@ -123,6 +124,7 @@ void ClaimCoordinator::retry(const absl::Status& why) {
 }
 
 void ClaimCoordinator::start() {
+  WALLE_CHECK(phase_ == Phase::kInfo && attempt_ == 0 && pending_.empty());  // once
   phase_ = Phase::kInfo;
   answered_.clear();
   for (NodeId m : options_.members) send(m, Phase::kInfo, WriterInfoRequest{});
@@ -270,6 +272,7 @@ void ClaimCoordinator::on_tail(NodeId from, const TailReply& reply) {
 // --- catch-up: all of Q at the highest committed entry in Q --------------------------------
 
 void ClaimCoordinator::start_catch_up() {
+  WALLE_CHECK(tails_.size() >= majority());
   phase_ = Phase::kCatchUp;
   uint64_t highest = 0;
   NodeId holder = 0;
@@ -295,6 +298,7 @@ void ClaimCoordinator::start_catch_up() {
 // --- restamp: the chosen tail carries W on its holder before anyone is repaired -------------
 
 void ClaimCoordinator::start_restamp() {
+  WALLE_CHECK(tails_.size() >= majority());
   phase_ = Phase::kRestamp;
   bool first = true;
   for (const auto& [member, heads] : tails_) {
@@ -465,9 +469,11 @@ void ClaimCoordinator::on_put(NodeId from, Phase phase, const PutReply& reply) {
   }
   if (phase == Phase::kRepair) {
     Repair& repair = repairs_.at(from);
+    WALLE_CHECK(repair.outstanding > 0);  // one per put sent, and this reply matched one
     if (--repair.outstanding == 0) repair_next_chunk(from);
     return;
   }
+  WALLE_CHECK(puts_outstanding_ > 0);
   if (--puts_outstanding_ > 0) return;
   switch (phase) {
     case Phase::kCatchUp:
@@ -481,6 +487,50 @@ void ClaimCoordinator::on_put(NodeId from, Phase phase, const PutReply& reply) {
       return;
     default:
       return;
+  }
+}
+
+void ClaimCoordinator::check_invariants() const {
+  if (phase_ == Phase::kDone) {
+    // finish() dropped every request and timer: nothing of this claim runs again.
+    WALLE_CHECK(pending_.empty() && !timer_ && !resend_timer_);
+    return;
+  }
+  WALLE_CHECK(attempt_ < std::max(options_.max_attempts, 1));
+  WALLE_CHECK(pending_.empty() || timer_.has_value());  // every phase that asks is bounded
+  // Phases only move forward within an attempt, and a new attempt drops older requests.
+  for (const auto& [id, pending] : pending_) {
+    WALLE_CHECK(pending.phase <= phase_);
+    WALLE_CHECK(id < next_request_id_);
+  }
+  if (phase_ >= Phase::kNewWriter) WALLE_CHECK(newest_seen_ < writer_);
+  if (phase_ >= Phase::kTails) WALLE_CHECK(accepted_.size() >= majority());
+  if (phase_ < Phase::kCatchUp) return;
+  // Q: a majority of tails, none from a member found damaged, none empty.
+  WALLE_CHECK(tails_.size() >= majority());
+  for (const auto& [member, heads] : tails_) {
+    WALLE_CHECK(!heads.empty());
+    WALLE_CHECK(!damaged_.contains(member));
+  }
+  if (phase_ == Phase::kCatchUp) WALLE_CHECK(puts_outstanding_ <= tails_.size());
+  if (phase_ < Phase::kRestamp) return;
+  // The chosen tail is the last head of a member of Q, at or above the common commit point.
+  WALLE_CHECK(tails_.contains(chosen_));
+  WALLE_CHECK(tails_.at(chosen_).back().id == chosen_tail_.id);
+  WALLE_CHECK(committed_id_ <= chosen_tail_.id);
+  if (phase_ == Phase::kRestamp) WALLE_CHECK(puts_outstanding_ <= 1);
+  // (The chosen entry's id is what its holder sent: a peer's word, not checked here.)
+  if (phase_ == Phase::kRepair) {
+    WALLE_CHECK(chosen_entry_.writer == writer_);
+    for (const auto& [member, repair] : repairs_) {
+      WALLE_CHECK(member != chosen_ && tails_.contains(member));
+      WALLE_CHECK(repair.end == chosen_tail_.id && repair.next <= repair.end + 1);
+    }
+    for (const auto& [id, follower] : read_for_) WALLE_CHECK(repairs_.contains(follower));
+  }
+  if (phase_ == Phase::kCommit) {
+    WALLE_CHECK(chosen_entry_.writer == writer_);
+    WALLE_CHECK(puts_outstanding_ <= tails_.size());
   }
 }
 

@@ -68,6 +68,10 @@ class ClaimCoordinator {
   bool finished() const { return phase_ == Phase::kDone; }
   const WriterId& writer() const { return writer_; }
 
+  // WALLE_CHECKs the phase against the sets it needs (majorities, the chosen tail, repairs,
+  // requests outstanding); changes nothing. O(members + pending requests).
+  void check_invariants() const;
+
  private:
   enum class Phase { kInfo, kNewWriter, kTails, kCatchUp, kRestamp, kRepair, kCommit, kDone };
   struct Pending {

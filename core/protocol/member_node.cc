@@ -60,6 +60,7 @@ void MemberNode::serve(const std::string& name, std::unique_ptr<storage::StreamS
   }
   if (r.tail_damage() == storage::TailDamage::kRot) WALLE_COVER(env_, CoveragePath::kRecoveryRot);
   if (r.unreadable_bytes > 0) WALLE_COVER(env_, CoveragePath::kRecoveryUnreadable);
+  WALLE_CHECK_MSG(!hosted_.contains(name), "a stream opened twice");  // one replica per store
   Hosted& h = hosted_[name];
   h.store = std::move(store);
   h.replica = std::make_unique<StreamReplica>(env_, *h.store, options_.replica);
@@ -137,6 +138,14 @@ void MemberNode::receive(NodeId from, std::string_view bytes) {
         }
       },
       *message);
+}
+
+void MemberNode::check_invariants() const {
+  for (const auto& [name, hosted] : hosted_) {
+    WALLE_CHECK(hosted.store != nullptr && hosted.replica != nullptr);
+    WALLE_CHECK(hosted.store->name() == name);
+    hosted.replica->check_invariants();
+  }
 }
 
 }  // namespace walle::protocol

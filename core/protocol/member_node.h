@@ -38,6 +38,8 @@ class MemberNode final : public Node {
 
   void start() override;
   void receive(NodeId from, std::string_view bytes) override;
+  // Every hosted replica's (and through it its store's and backfill's).
+  void check_invariants() const override;
 
   // The replica and store of `stream`, or nullptr (not served, or not open yet).
   StreamReplica* replica(std::string_view stream);

@@ -1,5 +1,7 @@
 #include "core/protocol/reader.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "core/util/check.h"
 #include "core/wire/codec.h"
@@ -29,6 +31,7 @@ absl::Status Reader::read(uint64_t from, int64_t wait_ns, Done done) {
 }
 
 void Reader::ask() {
+  WALLE_CHECK(pending_.has_value());
   Pending& p = *pending_;
   p.member = options_.members[next_member_ % options_.members.size()];
   p.request_id = next_request_id_++;
@@ -46,6 +49,7 @@ void Reader::ask() {
 }
 
 void Reader::next_member(absl::Status why) {
+  WALLE_CHECK(pending_.has_value() && !why.ok());
   Pending& p = *pending_;
   p.all_beyond_commit &= absl::IsOutOfRange(why);
   p.last_error = std::move(why);
@@ -97,9 +101,21 @@ bool Reader::on_message(NodeId from, const ProtocolMessage& message) {
 }
 
 void Reader::finish(absl::StatusOr<std::vector<Entry>> result) {
+  WALLE_CHECK(pending_.has_value());
   Done done = std::move(pending_->done);
   pending_.reset();
   done(std::move(result));
+}
+
+void Reader::check_invariants() const {
+  // A read in progress has a request out to one member, and a timer for it.
+  WALLE_CHECK(pending_.has_value() == timer_.has_value());
+  if (!pending_) return;
+  WALLE_CHECK(pending_->tries < options_.members.size());
+  WALLE_CHECK(pending_->wait_ns >= 0);
+  WALLE_CHECK(pending_->request_id < next_request_id_);
+  WALLE_CHECK(std::find(options_.members.begin(), options_.members.end(), pending_->member) !=
+              options_.members.end());
 }
 
 }  // namespace walle::protocol

@@ -45,6 +45,9 @@ class Reader {
   bool on_message(NodeId from, const ProtocolMessage& message);
   bool busy() const { return pending_.has_value(); }
 
+  // WALLE_CHECKs the read in progress against its timer and the members; changes nothing.
+  void check_invariants() const;
+
  private:
   struct Pending {
     uint64_t from;

@@ -140,4 +140,8 @@ absl::Status ReplicaLog::commit(uint64_t id, uint64_t checksum) {
   return store_.commit(id);
 }
 
+// The log keeps no state of its own: what its decisions must leave true is the store's (a
+// commit point within the window, the entry there known or awaiting refill, the indexes).
+void ReplicaLog::check_invariants() const { store_.check_invariants(); }
+
 }  // namespace walle::protocol

@@ -44,6 +44,10 @@ class ReplicaLog {
   // Advances the commit point to entry `id`, which must be stored here with `checksum`.
   absl::Status commit(uint64_t id, uint64_t checksum);
 
+  // WALLE_CHECKs what every decision above leaves true of the store (the log itself keeps no
+  // state); changes nothing.
+  void check_invariants() const;
+
  private:
   PutResult gap_commit(const Entry& e);
 

@@ -115,6 +115,7 @@ void StreamReplica::reply_put(NodeId to, const PutRequest& request, const absl::
 
 void StreamReplica::adopt_writer(WriterId writer, int64_t lease_ns,
                                  absl::AnyInvocable<void(absl::Status)> done) {
+  WALLE_CHECK(writer >= store_.meta().writer);  // callers refuse older writers first
   if (writer != store_.meta().writer) {
     WALLE_EVENT(env_, "replica: adopts writer ", writer.ts, ".", writer.id % 10000);
   }
@@ -127,6 +128,7 @@ void StreamReplica::adopt_writer(WriterId writer, int64_t lease_ns,
 }
 
 void StreamReplica::on_put(NodeId from, const PutRequest& request) {
+  WALLE_CHECK(request.stream == store_.name());  // routed by stream (MemberNode)
   const WriterId stored = store_.meta().writer;
   // A superseded writer gets nothing, not even a commit: a claim that lost to a newer one
   // must learn it here, or it would report a stream it no longer owns (committed puts were let
@@ -167,6 +169,8 @@ void StreamReplica::on_put(NodeId from, const PutRequest& request) {
 }
 
 void StreamReplica::apply(NodeId from, const PutRequest& request) {
+  // Heartbeats and puts ahead of the tail's successor go elsewhere (on_put, the queue).
+  WALLE_CHECK(request.entry.id != 0 && request.entry.id <= store_.tail_id() + 1);
   const bool committed = request.committed_id >= request.entry.id;
   // (The planted bug lets an older writer act with the stored writer's authority.)
   const WriterId sender = options_.bug_accept_older_writer
@@ -199,6 +203,7 @@ void StreamReplica::apply(NodeId from, const PutRequest& request) {
 }
 
 void StreamReplica::enqueue(NodeId from, const PutRequest& request) {
+  WALLE_CHECK(request.entry.id > store_.tail_id() + 1);
   auto it = queue_.find(request.entry.id);
   if (it != queue_.end()) {
     Waiting& existing = it->second;
@@ -281,6 +286,7 @@ void StreamReplica::on_queue_timer() {
 }
 
 void StreamReplica::on_new_writer(NodeId from, const NewWriterRequest& request) {
+  WALLE_CHECK(request.stream == store_.name());  // routed by stream (MemberNode)
   auto reply = [this, from, request](const absl::Status& status) {
     env_.transport.send(from, wire::encode(NewWriterReply{request.stream, request.request_id,
                                                           WireStatus::from(status)}));
@@ -315,6 +321,7 @@ void StreamReplica::on_new_writer(NodeId from, const NewWriterRequest& request) 
 }
 
 void StreamReplica::on_writer_info(NodeId from, const WriterInfoRequest& request) {
+  WALLE_CHECK(request.stream == store_.name());  // routed by stream (MemberNode)
   const storage::StreamMeta& meta = store_.meta();
   env_.transport.send(
       from, wire::encode(WriterInfoReply{request.stream, request.request_id, WireStatus{},
@@ -323,6 +330,7 @@ void StreamReplica::on_writer_info(NodeId from, const WriterInfoRequest& request
 }
 
 void StreamReplica::on_tail(NodeId from, const TailRequest& request) {
+  WALLE_CHECK(request.stream == store_.name());  // routed by stream (MemberNode)
   TailReply reply{request.stream, request.request_id, WireStatus{}, {}, store_.meta().tail_damage};
   for (uint64_t id = store_.committed_id(); id <= store_.tail_id(); ++id) {
     std::optional<storage::EntryHead> head = store_.head(id);
@@ -333,6 +341,7 @@ void StreamReplica::on_tail(NodeId from, const TailRequest& request) {
 }
 
 void StreamReplica::on_read(NodeId from, const ReadRequest& request) {
+  WALLE_CHECK(request.stream == store_.name());  // routed by stream (MemberNode)
   const bool waits =
       request.wait_ns > 0 && !request.allow_uncommitted && request.from > store_.committed_id();
   if (!waits) {
@@ -417,6 +426,27 @@ bool StreamReplica::on_reply(NodeId from, const ProtocolMessage& reply) {
   }
   const auto* read = std::get_if<ReadReply>(&reply);
   return read != nullptr && backfill_.on_read_reply(from, *read);
+}
+
+void StreamReplica::check_invariants() const {
+  log_.check_invariants();
+  // The ordering queue: bounded, only puts beyond the tail's successor (the queue drains
+  // whenever the tail moves), each under its id, and a timer armed to expire them.
+  WALLE_CHECK(queue_.size() <= options_.max_queued_puts);
+  if (!queue_.empty()) {
+    WALLE_CHECK(queue_.begin()->first > store_.tail_id() + 1);
+    WALLE_CHECK(queue_.begin()->second.request.entry.id == queue_.begin()->first);
+    WALLE_CHECK(queue_timer_armed_);
+  }
+  // Parked polls: bounded, only reads past the commit point (the rest were served when it
+  // moved), and a timer no later than the earliest deadline.
+  WALLE_CHECK(polls_.size() <= options_.max_waiting_reads);
+  for (const Poll& p : polls_) {
+    WALLE_CHECK(p.request.from > store_.committed_id());
+    WALLE_CHECK(poll_timer_.has_value() && poll_timer_at_ <= p.deadline_ns);
+  }
+  backfill_.check_invariants();
+  if (resolver_ != nullptr) resolver_->check_invariants();
 }
 
 }  // namespace walle::protocol

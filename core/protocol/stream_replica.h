@@ -75,6 +75,10 @@ class StreamReplica {
   const storage::StreamStore& store() const { return store_; }
   const Backfill& backfill() const { return backfill_; }
 
+  // WALLE_CHECKs the ordering queue, the parked polls and their timers, then the parts'
+  // (store, backfill, resolver); changes nothing.
+  void check_invariants() const;
+
  private:
   struct Waiting {
     NodeId from;

@@ -57,6 +57,8 @@ absl::StatusOr<uint64_t> Writer::put(std::string data, PutDone done) {
 }
 
 void Writer::send_put(NodeId member, const Entry& entry) {
+  WALLE_CHECK(entry.id > committed_id_ && entry.id <= tail_id_);  // only entries in flight
+  WALLE_CHECK(members_.contains(member));
   const uint64_t id = next_request_id_++;
   requests_[id] = Request{member, entry.id, env_.clock.now_ns()};
   env_.transport.send(member,
@@ -76,6 +78,7 @@ bool Writer::on_message(NodeId from, const ProtocolMessage& message) {
 }
 
 void Writer::on_put_reply(NodeId from, const Request& request, const PutReply& reply) {
+  WALLE_CHECK(request.member == from && !closed());  // on_message matched it
   const absl::Status status = reply.status.to_status();
   if (status.code() == absl::StatusCode::kFailedPrecondition ||
       status.code() == absl::StatusCode::kInvalidArgument) {
@@ -131,6 +134,7 @@ void Writer::advance_commit() {
 }
 
 void Writer::schedule_resend(NodeId member) {
+  WALLE_CHECK(members_.contains(member));
   Member& m = members_[member];
   if (m.resend_scheduled) return;
   m.resend_scheduled = true;
@@ -159,6 +163,7 @@ void Writer::send_unacknowledged(NodeId member) {
 }
 
 void Writer::close(absl::Status why) {
+  WALLE_CHECK(!why.ok());
   if (closed()) return;
   WALLE_EVENT(env_, "writer ", writer_.ts, ".", writer_.id % 10000, " closed: ", why.message());
   close_reason_ = why;
@@ -206,6 +211,36 @@ void Writer::heartbeat_tick() {
   // Late: the lease may lapse before it is renewed (the writer then stops trusting it).
   if (WALLE_BUGGIFY(env_.buggify, kBuggifyHeartbeatJitter)) next_tick_ns *= 6;
   heartbeat_timer_ = env_.clock.start_timer(next_tick_ns, [this] { heartbeat_tick(); });
+}
+
+void Writer::check_invariants() const {
+  WALLE_CHECK(committed_id_ <= tail_id_);
+  // A commit point is announced only once it is ours.
+  WALLE_CHECK(announced_commit_ <= committed_id_);
+  WALLE_CHECK(heartbeat_commit_ <= committed_id_);
+  WALLE_CHECK(heartbeat_acks_.size() < majority());  // a majority closes the round
+  WALLE_CHECK(member_acked_.size() <= members_.size());
+  WALLE_CHECK(in_flight_.size() <= options_.max_in_flight_entries);
+  WALLE_CHECK(in_flight_bytes_ <= options_.max_in_flight_bytes);
+  if (closed()) {
+    WALLE_CHECK(in_flight_.empty() && in_flight_bytes_ == 0);  // close() failed them all
+    return;
+  }
+  // In flight: exactly the ids committed_id_+1 .. tail_id_, the last one the tail.
+  WALLE_CHECK(in_flight_.size() == tail_id_ - committed_id_);
+  if (!in_flight_.empty()) {
+    WALLE_CHECK(in_flight_bytes_ >= in_flight_.back().entry.data.size());
+    WALLE_CHECK(in_flight_.front().entry.id == committed_id_ + 1);
+    WALLE_CHECK(in_flight_.back().entry.id == tail_id_);
+    WALLE_CHECK(in_flight_.back().entry.checksum == tail_checksum_);
+  } else {
+    WALLE_CHECK(tail_checksum_ == committed_checksum_ && in_flight_bytes_ == 0);
+  }
+  // A member acknowledges only entries this writer sent.
+  for (const auto& [member, ack] : member_acked_) {
+    WALLE_CHECK(members_.contains(member));
+    WALLE_CHECK(ack.first <= tail_id_);
+  }
 }
 
 }  // namespace walle::protocol

@@ -74,6 +74,10 @@ class Writer {
   // without leaving committed entries that the members still take for uncommitted.
   bool idle() const { return in_flight_.empty() && announced_commit_ >= committed_id_; }
 
+  // WALLE_CHECKs the pipeline against the ids, checksums and budget (O(in flight + members));
+  // changes nothing.
+  void check_invariants() const;
+
  private:
   struct InFlight {
     Entry entry;

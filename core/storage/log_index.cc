@@ -2,6 +2,8 @@
 
 #include <vector>
 
+#include "core/util/check.h"
+
 namespace walle::storage {
 
 void LogIndex::add(uint64_t id, SegmentLog::Position position, uint64_t interval_bytes,
@@ -22,7 +24,9 @@ std::optional<SegmentLog::Position> LogIndex::locate(uint64_t id) const {
     const Segment& segment = it->second;
     if (!segment.ids.contains(id)) continue;
     auto point = segment.points.upper_bound(id);
-    if (point == segment.points.begin()) return std::nullopt;  // cannot happen: see add()
+    // add() starts every segment with a point, and erase_above/erase_below keep the one at
+    // or below every id that remains: an id without one is a bug here.
+    WALLE_CHECK_MSG(point != segment.points.begin(), "an indexed id has no point at or below it");
     return SegmentLog::Position{it->first, std::prev(point)->second};
   }
   return std::nullopt;

@@ -112,6 +112,7 @@ std::vector<uint64_t> SegmentLog::segments() const {
 
 void SegmentLog::start_segment(uint64_t previous_seq, uint64_t previous_end) {
   const uint64_t seq = next_seq_++;
+  WALLE_CHECK(segments_.empty() || segments_.rbegin()->first < seq);  // numbers never reused
   Segment& segment = segments_[seq];
   head_seq_ = seq;
   needs_new_segment_ = false;
@@ -661,6 +662,41 @@ class SegmentLog::Recovery : public std::enable_shared_from_this<SegmentLog::Rec
   Recovered result_;
   static constexpr int kReadAttempts = 4;
 };
+
+// What every public call leaves true. The head is the only segment appended to, so its bytes
+// are exactly written + queued; cut() may leave an older segment ending before what was
+// written (its bytes past the end are abandoned), never after what is written and queued.
+//
+// Bounded work: segments are made durable oldest first and only the head grows, so the ones
+// not settled (durable, nothing queued or being written) are the newest few; the walk stops
+// at the first settled one, and the queued bytes are all in the segments it saw.
+void SegmentLog::check_invariants() const {
+  WALLE_CHECK((head_seq_ == 0) == segments_.empty());
+  WALLE_CHECK(head_seq_ < next_seq_);
+  if (head_seq_ != 0) {
+    WALLE_CHECK(segments_.rbegin()->first == head_seq_);  // the newest segment is the head
+    const Segment& head = segments_.rbegin()->second;
+    WALLE_CHECK(head_end_ == head.end);
+    WALLE_CHECK(head.written + head.queued.size() == head.end);
+  }
+  WALLE_CHECK(marked_appends_ <= owner_appends_);
+  WALLE_CHECK(flushing_ || waiting_.empty());  // sync() starts a flush at once
+  uint64_t queued = 0;
+  for (auto it = segments_.rbegin(); it != segments_.rend(); ++it) {
+    const Segment& segment = it->second;
+    WALLE_CHECK(segment.durable <= segment.written);
+    WALLE_CHECK(segment.in_flight.size() <= segment.written);
+    WALLE_CHECK(flushing_ || segment.in_flight.empty());  // only a flush has writes out
+    WALLE_CHECK(segment.end <= segment.written + segment.queued.size());
+    WALLE_CHECK(!segment.ready || segment.file != nullptr);
+    queued += segment.queued.size();
+    if (segment.ready && segment.queued.empty() && segment.in_flight.empty() &&
+        segment.durable == segment.written) {
+      break;
+    }
+  }
+  WALLE_CHECK(queued == queued_bytes_);
+}
 
 void SegmentLog::open(FileSystem& files, std::string prefix, uint64_t seed, uint64_t segment_bytes,
                       Visitor visitor, absl::AnyInvocable<void(absl::StatusOr<Recovered>)> done) {

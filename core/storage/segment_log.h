@@ -141,6 +141,9 @@ class SegmentLog {
   // Segments on the chain, oldest first.
   std::vector<uint64_t> segments() const;
 
+  // WALLE_CHECKs the relations between the fields (O(segments)); changes nothing.
+  void check_invariants() const;
+
  private:
   struct Segment {
     std::unique_ptr<File> file;

@@ -327,6 +327,7 @@ void StreamStore::write_next_meta() {
   append_record(bytes, RecordType::kMeta, encode_payload(meta_writes_.front().meta),
                 meta_seed(name_));
   auto finish = [this](absl::Status status) {
+    WALLE_CHECK(meta_writing_ && !meta_writes_.empty());  // the write in progress is the front
     MetaWrite written = std::move(meta_writes_.front());
     meta_writes_.pop_front();
     meta_writing_ = false;
@@ -455,6 +456,43 @@ void StreamStore::drop(IoDone done) {
   };
   live_->remove_all([join](absl::Status s) { join->finish(s); });
   fill_->remove_all([join](absl::Status s) { join->finish(s); });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Invariants, checked after every simulated step.
+
+void StreamStore::check_invariants() const {
+  // The window always holds entry C: C..T, with C == window_first_.
+  WALLE_CHECK(!window_.empty());
+  WALLE_CHECK(window_first_ == committed_);
+  WALLE_CHECK(emitted_commit_ <= committed_);  // the live log never records a commit ahead
+  // Missing ids are committed ids at or above the trim point.
+  if (!missing_.empty()) {
+    WALLE_CHECK(missing_.ranges().begin()->first >= meta_.first_entry_id);
+    WALLE_CHECK(std::prev(missing_.ranges().end())->second <= committed_ + 1);
+  }
+  // An entry C whose checksum is unknown is one this store must refill (or has trimmed).
+  WALLE_CHECK(window_.front().known || missing_.contains(committed_) ||
+              committed_ < meta_.first_entry_id);
+  // The live log holds nothing above T, and a known tail above C is in it (only appends put
+  // entries there), unless below the trim point: recovery from heavy damage may find C below
+  // it, and the index keeps nothing there. (The backfill log may hold ids above C: a crash can
+  // take the commit record that covered them while the refilled entries survive.)
+  if (!live_index_.empty()) {
+    WALLE_CHECK(std::prev(live_index_.ids().ranges().end())->second <= tail_id() + 1);
+  }
+  if (window_.size() > 1 && window_.back().known && tail_id() >= meta_.first_entry_id) {
+    WALLE_CHECK(live_index_.contains(tail_id()));
+  }
+  // Metadata writes go one at a time, from the queue's front, each with a newer version.
+  WALLE_CHECK(meta_writing_ == !meta_writes_.empty());
+  WALLE_CHECK(meta_durable_version_ <= meta_version_);
+  if (!meta_writes_.empty()) {
+    WALLE_CHECK(meta_writes_.front().version <= meta_writes_.back().version);
+    WALLE_CHECK(meta_writes_.back().version <= meta_version_);
+  }
+  live_->check_invariants();
+  fill_->check_invariants();
 }
 
 }  // namespace walle::storage

@@ -165,6 +165,10 @@ class StreamStore {
   // fails its checksum (the id is then added to missing()).
   void read(uint64_t from, uint64_t to, uint64_t max_bytes, bool allow_uncommitted, ReadDone done);
 
+  // WALLE_CHECKs the relations between C, T, the window, the indexes, missing() and the
+  // metadata writes, and both logs' own; changes nothing. O(log of the ranges) plus the logs'.
+  void check_invariants() const;
+
  private:
   struct WindowEntry {
     uint64_t checksum = 0;

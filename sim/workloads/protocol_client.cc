@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "core/util/check.h"
 #include "core/wire/codec.h"
 #include "sim/workloads/protocol_checker.h"
 
@@ -164,6 +165,15 @@ void ProtocolClient::pump() {
     checksums_[*id] = w->tail_checksum();
     ++written_;
   }
+}
+
+void ProtocolClient::check_invariants() const {
+  if (claim_ != nullptr) claim_->check_invariants();
+  if (writer_ != nullptr) writer_->check_invariants();
+  reader_.check_invariants();
+  // The tail read so far: entries are delivered in id order, each once.
+  WALLE_CHECK(read_from_ >= 1);
+  WALLE_CHECK(written_ <= config_.entries);
 }
 
 }  // namespace walle::sim::protocol_workload

@@ -43,6 +43,8 @@ class ProtocolClient final : public Node {
 
   void start() override;
   void receive(NodeId from, std::string_view bytes) override;
+  // The claim's, the writer's and the reader's.
+  void check_invariants() const override;
 
   const protocol::Writer* writer() const { return writer_.get(); }
   bool reads() const { return env_.self == config_.reader; }

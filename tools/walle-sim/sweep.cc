@@ -1,5 +1,6 @@
 #include "tools/walle-sim/sweep.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -19,6 +20,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "core/util/check.h"
 #include "tools/walle-sim/results.h"
 
 // The sweep runner is a tool around the simulator, not part of it: it may use processes,
@@ -99,7 +101,15 @@ bool parse_report(std::string_view line, SeedReport& r) {
   return true;
 }
 
+// Before a seed runs in this process: a failed check names it (and --trip-check-at-seed).
+void start_seed(const SweepOptions& options, uint64_t seed) {
+  set_seed_check_context(options.workload, seed, options.params);
+  WALLE_CHECK_MSG(seed != options.trip_check_seed || seed == 0,
+                  "tripped on purpose (--trip-check-at-seed)");
+}
+
 SeedReport run_one(Workload& workload, const SweepOptions& options, uint64_t seed) {
+  start_seed(options, seed);
   RunOptions run;
   run.seed = seed;
   run.params = options.params;
@@ -150,6 +160,52 @@ std::string format_duration(double seconds) {
   if (s >= 3600) return absl::StrFormat("%dh%02dm", s / 3600, (s / 60) % 60);
   if (s >= 60) return absl::StrFormat("%dm%02ds", s / 60, s % 60);
   return absl::StrFormat("%ds", s);
+}
+
+// Runs the first seed to see that the workload accepts the parameters, in a child process:
+// a seed that trips a WALLE_CHECK must fail as that seed, in a worker, not end the sweep.
+absl::Status probe_params(Workload& workload, const SweepOptions& options) {
+  int fds[2];
+  if (::pipe(fds) != 0) return absl::InternalError("pipe() failed");
+  std::fflush(stdout);
+  std::fflush(stderr);
+  const pid_t pid = ::fork();
+  if (pid < 0) return absl::InternalError("fork() failed");
+  if (pid == 0) {
+    ::close(fds[0]);
+    // Quiet: if the seed dies, its worker prints why.
+    const int null_fd = ::open("/dev/null", O_WRONLY);
+    if (null_fd >= 0) ::dup2(null_fd, STDERR_FILENO);
+    RunOptions probe;
+    probe.seed = options.first_seed;
+    probe.params = options.params;
+    start_seed(options, probe.seed);
+    absl::StatusOr<RunResult> first = workload.run(probe);
+    if (!first.ok()) {
+      // The code, a tab, the message.
+      write_all(fds[1], absl::StrCat(static_cast<int>(first.status().code()), "\t",
+                                     first.status().message()));
+    }
+    ::close(fds[1]);
+    ::_exit(0);
+  }
+  ::close(fds[1]);
+  std::string reply;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(fds[0], buf, sizeof(buf))) != 0;) {
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) break;
+    reply.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fds[0]);
+  ::waitpid(pid, nullptr, 0);
+  // Nothing written: the parameters are good (the probe passed, failed a checker, or died
+  // inside the seed, which its worker will report).
+  const size_t tab = reply.find('\t');
+  if (tab == std::string::npos) return absl::OkStatus();
+  int code = static_cast<int>(absl::StatusCode::kUnknown);
+  (void)absl::SimpleAtoi(reply.substr(0, tab), &code);
+  return absl::Status(static_cast<absl::StatusCode>(code), reply.substr(tab + 1));
 }
 
 struct Worker {
@@ -213,6 +269,13 @@ std::string repro_command(const std::string& workload, uint64_t seed,
   return absl::StrCat(cmd, " --trace");
 }
 
+void set_seed_check_context(const std::string& workload, uint64_t seed,
+                            const absl::btree_map<std::string, std::string>& params) {
+  walle::internal::set_check_failure_context(
+      absl::StrCat("FAIL seed=", seed, " workload=", workload),
+      repro_command(workload, seed, params));
+}
+
 absl::StatusOr<SweepSummary> run_sweep(const SweepOptions& options) {
   absl::StatusOr<Workload*> workload = builtin_workloads().find(options.workload);
   if (!workload.ok()) return workload.status();
@@ -220,13 +283,7 @@ absl::StatusOr<SweepSummary> run_sweep(const SweepOptions& options) {
     return absl::InvalidArgumentError(absl::StrCat("--jobs=", options.jobs, " must be in 1..256"));
   }
   // Reject bad parameters once, up front, rather than once per seed.
-  {
-    RunOptions probe;
-    probe.seed = options.first_seed;
-    probe.params = options.params;
-    absl::StatusOr<RunResult> first = (*workload)->run(probe);
-    if (!first.ok()) return first.status();
-  }
+  if (absl::Status s = probe_params(**workload, options); !s.ok()) return s;
 
   uint64_t from = options.first_seed;
   if (options.resume && !options.state_path.empty()) {

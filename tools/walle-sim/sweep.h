@@ -30,6 +30,9 @@ struct SweepOptions {
   // JSON lines, one per seed and a summary (results.h); "-" is stdout, and then what the
   // sweep prints for people goes to stderr. Appended to when resuming.
   std::string json_path;
+  // Test only (hidden --trip-check-at-seed): a WALLE_CHECK fails as this seed starts, to prove
+  // that a failed check names its seed and repro line. 0: never.
+  uint64_t trip_check_seed = 0;
 };
 
 struct SweepSummary {
@@ -67,5 +70,10 @@ absl::StatusOr<SweepSummary> run_sweep(const SweepOptions& options);
 // The repro command line for one seed.
 std::string repro_command(const std::string& workload, uint64_t seed,
                           const absl::btree_map<std::string, std::string>& params);
+
+// Makes a WALLE_CHECK that fails while this seed runs print it and its repro command
+// (walle::internal::set_check_failure_context), like a failing seed's FAIL line.
+void set_seed_check_context(const std::string& workload, uint64_t seed,
+                            const absl::btree_map<std::string, std::string>& params);
 
 }  // namespace walle::sim

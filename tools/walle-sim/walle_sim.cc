@@ -56,6 +56,7 @@ int run_command(const std::string& workload_name, uint64_t seed, bool trace,
   options.seed = seed;
   options.trace_sink = trace ? stdout : nullptr;
   options.params = params;
+  set_seed_check_context(workload_name, seed, params);
   absl::StatusOr<RunResult> result = (*workload)->run(options);
   if (!result.ok()) return usage_error(result.status());
   std::printf("workload: %s  seed: %llu\nsetup: %s\n%s\n", workload_name.c_str(),
@@ -85,6 +86,7 @@ int bench_command(const std::string& workload_name, uint64_t seeds,
     RunOptions options;
     options.seed = seed;
     options.params = params;
+    set_seed_check_context(workload_name, seed, params);
     absl::StatusOr<RunResult> result = (*workload)->run(options);
     if (!result.ok()) return usage_error(result.status());
     failures += result->status.ok() ? 0 : 1;
@@ -209,6 +211,8 @@ int main(int argc, char** argv) {
   sweep->add_option("--state", sweep_options.state_path,
                     "file recording progress, for --resume after an interruption");
   sweep->add_flag("--resume", sweep_options.resume, "skip the seeds --state says are done");
+  // Hidden, for the test that a failed WALLE_CHECK names its seed (tests/CMakeLists.txt).
+  sweep->add_option("--trip-check-at-seed", sweep_options.trip_check_seed)->group("");
   sweep->add_option("--param,-p", param_items, "workload parameter key=value");
   bool require_coverage = false;
   std::vector<std::string> coverage_exempt;
