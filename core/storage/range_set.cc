@@ -78,4 +78,17 @@ std::string RangeSet::to_string() const {
   return out + "}";
 }
 
+bool RangeSet::intersects(const RangeSet& other) const {
+  // Walk the smaller set; each of its ranges meets the other's range that starts before its
+  // end, if that one ends after its begin.
+  const RangeSet& small = range_count() <= other.range_count() ? *this : other;
+  const RangeSet& large = &small == this ? other : *this;
+  for (const auto& [begin, end] : small.ranges_) {
+    auto it = large.ranges_.lower_bound(end);
+    if (it == large.ranges_.begin()) continue;
+    if (std::prev(it)->second > begin) return true;
+  }
+  return false;
+}
+
 }  // namespace walle

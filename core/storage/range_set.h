@@ -24,6 +24,8 @@ class RangeSet {
   bool empty() const { return ranges_.empty(); }
   // The first range that ends after `id` (containing it or starting later), if any.
   std::optional<std::pair<uint64_t, uint64_t>> next_range(uint64_t id) const;
+  // Whether some id is in both sets.
+  bool intersects(const RangeSet& other) const;
   uint64_t count() const;  // number of ids
   size_t range_count() const { return ranges_.size(); }
   const absl::btree_map<uint64_t, uint64_t>& ranges() const { return ranges_; }

@@ -474,10 +474,18 @@ void StreamStore::check_invariants() const {
   // An entry C whose checksum is unknown is one this store must refill (or has trimmed).
   WALLE_CHECK(window_.front().known || missing_.contains(committed_) ||
               committed_ < meta_.first_entry_id);
+  // Missing means not held: no index may still find a missing id (reads go by the indexes;
+  // found by the storage property test: a backfill recovery kept above a lost commit point).
+  WALLE_CHECK(!missing_.intersects(live_index_.ids()));
+  WALLE_CHECK(!missing_.intersects(fill_index_.ids()));
+  // The backfill log holds committed ids only (recovery forgets refills above a commit point
+  // that a crash took).
+  if (!fill_index_.empty()) {
+    WALLE_CHECK(std::prev(fill_index_.ids().ranges().end())->second <= committed_ + 1);
+  }
   // The live log holds nothing above T, and a known tail above C is in it (only appends put
   // entries there), unless below the trim point: recovery from heavy damage may find C below
-  // it, and the index keeps nothing there. (The backfill log may hold ids above C: a crash can
-  // take the commit record that covered them while the refilled entries survive.)
+  // it, and the index keeps nothing there.
   if (!live_index_.empty()) {
     WALLE_CHECK(std::prev(live_index_.ids().ranges().end())->second <= tail_id() + 1);
   }
