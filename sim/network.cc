@@ -33,11 +33,13 @@ void Network::send(NodeId from, NodeId to, std::string bytes) {
     ++stats.dropped_partition;  // no such link
     return;
   }
-  trace.record(now, from, TraceKind::kSend, to, content_hash(bytes));
+  // Hashed once: the delivery records the same bytes (nothing alters them in flight).
+  const uint64_t hash = content_hash(bytes);
+  trace.record(now, from, TraceKind::kSend, to, hash);
   if (from == to) {
     // Loopback: a process's message to itself arrives after the current step, untouched by
     // network faults (it never leaves the machine), unless the process crashes first.
-    schedule_delivery(from, to, now + kLoopbackNs, std::move(bytes));
+    schedule_delivery(from, to, now + kLoopbackNs, std::move(bytes), hash);
     return;
   }
   if (link(from, to).blocked) {
@@ -60,7 +62,7 @@ void Network::send(NodeId from, NodeId to, std::string bytes) {
   if (prng_.chance(config_.duplicate_probability)) {
     ++stats.duplicated;
     trace.record(now, from, TraceKind::kDuplicate, to);
-    schedule_delivery(from, to, arrival + sample_latency_ns(), bytes);
+    schedule_delivery(from, to, arrival + sample_latency_ns(), bytes, hash);
   }
   Link& l = link(from, to);
   if (prng_.chance(config_.reorder_probability)) {
@@ -74,17 +76,18 @@ void Network::send(NodeId from, NodeId to, std::string bytes) {
         now, from,
         absl::StrFormat("send -> n%d %dB arrives +%dus", to, bytes.size(), (arrival - now) / 1000));
   }
-  schedule_delivery(from, to, arrival, std::move(bytes));
+  schedule_delivery(from, to, arrival, std::move(bytes), hash);
 }
 
-void Network::schedule_delivery(NodeId from, NodeId to, int64_t at_ns, std::string bytes) {
+void Network::schedule_delivery(NodeId from, NodeId to, int64_t at_ns, std::string bytes,
+                                uint64_t hash) {
   sim_.scheduler().schedule_at(
-      at_ns, [this, from, to, epoch = link(from, to).epoch, bytes = std::move(bytes)]() mutable {
-        deliver(from, to, epoch, std::move(bytes));
+      at_ns, [this, from, to, epoch = link(from, to).epoch, bytes = std::move(bytes), hash]() mutable {
+        deliver(from, to, epoch, std::move(bytes), hash);
       });
 }
 
-void Network::deliver(NodeId from, NodeId to, uint64_t epoch, std::string bytes) {
+void Network::deliver(NodeId from, NodeId to, uint64_t epoch, std::string bytes, uint64_t hash) {
   SimStats& stats = sim_.stats();
   Trace& trace = sim_.trace();
   const int64_t now = sim_.now_ns();
@@ -106,9 +109,9 @@ void Network::deliver(NodeId from, NodeId to, uint64_t epoch, std::string bytes)
     return;
   }
   // Delivered through the incarnation guard: held while the receiver is paused.
-  host.post_at(now, [this, &host, from, bytes = std::move(bytes)] {
+  host.post_at(now, [this, &host, from, bytes = std::move(bytes), hash] {
     ++sim_.stats().messages_delivered;
-    sim_.trace().record(sim_.now_ns(), host.id(), TraceKind::kDeliver, from, content_hash(bytes));
+    sim_.trace().record(sim_.now_ns(), host.id(), TraceKind::kDeliver, from, hash);
     if (sim_.trace().text_enabled()) {
       sim_.trace().text(sim_.now_ns(), host.id(),
                         absl::StrFormat("deliver <- n%d %dB", from, bytes.size()));

@@ -50,8 +50,9 @@ class Network {
   Link& link(NodeId from, NodeId to) { return links_[from * node_count_ + to]; }
   const Link& link(NodeId from, NodeId to) const { return links_[from * node_count_ + to]; }
   int64_t sample_latency_ns();
-  void schedule_delivery(NodeId from, NodeId to, int64_t at_ns, std::string bytes);
-  void deliver(NodeId from, NodeId to, uint64_t epoch, std::string bytes);
+  // `hash`: the bytes' content_hash, for the trace.
+  void schedule_delivery(NodeId from, NodeId to, int64_t at_ns, std::string bytes, uint64_t hash);
+  void deliver(NodeId from, NodeId to, uint64_t epoch, std::string bytes, uint64_t hash);
 
   Simulation& sim_;
   NetworkConfig config_;
