@@ -46,7 +46,8 @@ struct BackfillOptions {
 
 class Backfill {
  public:
-  // `progressed` runs after fetched entries became durable (queued puts may now apply).
+  // `progressed` runs once fetched entries are in the store, before their sync (queued puts
+  // may now apply: each is acknowledged only after a sync, which covers these entries too).
   Backfill(Env& env, std::string stream, storage::StreamStore& store, BackfillOptions options,
            absl::AnyInvocable<void()> progressed);
   ~Backfill();
