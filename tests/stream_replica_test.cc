@@ -3,6 +3,7 @@
 
 #include "core/protocol/stream_replica.h"
 
+#include <map>
 #include <optional>
 #include <vector>
 
@@ -243,6 +244,30 @@ TEST_F(StreamReplicaTest, QueuedPutsForOneIdMustAgree) {
   settle();
   ASSERT_EQ(put_replies().size(), 1u);
   EXPECT_EQ(put_replies()[0].status.to_status().code(), absl::StatusCode::kInternal);
+}
+
+// A put queued ahead of the tail, whose writer is superseded while it waits, gets what on_put
+// would answer it: nothing but the refusal, even once its predecessor arrives. (Here the
+// predecessor comes with the newer writer's stamp, which the log itself refuses to let an
+// older writer extend; apply's own check covers a predecessor that backfill brings with the
+// old stamp, which this one-member harness cannot produce.)
+TEST_F(StreamReplicaTest, AQueuedPutOfASupersededWriterIsRefusedWhenItsTurnComes) {
+  claim(kW1);
+  settle(6 * kNanosPerSecond);
+  auto entries = chain(4, kW1);
+  for (uint64_t id = 1; id <= 2; ++id) send(put(entries[id], kW1));
+  send(put(entries[4], kW1));  // waits for 3
+  settle();
+  claim(kW2);  // adopted at once; answered once W1's lease ran out here
+  settle(kLeaseNs + 50 * kNanosPerMilli);
+  send(put(entries[3], kW2));  // the newer writer carries the predecessor: the queue drains
+  settle();
+  std::map<uint64_t, absl::StatusCode> codes;
+  for (const PutReply& r : put_replies()) codes[r.entry_id] = r.status.to_status().code();
+  EXPECT_EQ(codes[3], absl::StatusCode::kOk);
+  ASSERT_TRUE(codes.contains(4));
+  EXPECT_EQ(codes[4], absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(member().store->tail_id(), 3u);
 }
 
 TEST_F(StreamReplicaTest, ACommittedPutAheadOfTheTailWaitsAndDropsNothingHeld) {

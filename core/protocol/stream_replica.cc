@@ -171,6 +171,14 @@ void StreamReplica::on_put(NodeId from, const PutRequest& request) {
 void StreamReplica::apply(NodeId from, const PutRequest& request) {
   // Heartbeats and puts ahead of the tail's successor go elsewhere (on_put, the queue).
   WALLE_CHECK(request.entry.id != 0 && request.entry.id <= store_.tail_id() + 1);
+  // A put that waited in the queue while this replica adopted a newer writer is superseded
+  // now: it gets nothing, as on_put would answer it (found by reading the code while adding
+  // the invariants: the queue applied and acknowledged it).
+  if (request.writer < store_.meta().writer && !options_.bug_accept_older_writer) {
+    reply_put(from, request,
+              absl::FailedPreconditionError("writer superseded by a newer one on this member"));
+    return;
+  }
   const bool committed = request.committed_id >= request.entry.id;
   // (The planted bug lets an older writer act with the stored writer's authority.)
   const WriterId sender = options_.bug_accept_older_writer
