@@ -162,17 +162,33 @@ std::string format_duration(double seconds) {
   return absl::StrFormat("%ds", s);
 }
 
-// Runs the first seed to see that the workload accepts the parameters, in a child process:
-// a seed that trips a WALLE_CHECK must fail as that seed, in a worker, not end the sweep.
-absl::Status probe_params(Workload& workload, const SweepOptions& options) {
+// Forks a child that reports through a new pipe. In the child it returns 0 and `fd` is the
+// pipe's write end; in the parent, the child's pid and `fd` the read end. (Output is flushed
+// first, so the child does not print the parent's buffered lines again.)
+absl::StatusOr<pid_t> fork_with_pipe(int& fd) {
   int fds[2];
   if (::pipe(fds) != 0) return absl::InternalError("pipe() failed");
   std::fflush(stdout);
   std::fflush(stderr);
   const pid_t pid = ::fork();
-  if (pid < 0) return absl::InternalError("fork() failed");
-  if (pid == 0) {
+  if (pid < 0) {
     ::close(fds[0]);
+    ::close(fds[1]);
+    return absl::InternalError("fork() failed");
+  }
+  ::close(pid == 0 ? fds[0] : fds[1]);
+  fd = pid == 0 ? fds[1] : fds[0];
+  return pid;
+}
+
+// Runs the first seed to see that the workload accepts the parameters, in a child process:
+// a seed that trips a WALLE_CHECK must fail as that seed, in a worker, not end the sweep.
+absl::Status probe_params(Workload& workload, const SweepOptions& options) {
+  int fd = -1;
+  const absl::StatusOr<pid_t> forked = fork_with_pipe(fd);
+  if (!forked.ok()) return forked.status();
+  const pid_t pid = *forked;
+  if (pid == 0) {
     // Quiet: if the seed dies, its worker prints why.
     const int null_fd = ::open("/dev/null", O_WRONLY);
     if (null_fd >= 0) ::dup2(null_fd, STDERR_FILENO);
@@ -183,21 +199,20 @@ absl::Status probe_params(Workload& workload, const SweepOptions& options) {
     absl::StatusOr<RunResult> first = workload.run(probe);
     if (!first.ok()) {
       // The code, a tab, the message.
-      write_all(fds[1], absl::StrCat(static_cast<int>(first.status().code()), "\t",
+      write_all(fd, absl::StrCat(static_cast<int>(first.status().code()), "\t",
                                      first.status().message()));
     }
-    ::close(fds[1]);
+    ::close(fd);
     ::_exit(0);
   }
-  ::close(fds[1]);
   std::string reply;
   char buf[4096];
-  for (ssize_t n; (n = ::read(fds[0], buf, sizeof(buf))) != 0;) {
+  for (ssize_t n; (n = ::read(fd, buf, sizeof(buf))) != 0;) {
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) break;
     reply.append(buf, static_cast<size_t>(n));
   }
-  ::close(fds[0]);
+  ::close(fd);
   ::waitpid(pid, nullptr, 0);
   // Nothing written: the parameters are good (the probe passed, failed a checker, or died
   // inside the seed, which its worker will report).
@@ -355,22 +370,17 @@ absl::StatusOr<SweepSummary> run_sweep(const SweepOptions& options) {
   std::vector<Worker> workers(jobs);
   // Starts (or restarts, after a crash) worker w at position workers[w].next of its share.
   auto spawn = [&](int w) -> absl::Status {
-    int fds[2];
-    if (::pipe(fds) != 0) return absl::InternalError("pipe() failed");
-    std::fflush(stdout);
-    std::fflush(stderr);
-    const pid_t pid = ::fork();
-    if (pid < 0) return absl::InternalError("fork() failed");
-    if (pid == 0) {
-      ::close(fds[0]);
+    int fd = -1;
+    const absl::StatusOr<pid_t> pid = fork_with_pipe(fd);
+    if (!pid.ok()) return pid.status();
+    if (*pid == 0) {
       for (const Worker& other : workers) {
         if (other.fd >= 0) ::close(other.fd);
       }
-      worker_main(**workload, options, shares[w], workers[w].next, fds[1]);
+      worker_main(**workload, options, shares[w], workers[w].next, fd);
     }
-    ::close(fds[1]);
-    workers[w].pid = pid;
-    workers[w].fd = fds[0];
+    workers[w].pid = *pid;
+    workers[w].fd = fd;
     workers[w].buffer.clear();
     return absl::OkStatus();
   };
