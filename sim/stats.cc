@@ -12,7 +12,8 @@ std::string SimStats::to_string() const {
       "disk: writes=%d bytes=%d reads=%d syncs=%d slow_syncs=%d lost_sectors=%d "
       "landed_sectors=%d torn_crashes=%d lost_dir_ops=%d bit_flips=%d read_errors=%d "
       "latent_errors=%d enospc=%d\n"
-      "process: crashes=%d restarts=%d pauses=%d wipes=%d timers=%d buggify=%d\n"
+      "process: crashes=%d restarts=%d pauses=%d wipes=%d metadata_halts=%d timers=%d "
+      "buggify=%d\n"
       "scenarios: tail_rots=%d power_losses=%d split_brains=%d lease_takeovers=%d "
       "(torn_restarts=%d clogged_writers=%d)",
       messages_sent, messages_delivered, bytes_sent, dropped_random, dropped_partition,
@@ -20,8 +21,8 @@ std::string SimStats::to_string() const {
       partitions, disk_writes, disk_bytes_written, disk_reads, disk_syncs, slow_syncs,
       lost_unsynced_sectors, landed_unsynced_sectors, torn_crashes, lost_dir_ops, bit_flips,
       read_errors, latent_errors_injected, enospc_errors, crashes, restarts, pauses, wipes,
-      timers_fired, buggify_fired, tail_rots, power_losses, split_brains, lease_takeovers,
-      torn_restarts, clogged_writers) +
+      metadata_halts, timers_fired, buggify_fired, tail_rots, power_losses, split_brains,
+      lease_takeovers, torn_restarts, clogged_writers) +
          coverage_line();
 }
 

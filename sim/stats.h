@@ -45,6 +45,9 @@ struct SimStats {
   uint64_t restarts = 0;
   uint64_t pauses = 0;
   uint64_t wipes = 0;
+  // Members that ended a run refusing to open because both metadata copies were bad (they
+  // wait for an operator: judged as down, not as a liveness failure).
+  uint64_t metadata_halts = 0;
   uint64_t timers_fired = 0;
   uint64_t buggify_fired = 0;  // code-level fault points that fired
 

@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "core/protocol/member_node.h"
+#include "core/wire/codec.h"
 #include "gtest/gtest.h"
 #include "sim/simulation.h"
 #include "tests/protocol_harness.h"
@@ -94,6 +95,69 @@ TEST_F(BackfillTest, AMemberLearnsOfCommitsNoWriterAnnouncedToIt) {
   sim_->run_for(3 * kNanosPerSecond);
   EXPECT_EQ(store(2).committed_id(), 10u);
   EXPECT_EQ(read_committed(2).size(), 10u);
+}
+
+}  // namespace
+}  // namespace walle::protocol
+
+namespace walle::protocol {
+namespace {
+
+// Minimal case of sweep seed 20728: a member back from a crash that cost it a committed entry
+// and a long stretch of the history, fetched one entry per chunk while a reader's poll waits
+// on it. Each chunk answered the poll, whose read woke the backfill for the missing entry a
+// full delay later, and that later run held back the one due after the chunk's sync: one
+// entry per 100 ms. And the missing entry waited behind the whole fast-forward, which a busy
+// writer keeps going: the seed ended its heal window with the entry still missing.
+TEST(BackfillChunks, AHoleAndALongFastForwardTakeTurnsAtChunkSpeedWhileAPollWaits) {
+  ReplicaOptions replica;
+  replica.backfill.chunk_entries = 1;
+  std::unique_ptr<sim::Simulation> sim = testing::make_cluster(1, kLeaseNs, replica);
+  ASSERT_NE(sim, nullptr);
+  testing::become_writer(*sim, kClient, kLeaseNs);
+  auto store = [&sim](NodeId m) -> storage::StreamStore* {
+    return sim->node_as<MemberNode>(m)->store("s");
+  };
+  const std::vector<uint64_t> first = testing::write_committed(*sim, kClient, 10);
+  sim->run_for(kLeaseNs);  // the commit point reaches member 2
+  testing::write_committed(*sim, kClient, 1);  // whose sync makes it durable there
+  ASSERT_GE(store(2)->committed_id(), 10u);
+  ASSERT_TRUE(sim->crash(2).ok());
+  storage::testing::rot_entry_record(sim->disk(2), first[4]);  // committed entry 5
+  testing::write_committed(*sim, kClient, 59);
+  ASSERT_TRUE(sim->start(2).ok());
+  while (store(2) == nullptr && sim->step()) {
+  }
+  ASSERT_NE(store(2), nullptr);
+  ASSERT_TRUE(store(2)->missing().contains(5))
+      << store(2)->missing().to_string() << " " << store(2)->recovery_report().describe();
+  // A tailing reader keeps a poll for the next committed entry parked on member 2: each
+  // fast-forward chunk answers it, and the reader polls again.
+  testing::ClientNode& client = *sim->node_as<testing::ClientNode>(kClient);
+  uint64_t polled_from = 0;
+  auto step = [&] {
+    if (store(2)->committed_id() + 1 != polled_from) {
+      polled_from = store(2)->committed_id() + 1;
+      client.env.transport.send(2, wire::encode(ReadRequest{"s", polled_from, polled_from,
+                                                            polled_from + 100, 1 << 20, false,
+                                                            10 * kNanosPerSecond}));
+    }
+    return sim->step();
+  };
+  testing::write_committed(*sim, kClient, 1);  // announces commit point 71 to member 2
+  // The hole is refilled while the fast-forward is still under way, not after it.
+  int64_t deadline_ns = sim->now_ns() + 2 * kNanosPerSecond;
+  while (store(2)->missing().contains(5) && sim->now_ns() < deadline_ns && step()) {
+  }
+  EXPECT_FALSE(store(2)->missing().contains(5)) << "entry 5 still missing on member 2";
+  EXPECT_LT(store(2)->committed_id(), 71u) << "the refill waited for the fast-forward";
+  // 60 one-entry chunks, each a round trip and a sync: well under a second (at one per
+  // 100 ms they took six).
+  deadline_ns = sim->now_ns() + kNanosPerSecond;
+  while (sim->now_ns() < deadline_ns && step()) {
+  }
+  EXPECT_EQ(store(2)->committed_id(), 71u);
+  EXPECT_TRUE(store(2)->missing().empty()) << store(2)->missing().to_string();
 }
 
 }  // namespace

@@ -60,14 +60,16 @@ class ClientNode final : public Node {
 
 // Members 0, 1 and 2 serving stream "s" (each other's backfill peers), then `clients` client
 // nodes (ids 3, 4, ...), all started.
-inline std::unique_ptr<sim::Simulation> make_cluster(uint32_t clients, int64_t lease_ns) {
+inline std::unique_ptr<sim::Simulation> make_cluster(uint32_t clients, int64_t lease_ns,
+                                                     ReplicaOptions replica = {}) {
   sim::SimConfig config;
   config.node_count = 3 + clients;
-  auto created = sim::Simulation::create(config, [lease_ns](Env& env) -> std::unique_ptr<Node> {
-    if (env.self >= 3) return std::make_unique<ClientNode>(env, lease_ns);
-    return std::make_unique<MemberNode>(
-        env, MemberOptions{{"s"}, storage::testing::small_options(), {}, {0, 1, 2}});
-  });
+  auto created =
+      sim::Simulation::create(config, [lease_ns, replica](Env& env) -> std::unique_ptr<Node> {
+        if (env.self >= 3) return std::make_unique<ClientNode>(env, lease_ns);
+        return std::make_unique<MemberNode>(
+            env, MemberOptions{{"s"}, storage::testing::small_options(), replica, {0, 1, 2}});
+      });
   EXPECT_TRUE(created.ok()) << created.status();
   if (!created.ok()) return nullptr;
   (*created)->start_all();

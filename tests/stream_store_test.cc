@@ -324,6 +324,10 @@ TEST(StreamStore, MetadataSurvivesABadCopyAndRefusesWhenBothAreBad) {
   const absl::Status both_bad = h.crash_and_reopen(sim::CrashMode::kLoseAll);
   EXPECT_EQ(both_bad.code(), absl::StatusCode::kDataLoss) << both_bad;
   EXPECT_THAT(std::string(both_bad.message()), ::testing::HasSubstr("both metadata copies"));
+  // Told apart from other refusals: the member must wait for an operator, not retry.
+  EXPECT_TRUE(lost_metadata(both_bad));
+  EXPECT_FALSE(lost_metadata(absl::DataLossError("both metadata copies are bad")));
+  EXPECT_FALSE(lost_metadata(absl::ResourceExhaustedError("ENOSPC")));
 }
 
 }  // namespace

@@ -62,7 +62,15 @@ void Backfill::wake() {
 bool Backfill::fast_forward_due() const { return target_id_ > store_.committed_id(); }
 
 void Backfill::arm(int64_t delay_ns) {
-  if (options_.peers.empty() || request_ || timer_) return;
+  if (options_.peers.empty() || request_) return;
+  // A later run armed by a wake-up must not hold back one due now: the next chunk after a
+  // sync waited a full delay behind a read's wake-up, one entry per 100 ms (seed 20728).
+  const int64_t due_ns = env_.clock.now_ns() + delay_ns;
+  if (timer_) {
+    if (timer_due_ns_ <= due_ns) return;
+    env_.clock.cancel_timer(*timer_);
+  }
+  timer_due_ns_ = due_ns;
   timer_ = env_.clock.start_timer(delay_ns, [this] {
     timer_.reset();
     run();
@@ -71,10 +79,12 @@ void Backfill::arm(int64_t delay_ns) {
 
 void Backfill::run() {
   if (request_) return;
-  // Refill first when the fast-forward last failed: it may need a missing entry (our own
-  // tail's) before anything chains onto it.
-  const bool refill_first = refill_first_ && !store_.missing().empty();
-  refill_first_ = false;
+  // Refill and fast-forward take turns: a failed fast-forward may need a missing entry (our
+  // own tail's) before anything chains onto it, and a writer that keeps the target moving
+  // must not starve the missing committed entries (seed 20728 ended its heal window with
+  // one entry still missing).
+  const bool refill_first = refill_next_ && !store_.missing().empty();
+  refill_next_ = false;
   if (fast_forward_due() && !refill_first) {
     // The committed entries after our tail, appended in order: what we hold stays (it may be
     // the copy that makes an acknowledged entry durable). If our tail turned out foreign, the
@@ -146,7 +156,7 @@ void Backfill::give_up(const Request& request) {
     deadline_.reset();
   }
   ++next_peer_;
-  if (request.job == Job::kFastForward) refill_first_ = true;
+  if (request.job == Job::kFastForward) refill_next_ = true;
   if (request.job == Job::kProbeInfo || request.job == Job::kProbeEntry) return resume();
   arm(options_.delay_ns);
 }
@@ -207,6 +217,7 @@ void Backfill::on_fast_forward(const Request& request, const std::vector<Entry>&
                                uint64_t peer_committed) {
   WALLE_CHECK(!entries.empty());  // on_read_reply gave up on an empty reply
   if (entries.front().id != request.from) return give_up(request);
+  refill_next_ = true;
   const bool was_verifying = verify_;
   const uint64_t fetched_before = fetched_entries_;
   uint64_t applied = store_.committed_id();

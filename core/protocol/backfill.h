@@ -85,6 +85,7 @@ class Backfill {
   void probe();
   void finish_request();
   void resume();
+  // Runs the backfill within delay_ns (an earlier run already armed stands).
   void arm(int64_t delay_ns);
   void run();
   void ask(Job job, uint64_t from, uint64_t to);
@@ -103,12 +104,13 @@ class Backfill {
   uint64_t target_id_ = 0;  // the newest commit point the writer announced
   uint64_t target_checksum_ = 0;
   size_t next_peer_ = 0;
-  bool verify_ = false;
-  bool refill_first_ = false;  // the last fast-forward failed: try a refill next  // fast-forward
-                               // compares from the commit point (our tail was foreign)
+  bool verify_ = false;  // fast-forward compares from the commit point (our tail was foreign)
+  // A refill goes before the next fast-forward: they take turns while both have work.
+  bool refill_next_ = false;
   uint64_t next_request_id_;
   std::optional<Request> request_;
   std::optional<TimerId> timer_;     // the next run
+  int64_t timer_due_ns_ = 0;         // when timer_ fires
   std::optional<TimerId> deadline_;  // of request_
   std::optional<TimerId> probe_timer_;
   uint64_t fetched_entries_ = 0;

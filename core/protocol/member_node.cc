@@ -30,6 +30,7 @@ void MemberNode::open_next(size_t index) {
           serve(name, std::move(*store));
         } else {
           WALLE_EVENT(env_, "member: cannot open ", name, ": ", store.status().message());
+          open_failures_[name] = store.status();
           open_one(name, options_.reopen_ns);
         }
         open_next(index + 1);
@@ -42,12 +43,19 @@ void MemberNode::open_one(const std::string& name, int64_t retry_ns) {
         env_.files, name, options_.store,
         [this, name, retry_ns](absl::StatusOr<std::unique_ptr<storage::StreamStore>> store) {
           if (store.ok()) return serve(name, std::move(*store));
+          open_failures_[name] = store.status();
           open_one(name, std::min(2 * retry_ns, options_.max_reopen_ns));
         });
   });
 }
 
+absl::Status MemberNode::open_failure(std::string_view stream) const {
+  const auto it = open_failures_.find(stream);
+  return it == open_failures_.end() ? absl::OkStatus() : it->second;
+}
+
 void MemberNode::serve(const std::string& name, std::unique_ptr<storage::StreamStore> store) {
+  open_failures_.erase(name);
   const storage::RecoveryReport& r = store->recovery_report();
   WALLE_EVENT(env_, "member: serving ", name, " committed ", store->committed_id(), " tail ",
               store->tail_id(), " missing ", store->missing().to_string(),

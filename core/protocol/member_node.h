@@ -44,6 +44,8 @@ class MemberNode final : public Node {
   // The replica and store of `stream`, or nullptr (not served, or not open yet).
   StreamReplica* replica(std::string_view stream);
   storage::StreamStore* store(std::string_view stream);
+  // Why `stream` is not served yet: the last failed open's status (OK once it opened).
+  absl::Status open_failure(std::string_view stream) const;
   uint64_t malformed_messages() const { return malformed_messages_; }
 
  private:
@@ -60,6 +62,7 @@ class MemberNode final : public Node {
   Env& env_;
   MemberOptions options_;
   std::map<std::string, Hosted, std::less<>> hosted_;  // ordered: iteration is deterministic
+  std::map<std::string, absl::Status, std::less<>> open_failures_;  // streams not open yet
   uint64_t malformed_messages_ = 0;
 };
 

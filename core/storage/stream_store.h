@@ -100,6 +100,11 @@ struct EntryHead {
   WriterId writer;
 };
 
+// True for an open refused because both metadata copies are bad. The member lost its
+// promises (the newest writer it accepted), so it must not vote until an operator restores
+// the metadata from a peer or replaces the member; reopening alone does not help.
+bool lost_metadata(const absl::Status& status);
+
 class StreamStore {
  public:
   using OpenDone = absl::AnyInvocable<void(absl::StatusOr<std::unique_ptr<StreamStore>>)>;

@@ -15,6 +15,7 @@
 
 #include <algorithm>
 
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "core/storage/records.h"
 #include "core/storage/store_files.h"
@@ -22,6 +23,22 @@
 #include "core/util/check.h"
 
 namespace walle::storage {
+namespace {
+
+// Marks the refusal for lost_metadata(): callers tell it from a full disk or a transient error.
+constexpr absl::string_view kMetadataLostPayload = "walle.dev/storage/metadata-lost";
+
+absl::Status metadata_lost_error(const std::string& message) {
+  absl::Status status = absl::DataLossError(message);
+  status.SetPayload(kMetadataLostPayload, absl::Cord("both copies"));
+  return status;
+}
+
+}  // namespace
+
+bool lost_metadata(const absl::Status& status) {
+  return absl::IsDataLoss(status) && status.GetPayload(kMetadataLostPayload).has_value();
+}
 
 class StreamStore::Recovery : public std::enable_shared_from_this<StreamStore::Recovery> {
  public:
@@ -107,7 +124,7 @@ class StreamStore::Recovery : public std::enable_shared_from_this<StreamStore::R
       return create();
     }
     if (good < 0) {
-      return fail(absl::DataLossError(absl::StrCat(
+      return fail(metadata_lost_error(absl::StrCat(
           "stream ", s.name_, ": both metadata copies are bad (", s.meta_name(), ": ",
           meta_problems_[0], "; ", meta_copy_file(s.name_), ": ", meta_problems_[1],
           "); restore them from a peer (the logs are untouched)")));

@@ -116,6 +116,11 @@ storage::StreamStore* member_store(Simulation& sim, NodeId node) {
   return member == nullptr ? nullptr : member->store(kStream);
 }
 
+absl::Status member_open_failure(Simulation& sim, NodeId node) {
+  auto* member = sim.node_as<protocol::MemberNode>(node);
+  return member == nullptr ? absl::OkStatus() : member->open_failure(kStream);
+}
+
 void Checker::before_crash(NodeId member) {
   if (promised_.contains(member)) promises_to_check_.insert(member);
   if (corruptible_.contains(member)) return;

@@ -29,6 +29,8 @@ class ProtocolClient;
 
 // The member's store of the workload's stream; nullptr while it is down or recovering.
 storage::StreamStore* member_store(Simulation& sim, NodeId node);
+// Why the member does not serve the workload's stream: its last failed open (OK if none).
+absl::Status member_open_failure(Simulation& sim, NodeId node);
 
 // Every invariant, checked as events happen; the first violation is kept.
 class Checker {

@@ -326,8 +326,16 @@ class ProtocolWorkload final : public Workload {
     for (NodeId m = 0; m < member_count; ++m) {
       storage::StreamStore* store = member_store(sim, m);
       if (store == nullptr) {
+        // Both metadata copies rotted (latent errors on a corruptible member): it lost its
+        // promises and must stay out until restored or replaced, a clean reported halt. The
+        // others still need a majority caught up below.
+        if (storage::lost_metadata(member_open_failure(sim, m))) {
+          ++sim.stats().metadata_halts;
+          continue;
+        }
         checker.fail(absl::StrCat("liveness: member ", m,
-                                  " is not serving the stream by the end of the heal window"));
+                                  " is not serving the stream by the end of the heal window (",
+                                  member_open_failure(sim, m).ToString(), ")"));
         return;
       }
       if (!store->missing().empty()) {
