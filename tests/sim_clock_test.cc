@@ -9,6 +9,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "core/env/timer.h"
 #include "sim/simulation.h"
 
 namespace walle::sim {
@@ -351,6 +352,61 @@ TEST(SimClock, CrashDuringPauseDiscardsDeferredTimers) {
   sim->run_for(50 * kNanosPerMilli);
   EXPECT_EQ(fired, 0);
   EXPECT_FALSE(sim->host(0).paused());
+}
+
+}  // namespace
+}  // namespace walle::sim
+
+// Timer and TimerGroup (core/env/timer.h): owned timers, cancelled with their owner.
+namespace walle::sim {
+namespace {
+
+TEST(Timer, RestartingReplacesThePendingCallAndTheOwnerCancelsOnDestruction) {
+  std::vector<std::string> fired;
+  std::unique_ptr<Timer> timer;
+  std::unique_ptr<TimerGroup> group;
+  auto sim = make_sim(SimConfig{.node_count = 1}, [&](TimerNode& node) {
+    timer = std::make_unique<Timer>(node.env.clock);
+    group = std::make_unique<TimerGroup>(node.env.clock);
+    timer->start(10 * kNanosPerMilli, [&] { fired.push_back("first"); });
+    const int64_t due = timer->due_ns();
+    timer->start(5 * kNanosPerMilli, [&] { fired.push_back("second"); });  // replaces it
+    EXPECT_LT(timer->due_ns(), due);
+    group->start(1 * kNanosPerMilli, [&] { fired.push_back("group a"); });
+    group->start(2 * kNanosPerMilli, [&] { fired.push_back("group b"); });
+    group->start(50 * kNanosPerMilli, [&] { fired.push_back("group late"); });
+  });
+  ASSERT_NE(sim, nullptr);
+  sim->start_all();
+  sim->run_for(20 * kNanosPerMilli);
+  EXPECT_THAT(fired, ElementsAre("group a", "group b", "second"));
+  EXPECT_FALSE(timer->pending());
+  EXPECT_EQ(group->pending(), 1u);
+  // The owner goes: what it still had pending never runs.
+  timer->start(1 * kNanosPerMilli, [&] { fired.push_back("after destruction"); });
+  timer.reset();
+  group.reset();
+  sim->run_for(100 * kNanosPerMilli);
+  EXPECT_EQ(fired.size(), 3u);
+}
+
+TEST(Timer, ACallbackMayStartItsOwnTimerAgain) {
+  int ticks = 0;
+  std::unique_ptr<Timer> timer;
+  std::function<void()> tick;
+  auto sim = make_sim(SimConfig{.node_count = 1}, [&](TimerNode& node) {
+    timer = std::make_unique<Timer>(node.env.clock);
+    tick = [&] {
+      EXPECT_FALSE(timer->pending());  // idle while its callback runs
+      if (++ticks < 5) timer->start(kNanosPerMilli, [&] { tick(); });
+    };
+    timer->start(kNanosPerMilli, [&] { tick(); });
+  });
+  ASSERT_NE(sim, nullptr);
+  sim->start_all();
+  sim->run_for(100 * kNanosPerMilli);
+  EXPECT_EQ(ticks, 5);
+  EXPECT_FALSE(timer->pending());
 }
 
 }  // namespace

@@ -17,14 +17,11 @@ Backfill::Backfill(Env& env, std::string stream, storage::StreamStore& store,
       options_(std::move(options)),
       progressed_(std::move(progressed)),
       next_peer_(options_.peers.empty() ? 0 : env.random.uniform(options_.peers.size())),
-      next_request_id_(env.random.next_u64() >> 1) {
+      next_request_id_(env.random.next_u64() >> 1),
+      timer_(env.clock),
+      deadline_(env.clock),
+      probe_timer_(env.clock) {
   arm_probe();
-}
-
-Backfill::~Backfill() {
-  for (std::optional<TimerId>* timer : {&timer_, &deadline_, &probe_timer_}) {
-    if (*timer) env_.clock.cancel_timer(**timer);
-  }
 }
 
 void Backfill::arm_probe() {
@@ -34,16 +31,14 @@ void Backfill::arm_probe() {
       WALLE_BUGGIFY(env_.buggify, kBuggifyProbeNow)
           ? kNanosPerMilli
           : half + static_cast<int64_t>(env_.random.uniform(static_cast<uint64_t>(2 * half) + 1));
-  probe_timer_ = env_.clock.start_timer(delay,
-      [this] {
-        probe_timer_.reset();
-        probe();
-        arm_probe();
-      });
+  probe_timer_.start(delay, [this] {
+    probe();
+    arm_probe();
+  });
 }
 
 void Backfill::probe() {
-  if (request_ || timer_) return;  // busy: it learns commit points anyway
+  if (request_ || timer_.pending()) return;  // busy: it learns commit points anyway
   ++next_peer_;  // each probe asks the next peer: one that lags must not hide the others
   ask(Job::kProbeInfo, 0, 0);
 }
@@ -65,16 +60,8 @@ void Backfill::arm(int64_t delay_ns) {
   if (options_.peers.empty() || request_) return;
   // A later run armed by a wake-up must not hold back one due now: the next chunk after a
   // sync waited a full delay behind a read's wake-up, one entry per 100 ms (seed 20728).
-  const int64_t due_ns = env_.clock.now_ns() + delay_ns;
-  if (timer_) {
-    if (timer_due_ns_ <= due_ns) return;
-    env_.clock.cancel_timer(*timer_);
-  }
-  timer_due_ns_ = due_ns;
-  timer_ = env_.clock.start_timer(delay_ns, [this] {
-    timer_.reset();
-    run();
-  });
+  if (timer_.pending() && timer_.due_ns() <= env_.clock.now_ns() + delay_ns) return;
+  timer_.start(delay_ns, [this] { run(); });
 }
 
 void Backfill::run() {
@@ -141,8 +128,7 @@ void Backfill::ask(Job job, uint64_t from, uint64_t to) {
                                                  0}));
   }
   const uint64_t id = request_->id;
-  deadline_ = env_.clock.start_timer(options_.request_timeout_ns, [this, id] {
-    deadline_.reset();
+  deadline_.start(options_.request_timeout_ns, [this, id] {
     if (request_ && request_->id == id) give_up(*request_);
   });
 }
@@ -151,10 +137,7 @@ void Backfill::give_up(const Request& request) {
   WALLE_EVENT(env_, "backfill: ", request.job == Job::kFastForward ? "fast-forward" : "refill",
               " from ", request.from, " failed at member ", request.peer, "; next peer");
   if (request_ && request_->id == request.id) request_.reset();
-  if (deadline_) {
-    env_.clock.cancel_timer(*deadline_);
-    deadline_.reset();
-  }
+  deadline_.cancel();
   ++next_peer_;
   if (request.job == Job::kFastForward) refill_next_ = true;
   if (request.job == Job::kProbeInfo || request.job == Job::kProbeEntry) return resume();
@@ -168,10 +151,7 @@ void Backfill::resume() {
 
 void Backfill::finish_request() {
   request_.reset();
-  if (deadline_) {
-    env_.clock.cancel_timer(*deadline_);
-    deadline_.reset();
-  }
+  deadline_.cancel();
 }
 
 bool Backfill::on_writer_info_reply(NodeId from, const WriterInfoReply& reply) {
@@ -298,9 +278,9 @@ void Backfill::sync_then_continue() {
 void Backfill::check_invariants() const {
   // One request at a time, each with its deadline; the next run is armed only while none is
   // out; no peers, no work.
-  WALLE_CHECK(request_.has_value() == deadline_.has_value());
-  WALLE_CHECK(!(request_ && timer_));
-  if (options_.peers.empty()) WALLE_CHECK(!request_ && !timer_);
+  WALLE_CHECK(request_.has_value() == deadline_.pending());
+  WALLE_CHECK(!(request_ && timer_.pending()));
+  if (options_.peers.empty()) WALLE_CHECK(!request_ && !timer_.pending());
   if (request_) {
     WALLE_CHECK(request_->id < next_request_id_);
     WALLE_CHECK(std::find(options_.peers.begin(), options_.peers.end(), request_->peer) !=

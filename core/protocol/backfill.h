@@ -25,6 +25,7 @@
 
 #include "absl/functional/any_invocable.h"
 #include "core/env/env.h"
+#include "core/env/timer.h"
 #include "core/protocol/messages.h"
 #include "core/storage/stream_store.h"
 
@@ -50,7 +51,6 @@ class Backfill {
   // may now apply: each is acknowledged only after a sync, which covers these entries too).
   Backfill(Env& env, std::string stream, storage::StreamStore& store, BackfillOptions options,
            absl::AnyInvocable<void()> progressed);
-  ~Backfill();
   Backfill(const Backfill&) = delete;
   Backfill& operator=(const Backfill&) = delete;
 
@@ -109,10 +109,9 @@ class Backfill {
   bool refill_next_ = false;
   uint64_t next_request_id_;
   std::optional<Request> request_;
-  std::optional<TimerId> timer_;     // the next run
-  int64_t timer_due_ns_ = 0;         // when timer_ fires
-  std::optional<TimerId> deadline_;  // of request_
-  std::optional<TimerId> probe_timer_;
+  Timer timer_;     // the next run
+  Timer deadline_;  // of request_
+  Timer probe_timer_;
   uint64_t fetched_entries_ = 0;
 };
 

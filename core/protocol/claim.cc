@@ -14,13 +14,10 @@ ClaimCoordinator::ClaimCoordinator(Env& env, ClaimOptions options, Done done)
       done_(std::move(done)),
       // Request ids from the process's randomness: replies to an earlier claim of this process
       // never match this one's.
-      next_request_id_(env.random.next_u64() >> 1) {
+      next_request_id_(env.random.next_u64() >> 1),
+      timer_(env.clock),
+      resend_timer_(env.clock) {
   WALLE_CHECK(!options_.members.empty());
-}
-
-ClaimCoordinator::~ClaimCoordinator() {
-  if (timer_) env_.clock.cancel_timer(*timer_);
-  if (resend_timer_) env_.clock.cancel_timer(*resend_timer_);
 }
 
 uint64_t ClaimCoordinator::send(NodeId to, Phase phase, auto message) {
@@ -57,14 +54,13 @@ bool refused_for_now(const ProtocolMessage& message) {
 }  // namespace
 
 void ClaimCoordinator::arm_timer(int64_t timeout_ns) {
-  if (timer_) env_.clock.cancel_timer(*timer_);
+  timer_.cancel();
   // A spurious timeout: the phase restarts (or, before tails, the claim fails) as if every
   // reply had been lost.
   if (WALLE_BUGGIFY(env_.buggify, kBuggifyPhaseTimeout)) timeout_ns = kNanosPerMilli;
   const Phase phase = phase_;
   const int attempt = attempt_;
-  timer_ = env_.clock.start_timer(timeout_ns, [this, phase, attempt] {
-    timer_.reset();
+  timer_.start(timeout_ns, [this, phase, attempt] {
     if (phase_ != phase || attempt_ != attempt) return;
     if (phase_ == Phase::kInfo || phase_ == Phase::kNewWriter) {
       finish(absl::UnavailableError(
@@ -81,11 +77,8 @@ void ClaimCoordinator::arm_timer(int64_t timeout_ns) {
 }
 
 void ClaimCoordinator::arm_resend() {
-  if (resend_timer_ || options_.resend_ns <= 0) return;
-  resend_timer_ = env_.clock.start_timer(options_.resend_ns, [this] {
-    resend_timer_.reset();
-    resend_unanswered();
-  });
+  if (resend_timer_.pending() || options_.resend_ns <= 0) return;
+  resend_timer_.start(options_.resend_ns, [this] { resend_unanswered(); });
 }
 
 void ClaimCoordinator::resend_unanswered() {
@@ -106,10 +99,8 @@ void ClaimCoordinator::finish(absl::StatusOr<ClaimResult> result) {
   } else {
     WALLE_EVENT(env_, "claim: failed: ", result.status().message());
   }
-  for (std::optional<TimerId>* timer : {&timer_, &resend_timer_}) {
-    if (*timer) env_.clock.cancel_timer(**timer);
-    timer->reset();
-  }
+  timer_.cancel();
+  resend_timer_.cancel();
   done_(std::move(result));
 }
 
@@ -493,11 +484,11 @@ void ClaimCoordinator::on_put(NodeId from, Phase phase, const PutReply& reply) {
 void ClaimCoordinator::check_invariants() const {
   if (phase_ == Phase::kDone) {
     // finish() dropped every request and timer: nothing of this claim runs again.
-    WALLE_CHECK(pending_.empty() && !timer_ && !resend_timer_);
+    WALLE_CHECK(pending_.empty() && !timer_.pending() && !resend_timer_.pending());
     return;
   }
   WALLE_CHECK(attempt_ < std::max(options_.max_attempts, 1));
-  WALLE_CHECK(pending_.empty() || timer_.has_value());  // every phase that asks is bounded
+  WALLE_CHECK(pending_.empty() || timer_.pending());  // every phase that asks is bounded
   // Phases only move forward within an attempt, and a new attempt drops older requests.
   for (const auto& [id, pending] : pending_) {
     WALLE_CHECK(pending.phase <= phase_);

@@ -26,6 +26,7 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "core/env/env.h"
+#include "core/env/timer.h"
 #include "core/protocol/messages.h"
 
 namespace walle::protocol {
@@ -58,7 +59,6 @@ class ClaimCoordinator {
   using Done = absl::AnyInvocable<void(absl::StatusOr<ClaimResult>)>;
 
   ClaimCoordinator(Env& env, ClaimOptions options, Done done);
-  ~ClaimCoordinator();
   ClaimCoordinator(const ClaimCoordinator&) = delete;
   ClaimCoordinator& operator=(const ClaimCoordinator&) = delete;
 
@@ -118,8 +118,8 @@ class ClaimCoordinator {
   int64_t longest_remaining_ns_ = INT64_MIN;
   uint64_t next_request_id_;
   absl::btree_map<uint64_t, Pending> pending_;  // by request id
-  std::optional<TimerId> timer_;
-  std::optional<TimerId> resend_timer_;
+  Timer timer_;  // bounds the phase
+  Timer resend_timer_;
 
   WriterId newest_seen_;
   absl::btree_set<NodeId> answered_;  // per phase

@@ -6,7 +6,8 @@
 
 namespace walle::protocol {
 
-MemberNode::MemberNode(Env& env, MemberOptions options) : env_(env), options_(std::move(options)) {
+MemberNode::MemberNode(Env& env, MemberOptions options)
+    : env_(env), options_(std::move(options)), reopen_timers_(env.clock) {
   for (NodeId m : options_.members) {
     if (m != env_.self) options_.replica.backfill.peers.push_back(m);
   }
@@ -38,7 +39,7 @@ void MemberNode::open_next(size_t index) {
 }
 
 void MemberNode::open_one(const std::string& name, int64_t retry_ns) {
-  env_.clock.start_timer(retry_ns, [this, name, retry_ns] {
+  reopen_timers_.start(retry_ns, [this, name, retry_ns] {
     storage::StreamStore::open(
         env_.files, name, options_.store,
         [this, name, retry_ns](absl::StatusOr<std::unique_ptr<storage::StreamStore>> store) {

@@ -12,6 +12,7 @@
 
 #include "core/env/env.h"
 #include "core/env/node.h"
+#include "core/env/timer.h"
 #include "core/protocol/messages.h"
 #include "core/protocol/stream_replica.h"
 #include "core/storage/stream_store.h"
@@ -64,6 +65,7 @@ class MemberNode final : public Node {
   std::map<std::string, Hosted, std::less<>> hosted_;  // ordered: iteration is deterministic
   std::map<std::string, absl::Status, std::less<>> open_failures_;  // streams not open yet
   uint64_t malformed_messages_ = 0;
+  TimerGroup reopen_timers_;  // retries of streams that failed to open
 };
 
 }  // namespace walle::protocol

@@ -12,12 +12,9 @@ Reader::Reader(Env& env, ReaderOptions options)
     : env_(env),
       options_(std::move(options)),
       next_member_(options_.members.empty() ? 0 : env.random.uniform(options_.members.size())),
-      next_request_id_(env.random.next_u64() >> 1) {
+      next_request_id_(env.random.next_u64() >> 1),
+      timer_(env.clock) {
   WALLE_CHECK(!options_.members.empty());
-}
-
-Reader::~Reader() {
-  if (timer_) env_.clock.cancel_timer(*timer_);
 }
 
 absl::Status Reader::read(uint64_t from, int64_t wait_ns, Done done) {
@@ -39,8 +36,7 @@ void Reader::ask() {
                       wire::encode(ReadRequest{options_.stream, p.request_id, p.from, UINT64_MAX,
                                                options_.max_bytes, false, p.wait_ns}));
   const uint64_t id = p.request_id;
-  timer_ = env_.clock.start_timer(p.wait_ns + options_.request_timeout_ns, [this, id] {
-    timer_.reset();
+  timer_.start(p.wait_ns + options_.request_timeout_ns, [this, id] {
     if (pending_ && pending_->request_id == id) {
       next_member(absl::DeadlineExceededError(
           absl::StrCat("member ", pending_->member, " did not answer in time")));
@@ -71,10 +67,7 @@ bool Reader::on_message(NodeId from, const ProtocolMessage& message) {
       from != pending_->member) {
     return false;
   }
-  if (timer_) {
-    env_.clock.cancel_timer(*timer_);
-    timer_.reset();
-  }
+  timer_.cancel();
   const absl::Status status = reply->status.to_status();
   if (!status.ok()) {
     next_member(status);  // missing here (awaiting backfill), not open, too busy...
@@ -109,7 +102,7 @@ void Reader::finish(absl::StatusOr<std::vector<Entry>> result) {
 
 void Reader::check_invariants() const {
   // A read in progress has a request out to one member, and a timer for it.
-  WALLE_CHECK(pending_.has_value() == timer_.has_value());
+  WALLE_CHECK(pending_.has_value() == timer_.pending());
   if (!pending_) return;
   WALLE_CHECK(pending_->tries < options_.members.size());
   WALLE_CHECK(pending_->wait_ns >= 0);

@@ -17,6 +17,7 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "core/env/env.h"
+#include "core/env/timer.h"
 #include "core/protocol/messages.h"
 
 namespace walle::protocol {
@@ -33,7 +34,6 @@ class Reader {
   using Done = absl::AnyInvocable<void(absl::StatusOr<std::vector<Entry>>)>;
 
   Reader(Env& env, ReaderOptions options);
-  ~Reader();
   Reader(const Reader&) = delete;
   Reader& operator=(const Reader&) = delete;
 
@@ -68,7 +68,7 @@ class Reader {
   size_t next_member_ = 0;  // rotates: a member that failed is asked last next time
   uint64_t next_request_id_;
   std::optional<Pending> pending_;
-  std::optional<TimerId> timer_;
+  Timer timer_;  // bounds the request out
 };
 
 }  // namespace walle::protocol

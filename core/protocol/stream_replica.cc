@@ -23,11 +23,15 @@ StreamReplica::StreamReplica(Env& env, storage::StreamStore& store, const Replic
                                    std::max<int64_t>(0, store.meta().longest_lease_ns -
                                                             store.meta().writer_lease_ns))),
       new_writer_ready_ns_(lease_renewed_ns_ + store.meta().writer_lease_ns),
+      queue_timer_(env.clock),
       backfill_(env, store.name(), store, options.backfill, [this] {
         drain_queue();
         serve_polls();
         clear_damage_once_repaired();
-      }) {
+      }),
+      poll_timer_(env.clock),
+      resolver_timer_(env.clock),
+      answer_timers_(env.clock) {
   backfill_.wake();  // recovery may have found committed entries missing
   arm_resolver();
   const storage::TailDamage found = store.recovery_report().tail_damage();
@@ -57,18 +61,11 @@ void StreamReplica::clear_damage_once_repaired() {
   store_.update_meta(std::move(repaired), [](absl::Status) {});
 }
 
-StreamReplica::~StreamReplica() {
-  if (queue_timer_armed_) env_.clock.cancel_timer(queue_timer_);
-  if (poll_timer_) env_.clock.cancel_timer(*poll_timer_);
-  if (resolver_timer_) env_.clock.cancel_timer(*resolver_timer_);
-}
-
 void StreamReplica::arm_resolver() {
   if (options_.resolve_after_ns <= 0 || options_.members.empty()) return;
   const int64_t half = options_.resolve_after_ns / 2;
-  resolver_timer_ = env_.clock.start_timer(
+  resolver_timer_.start(
       half + static_cast<int64_t>(env_.random.uniform(static_cast<uint64_t>(half) + 1)), [this] {
-        resolver_timer_.reset();
         maybe_resolve();
         arm_resolver();
       });
@@ -94,7 +91,7 @@ void StreamReplica::maybe_resolve() {
         // This member may not have been in the claim's quorum: it catches up like any other.
         if (result.ok()) backfill_.note_commit(result->tail_id, result->tail_checksum);
         // Not inside its own callback: the coordinator goes once this step is over.
-        env_.clock.start_timer(0, [this] { resolver_.reset(); });
+        answer_timers_.start(0, [this] { resolver_.reset(); });
       });
   resolver_->start();
 }
@@ -265,13 +262,11 @@ int64_t StreamReplica::queue_wait_ns() {
 }
 
 void StreamReplica::arm_queue_timer() {
-  if (queue_timer_armed_ || queue_.empty()) return;
-  queue_timer_armed_ = true;
-  queue_timer_ = env_.clock.start_timer(queue_wait_ns(), [this] { on_queue_timer(); });
+  if (queue_timer_.pending() || queue_.empty()) return;
+  queue_timer_.start(queue_wait_ns(), [this] { on_queue_timer(); });
 }
 
 void StreamReplica::on_queue_timer() {
-  queue_timer_armed_ = false;
   const int64_t now = env_.clock.now_ns();
   // A committed put ahead of the tail is not applied as a gap commit (that would drop entries
   // this replica holds, perhaps the copy that keeps an acknowledged entry on a majority):
@@ -323,7 +318,7 @@ void StreamReplica::on_new_writer(NodeId from, const NewWriterRequest& request) 
                  if (!status.ok()) return reply(status);
                  if (!retried) lease_renewed_ns_ = env_.clock.now_ns() + wait;
                  if (wait == 0) return reply(absl::OkStatus());
-                 env_.clock.start_timer(
+                 answer_timers_.start(
                      wait, [reply = std::move(reply)]() mutable { reply(absl::OkStatus()); });
                });
 }
@@ -372,12 +367,9 @@ void StreamReplica::on_read(NodeId from, const ReadRequest& request) {
 }
 
 void StreamReplica::arm_poll_timer(int64_t at_ns) {
-  if (poll_timer_) {
-    if (poll_timer_at_ <= at_ns) return;
-    env_.clock.cancel_timer(*poll_timer_);
-  }
+  if (poll_timer_.pending() && poll_timer_at_ <= at_ns) return;
   poll_timer_at_ = at_ns;
-  poll_timer_ = env_.clock.start_timer(at_ns - env_.clock.now_ns(), [this] { on_poll_timer(); });
+  poll_timer_.start(at_ns - env_.clock.now_ns(), [this] { on_poll_timer(); });
 }
 
 void StreamReplica::serve_read(NodeId from, const ReadRequest& request) {
@@ -415,7 +407,6 @@ void StreamReplica::serve_polls() {
 }
 
 void StreamReplica::on_poll_timer() {
-  poll_timer_.reset();
   const int64_t now = env_.clock.now_ns();
   std::vector<Poll> expired;
   std::erase_if(polls_, [&](Poll& p) {
@@ -444,14 +435,14 @@ void StreamReplica::check_invariants() const {
   if (!queue_.empty()) {
     WALLE_CHECK(queue_.begin()->first > store_.tail_id() + 1);
     WALLE_CHECK(queue_.begin()->second.request.entry.id == queue_.begin()->first);
-    WALLE_CHECK(queue_timer_armed_);
+    WALLE_CHECK(queue_timer_.pending());
   }
   // Parked polls: bounded, only reads past the commit point (the rest were served when it
   // moved), and a timer no later than the earliest deadline.
   WALLE_CHECK(polls_.size() <= options_.max_waiting_reads);
   for (const Poll& p : polls_) {
     WALLE_CHECK(p.request.from > store_.committed_id());
-    WALLE_CHECK(poll_timer_.has_value() && poll_timer_at_ <= p.deadline_ns);
+    WALLE_CHECK(poll_timer_.pending() && poll_timer_at_ <= p.deadline_ns);
   }
   backfill_.check_invariants();
   if (resolver_ != nullptr) resolver_->check_invariants();

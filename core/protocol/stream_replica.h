@@ -14,6 +14,7 @@
 
 #include "absl/container/btree_map.h"
 #include "core/env/env.h"
+#include "core/env/timer.h"
 #include "core/protocol/backfill.h"
 #include "core/protocol/claim.h"
 #include "core/protocol/messages.h"
@@ -51,7 +52,6 @@ struct ReplicaOptions {
 class StreamReplica {
  public:
   StreamReplica(Env& env, storage::StreamStore& store, const ReplicaOptions& options = {});
-  ~StreamReplica();
   StreamReplica(const StreamReplica&) = delete;
   StreamReplica& operator=(const StreamReplica&) = delete;
 
@@ -111,8 +111,7 @@ class StreamReplica {
   // out here by then (a retried NewWriter must wait as long as the first).
   int64_t new_writer_ready_ns_;
   absl::btree_map<uint64_t, Waiting> queue_;  // puts ahead of the tail, by entry id
-  TimerId queue_timer_;
-  bool queue_timer_armed_ = false;
+  Timer queue_timer_;  // while puts wait in the queue
   Backfill backfill_;
   struct Poll {
     NodeId from;
@@ -120,10 +119,11 @@ class StreamReplica {
     int64_t deadline_ns;
   };
   std::vector<Poll> polls_;
-  std::optional<TimerId> poll_timer_;
+  Timer poll_timer_;
+  int64_t poll_timer_at_ = 0;  // the earliest poll deadline it was armed for
   std::unique_ptr<ClaimCoordinator> resolver_;
-  std::optional<TimerId> resolver_timer_;
-  int64_t poll_timer_at_ = 0;
+  Timer resolver_timer_;
+  TimerGroup answer_timers_;  // NewWriter answers that wait out the old lease; resolver's end
   void arm_poll_timer(int64_t at_ns);
 };
 

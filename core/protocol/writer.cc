@@ -19,17 +19,11 @@ Writer::Writer(Env& env, WriterOptions options, const ClaimResult& claimed)
       // No lease until a majority acknowledged a request of ours.
       lease_start_ns_(env.clock.now_ns() - options_.lease_ns),
       announced_commit_(claimed.tail_id),
-      next_request_id_(env.random.next_u64() >> 1) {
+      next_request_id_(env.random.next_u64() >> 1),
+      heartbeat_timer_(env.clock) {
   WALLE_CHECK(!options_.members.empty());
-  for (NodeId m : options_.members) members_[m];
+  for (NodeId m : options_.members) members_.try_emplace(m, env.clock);
   heartbeat_tick();  // the first heartbeat starts the lease at once
-}
-
-Writer::~Writer() {
-  env_.clock.cancel_timer(heartbeat_timer_);
-  for (const auto& [id, m] : members_) {
-    if (m.resend_scheduled) env_.clock.cancel_timer(m.resend_timer);
-  }
 }
 
 bool Writer::lease_valid() const {
@@ -102,7 +96,7 @@ void Writer::on_put_reply(NodeId from, const Request& request, const PutReply& r
     schedule_resend(from);  // kOutOfRange, kUnavailable, ...: again, with backoff
     return;
   }
-  members_[from].backoff_ns = 0;
+  members_.at(from).backoff_ns = 0;
   auto& acked = member_acked_[from];
   if (request.entry_id > acked.first) acked = {request.entry_id, request.sent_ns};
   advance_commit();
@@ -135,9 +129,8 @@ void Writer::advance_commit() {
 
 void Writer::schedule_resend(NodeId member) {
   WALLE_CHECK(members_.contains(member));
-  Member& m = members_[member];
-  if (m.resend_scheduled) return;
-  m.resend_scheduled = true;
+  Member& m = members_.at(member);
+  if (m.resend.pending()) return;
   m.backoff_ns = std::clamp(m.backoff_ns * 2, options_.retry_min_ns,
                             std::max(options_.retry_min_ns, options_.lease_ns / 4));
   // Jitter keeps members' retries apart.
@@ -145,11 +138,10 @@ void Writer::schedule_resend(NodeId member) {
       m.backoff_ns / 2 +
       static_cast<int64_t>(env_.random.uniform(static_cast<uint64_t>(m.backoff_ns / 2) + 1));
   if (WALLE_BUGGIFY(env_.buggify, kBuggifyDelayedResend)) delay *= 4;
-  m.resend_timer = env_.clock.start_timer(delay, [this, member] { resend(member); });
+  m.resend.start(delay, [this, member] { resend(member); });
 }
 
 void Writer::resend(NodeId member) {
-  members_[member].resend_scheduled = false;
   if (closed()) return;
   send_unacknowledged(member);
 }
@@ -210,7 +202,7 @@ void Writer::heartbeat_tick() {
   int64_t next_tick_ns = std::max<int64_t>(options_.lease_ns / 8, kNanosPerMilli);
   // Late: the lease may lapse before it is renewed (the writer then stops trusting it).
   if (WALLE_BUGGIFY(env_.buggify, kBuggifyHeartbeatJitter)) next_tick_ns *= 6;
-  heartbeat_timer_ = env_.clock.start_timer(next_tick_ns, [this] { heartbeat_tick(); });
+  heartbeat_timer_.start(next_tick_ns, [this] { heartbeat_tick(); });
 }
 
 void Writer::check_invariants() const {

@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -22,6 +23,7 @@
 #include "absl/container/btree_map.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
+#include "core/env/timer.h"
 #include "core/env/env.h"
 #include "core/protocol/claim.h"
 #include "core/protocol/messages.h"
@@ -49,7 +51,6 @@ class Writer {
   using PutDone = absl::AnyInvocable<void(absl::Status)>;
 
   Writer(Env& env, WriterOptions options, const ClaimResult& claimed);
-  ~Writer();
   Writer(const Writer&) = delete;
   Writer& operator=(const Writer&) = delete;
 
@@ -85,9 +86,9 @@ class Writer {
     absl::btree_map<NodeId, int64_t> acked_send_ns;  // member -> send time of the acked put
   };
   struct Member {
+    explicit Member(Clock& clock) : resend(clock) {}
     int64_t backoff_ns = 0;
-    bool resend_scheduled = false;
-    TimerId resend_timer;
+    Timer resend;  // the unacknowledged puts go again when it fires
   };
   struct Request {
     NodeId member;
@@ -119,13 +120,13 @@ class Writer {
   std::deque<InFlight> in_flight_;  // ids committed_id_+1 .. tail_id_
   uint64_t in_flight_bytes_ = 0;
   absl::btree_map<uint64_t, Request> requests_;  // by request id
-  absl::btree_map<NodeId, Member> members_;
+  std::map<NodeId, Member> members_;  // node-stable: each holds a Timer
   absl::btree_map<NodeId, std::pair<uint64_t, int64_t>> member_acked_;  // id, its send time
   absl::btree_map<NodeId, int64_t> heartbeat_acks_;                     // current heartbeat round
   uint64_t heartbeat_commit_ = 0;
   uint64_t next_request_id_;
   absl::Status close_reason_;
-  TimerId heartbeat_timer_;
+  Timer heartbeat_timer_;
 };
 
 }  // namespace walle::protocol

@@ -21,6 +21,7 @@
 #include "core/storage/store_files.h"
 #include "core/storage/stream_store.h"
 #include "core/util/check.h"
+#include "core/util/join.h"
 
 namespace walle::storage {
 namespace {
@@ -141,14 +142,15 @@ class StreamStore::Recovery : public std::enable_shared_from_this<StreamStore::R
     StreamStore& s = *store_;
     open_logs_then([self = shared_from_this()] {
       StreamStore& s = *self->store_;
-      auto remaining = std::make_shared<int>(2);
-      auto after_clear = [self, remaining](absl::Status status) {
+      // Both logs cleared, then entry 0; the first error fails the open (once, after both).
+      auto join = Join::make([self](absl::Status status) {
         if (!status.ok()) return self->fail(status);
-        if (--*remaining > 0) return;
         self->initialize_empty();
-      };
-      s.live_->remove_all(after_clear);
-      s.fill_->remove_all(after_clear);
+      });
+      join->pending += 2;
+      s.live_->remove_all([join](absl::Status status) { join->finish(status); });
+      s.fill_->remove_all([join](absl::Status status) { join->finish(status); });
+      join->finish(absl::OkStatus());  // all submitted
     });
     (void)s;
   }
