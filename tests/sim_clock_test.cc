@@ -365,7 +365,9 @@ TEST(Timer, RestartingReplacesThePendingCallAndTheOwnerCancelsOnDestruction) {
   std::vector<std::string> fired;
   std::unique_ptr<Timer> timer;
   std::unique_ptr<TimerGroup> group;
-  auto sim = make_sim(SimConfig{.node_count = 1}, [&](TimerNode& node) {
+  SimConfig config;
+  config.node_count = 1;
+  auto sim = make_sim(config, [&](TimerNode& node) {
     timer = std::make_unique<Timer>(node.env.clock);
     group = std::make_unique<TimerGroup>(node.env.clock);
     timer->start(10 * kNanosPerMilli, [&] { fired.push_back("first"); });
@@ -394,7 +396,9 @@ TEST(Timer, ACallbackMayStartItsOwnTimerAgain) {
   int ticks = 0;
   std::unique_ptr<Timer> timer;
   std::function<void()> tick;
-  auto sim = make_sim(SimConfig{.node_count = 1}, [&](TimerNode& node) {
+  SimConfig config;
+  config.node_count = 1;
+  auto sim = make_sim(config, [&](TimerNode& node) {
     timer = std::make_unique<Timer>(node.env.clock);
     tick = [&] {
       EXPECT_FALSE(timer->pending());  // idle while its callback runs

@@ -257,6 +257,43 @@ TEST(StreamStore, TrimDeletesOldSegmentsAndRefusesReadsBelowIt) {
   EXPECT_EQ(kept->size(), 101u);
 }
 
+// The newest committed entries are read starting at their own records (the store keeps their
+// positions as the commit point passes them): a tailing reader's read of one entry gets that
+// entry, whatever sizes surround it, and a trim forgets positions whose segments may go.
+TEST(StreamStore, TheNewestCommittedEntriesAreReadFromTheirOwnRecords) {
+  StoreHarness h;
+  ASSERT_TRUE(h.open().ok());
+  std::vector<uint64_t> checksums = {h.store().head(0)->checksum};
+  for (uint64_t id = 1; id <= 200; ++id) {
+    const Entry entry = make_entry(id, checksums.back(), 20 + (id * 37) % 900);
+    ASSERT_TRUE(h.store().append(entry).ok()) << id;
+    checksums.push_back(entry.checksum);
+    if (id % 3 == 0) {
+      ASSERT_TRUE(h.store().commit(id - 1).ok());  // the commit point trails
+    }
+  }
+  ASSERT_TRUE(h.store().commit(200).ok());
+  ASSERT_TRUE(h.sync().ok());
+  for (uint64_t id = 100; id <= 200; ++id) {
+    auto one = h.read(id, id + 1);
+    ASSERT_TRUE(one.ok()) << id << ": " << one.status();
+    ASSERT_EQ(one->size(), 1u) << id;
+    EXPECT_EQ((*one)[0].id, id);
+    EXPECT_EQ((*one)[0].checksum, checksums[id]) << id;
+  }
+  auto several = h.read(190, 201);
+  ASSERT_TRUE(several.ok()) << several.status();
+  ASSERT_FALSE(several->empty());
+  EXPECT_EQ(several->front().id, 190u);
+  EXPECT_EQ(several->back().checksum, checksums[several->back().id]);
+  ASSERT_TRUE(h.run_io([&](IoDone d) { h.store().trim(180, checksums[180], std::move(d)); }).ok());
+  EXPECT_EQ(h.read(179, 180).status().code(), absl::StatusCode::kNotFound);
+  auto after_trim = h.read(199, 200);
+  ASSERT_TRUE(after_trim.ok()) << after_trim.status();
+  ASSERT_EQ(after_trim->size(), 1u);
+  EXPECT_EQ((*after_trim)[0].checksum, checksums[199]);
+}
+
 TEST(StreamStore, DropRemovesEveryFile) {
   StoreHarness h;
   ASSERT_TRUE(h.open().ok());

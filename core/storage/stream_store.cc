@@ -168,6 +168,18 @@ absl::Status StreamStore::append_committed(Entry entry) {
 void StreamStore::slide_window_to(uint64_t committed) {
   WALLE_CHECK(committed >= window_first_ && committed <= tail_id());
   while (window_first_ < committed) {
+    // A missing entry or a gap commit breaks the run of known positions: start a new one.
+    if (!recent_.empty() && recent_first_ + recent_.size() != window_first_) recent_.clear();
+    if (!window_.front().known) {
+      recent_.clear();
+    } else {
+      if (recent_.empty()) recent_first_ = window_first_;
+      recent_.push_back(window_.front().position);
+      if (recent_.size() > kRecentPositions) {
+        recent_.pop_front();
+        ++recent_first_;
+      }
+    }
     window_.pop_front();
     ++window_first_;
   }
@@ -311,6 +323,7 @@ void StreamStore::update_meta(StreamMeta meta, IoDone done) {
     done(check_writable());
     return;
   }
+  if (meta.first_entry_id != meta_.first_entry_id) recent_.clear();  // segments may go
   meta_ = meta;
   write_meta(std::move(meta), std::move(done));
 }
@@ -401,6 +414,7 @@ void StreamStore::trim(uint64_t first_entry_id, uint64_t first_entry_checksum, I
     }
     meta_.first_entry_id = first_entry_id;
     meta_.first_entry_checksum = first_entry_checksum;
+    recent_.clear();  // their segments may go
     missing_.remove(0, first_entry_id);
     live_index_.erase_below(first_entry_id);
     fill_index_.erase_below(first_entry_id);
@@ -465,6 +479,11 @@ void StreamStore::check_invariants() const {
   // The window always holds entry C: C..T, with C == window_first_.
   WALLE_CHECK(!window_.empty());
   WALLE_CHECK(window_first_ == committed_);
+  // Recent positions are of committed ids, stored in the live log.
+  WALLE_CHECK(recent_.size() <= kRecentPositions);
+  if (!recent_.empty()) {
+    WALLE_CHECK(recent_first_ + recent_.size() <= window_first_);
+  }
   WALLE_CHECK(emitted_commit_ <= committed_);  // the live log never records a commit ahead
   // Missing ids are committed ids at or above the trim point.
   if (!missing_.empty()) {

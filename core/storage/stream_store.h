@@ -213,6 +213,19 @@ class StreamStore {
   // The uncommitted window: entries C..T (window_first_ == C).
   uint64_t window_first_ = 0;
   std::deque<WindowEntry> window_;
+  // Where the newest committed entries below the window lie in the live log: ids
+  // recent_first_ .. recent_first_ + size - 1, in order. A read of them (a tailing reader, a
+  // peer's backfill) starts at the record instead of at an index point up to an interval
+  // earlier, and reads only what it needs.
+  static constexpr size_t kRecentPositions = 64;
+  uint64_t recent_first_ = 0;
+  std::deque<SegmentLog::Position> recent_;
+  std::optional<SegmentLog::Position> recent_position(uint64_t id) const {
+    if (id < std::max(recent_first_, meta_.first_entry_id) || id - recent_first_ >= recent_.size()) {
+      return std::nullopt;
+    }
+    return recent_[id - recent_first_];
+  }
   LogIndex live_index_;
   LogIndex fill_index_;
   RangeSet missing_;

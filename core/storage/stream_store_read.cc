@@ -32,9 +32,13 @@ class StreamStore::Reader : public std::enable_shared_from_this<StreamStore::Rea
     }
     SegmentLog::Position position;
     uint64_t length = chunk_bytes();
-    if (index == &s_.live_index_ && id >= s_.window_first_ && id <= s_.tail_id() &&
-        s_.window_[id - s_.window_first_].known) {
-      position = s_.window_[id - s_.window_first_].position;
+    const std::optional<SegmentLog::Position> exact =
+        index != &s_.live_index_ ? std::nullopt
+        : id >= s_.window_first_ && id <= s_.tail_id() && s_.window_[id - s_.window_first_].known
+            ? std::optional(s_.window_[id - s_.window_first_].position)
+            : s_.recent_position(id);
+    if (exact) {
+      position = *exact;
       // The record starts right there: for a few ids, a whole chunk would mostly copy bytes
       // nobody asked for (a record that does not fit makes the next read twice as long).
       if (to_ - id <= kFewIds) length = std::min(length, kBytesPerFewId * (to_ - id));
