@@ -162,3 +162,27 @@ TEST(BackfillChunks, AHoleAndALongFastForwardTakeTurnsAtChunkSpeedWhileAPollWait
 
 }  // namespace
 }  // namespace walle::protocol
+
+namespace walle::protocol {
+namespace {
+
+// A member whose both metadata copies are unreadable lost its promises: it stays out (keeps
+// retrying the open, and says why), and the other two go on committing without it.
+TEST_F(BackfillTest, AMemberThatLostBothMetadataCopiesStaysOutAndSaysWhy) {
+  write(5);
+  ASSERT_TRUE(sim_->crash(2).ok());
+  ASSERT_TRUE(sim_->disk(2).add_latent_error("s.meta", 0).ok());
+  ASSERT_TRUE(sim_->disk(2).add_latent_error("s.meta2", 0).ok());
+  ASSERT_TRUE(sim_->start(2).ok());
+  sim_->run_for(kNanosPerSecond);  // several reopen attempts
+  EXPECT_EQ(member(2).store("s"), nullptr);
+  const absl::Status why = member(2).open_failure("s");
+  EXPECT_TRUE(storage::lost_metadata(why)) << why;
+  EXPECT_TRUE(member(0).open_failure("s").ok());
+  write(5);  // committed by members 0 and 1 (write() checks the writer saw it)
+  sim_->run_for(kLeaseNs);  // the commit point reaches them
+  EXPECT_EQ(store(0).committed_id(), 10u);
+}
+
+}  // namespace
+}  // namespace walle::protocol

@@ -1,6 +1,5 @@
 #include "core/env/timer.h"
 
-#include <algorithm>
 #include <utility>
 
 #include "core/util/check.h"
@@ -9,7 +8,7 @@ namespace walle {
 
 void Timer::start(int64_t delay_ns, absl::AnyInvocable<void()> fire) {
   cancel();
-  due_ns_ = clock_->now_ns() + std::max<int64_t>(delay_ns, 0);
+  due_ns_ = clock_->now_ns() + delay_ns;
   id_ = clock_->start_timer(delay_ns, [this, fire = std::move(fire)]() mutable {
     id_.reset();
     fire();

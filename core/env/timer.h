@@ -27,7 +27,8 @@ class Timer {
   // Cancels the pending call, if any.
   void cancel();
   bool pending() const { return id_.has_value(); }
-  // When the pending call is due (local time); meaningful only while pending().
+  // When the pending call was asked for: now + delay_ns at start (local time; in the past
+  // for a negative delay, which fires at once). Meaningful only while pending().
   int64_t due_ns() const { return due_ns_; }
 
  private:

@@ -85,6 +85,7 @@ void Backfill::run() {
       verify_ = true;  // we hold another entry there: a superseded writer's
     }
     const uint64_t from = (verify_ ? store_.committed_id() : store_.tail_id()) + 1;
+    refill_next_ = true;  // however this fast-forward ends
     ask(Job::kFastForward, from, std::min(target_id_, from + options_.chunk_entries - 1) + 1);
     return;
   }
@@ -139,7 +140,6 @@ void Backfill::give_up(const Request& request) {
   if (request_ && request_->id == request.id) request_.reset();
   deadline_.cancel();
   ++next_peer_;
-  if (request.job == Job::kFastForward) refill_next_ = true;
   if (request.job == Job::kProbeInfo || request.job == Job::kProbeEntry) return resume();
   arm(options_.delay_ns);
 }
@@ -197,7 +197,6 @@ void Backfill::on_fast_forward(const Request& request, const std::vector<Entry>&
                                uint64_t peer_committed) {
   WALLE_CHECK(!entries.empty());  // on_read_reply gave up on an empty reply
   if (entries.front().id != request.from) return give_up(request);
-  refill_next_ = true;
   const bool was_verifying = verify_;
   const uint64_t fetched_before = fetched_entries_;
   uint64_t applied = store_.committed_id();

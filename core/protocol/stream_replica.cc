@@ -367,8 +367,7 @@ void StreamReplica::on_read(NodeId from, const ReadRequest& request) {
 }
 
 void StreamReplica::arm_poll_timer(int64_t at_ns) {
-  if (poll_timer_.pending() && poll_timer_at_ <= at_ns) return;
-  poll_timer_at_ = at_ns;
+  if (poll_timer_.pending() && poll_timer_.due_ns() <= at_ns) return;
   poll_timer_.start(at_ns - env_.clock.now_ns(), [this] { on_poll_timer(); });
 }
 
@@ -442,7 +441,7 @@ void StreamReplica::check_invariants() const {
   WALLE_CHECK(polls_.size() <= options_.max_waiting_reads);
   for (const Poll& p : polls_) {
     WALLE_CHECK(p.request.from > store_.committed_id());
-    WALLE_CHECK(poll_timer_.pending() && poll_timer_at_ <= p.deadline_ns);
+    WALLE_CHECK(poll_timer_.pending() && poll_timer_.due_ns() <= p.deadline_ns);
   }
   backfill_.check_invariants();
   if (resolver_ != nullptr) resolver_->check_invariants();

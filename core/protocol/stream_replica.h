@@ -119,8 +119,7 @@ class StreamReplica {
     int64_t deadline_ns;
   };
   std::vector<Poll> polls_;
-  Timer poll_timer_;
-  int64_t poll_timer_at_ = 0;  // the earliest poll deadline it was armed for
+  Timer poll_timer_;  // due no later than the earliest poll deadline
   std::unique_ptr<ClaimCoordinator> resolver_;
   Timer resolver_timer_;
   TimerGroup answer_timers_;  // NewWriter answers that wait out the old lease; resolver's end

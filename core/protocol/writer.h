@@ -23,8 +23,8 @@
 #include "absl/container/btree_map.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
-#include "core/env/timer.h"
 #include "core/env/env.h"
+#include "core/env/timer.h"
 #include "core/protocol/claim.h"
 #include "core/protocol/messages.h"
 

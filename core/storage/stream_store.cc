@@ -323,7 +323,6 @@ void StreamStore::update_meta(StreamMeta meta, IoDone done) {
     done(check_writable());
     return;
   }
-  if (meta.first_entry_id != meta_.first_entry_id) recent_.clear();  // segments may go
   meta_ = meta;
   write_meta(std::move(meta), std::move(done));
 }
@@ -414,7 +413,6 @@ void StreamStore::trim(uint64_t first_entry_id, uint64_t first_entry_checksum, I
     }
     meta_.first_entry_id = first_entry_id;
     meta_.first_entry_checksum = first_entry_checksum;
-    recent_.clear();  // their segments may go
     missing_.remove(0, first_entry_id);
     live_index_.erase_below(first_entry_id);
     fill_index_.erase_below(first_entry_id);

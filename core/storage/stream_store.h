@@ -216,7 +216,8 @@ class StreamStore {
   // Where the newest committed entries below the window lie in the live log: ids
   // recent_first_ .. recent_first_ + size - 1, in order. A read of them (a tailing reader, a
   // peer's backfill) starts at the record instead of at an index point up to an interval
-  // earlier, and reads only what it needs.
+  // earlier, and reads only what it needs. Those below the trim point are not used (their
+  // segments may be gone; the segments of ids at or above it stay).
   static constexpr size_t kRecentPositions = 64;
   uint64_t recent_first_ = 0;
   std::deque<SegmentLog::Position> recent_;

@@ -329,13 +329,14 @@ class ProtocolWorkload final : public Workload {
         // Both metadata copies rotted (latent errors on a corruptible member): it lost its
         // promises and must stay out until restored or replaced, a clean reported halt. The
         // others still need a majority caught up below.
-        if (storage::lost_metadata(member_open_failure(sim, m))) {
+        const absl::Status open_failure = member_open_failure(sim, m);
+        if (storage::lost_metadata(open_failure)) {
           ++sim.stats().metadata_halts;
           continue;
         }
         checker.fail(absl::StrCat("liveness: member ", m,
                                   " is not serving the stream by the end of the heal window (",
-                                  member_open_failure(sim, m).ToString(), ")"));
+                                  open_failure.ToString(), ")"));
         return;
       }
       if (!store->missing().empty()) {
