@@ -29,16 +29,15 @@ void NodeHost::TraceEvents::write(std::string_view line) {
   host_.sim_.trace().text(host_.sim_.now_ns(), host_.id_, line);
 }
 
+NodeHost::~NodeHost() { sim_.scheduler().cancel_owned(this); }
+
 void NodeHost::post_at(int64_t at_ns, absl::AnyInvocable<void()> action) {
-  const uint64_t token = next_token_++;
-  posted_.emplace(token, std::move(action));
-  sim_.scheduler().schedule_at(at_ns, [this, token, incarnation = incarnation_] {
-    auto it = posted_.find(token);
-    if (it == posted_.end()) return;  // destroyed by a crash
-    absl::AnyInvocable<void()> action = std::move(it->second);
-    posted_.erase(it);
-    run_guarded(incarnation, std::move(action));
-  });
+  sim_.scheduler().schedule_at(at_ns, std::move(action), this);
+}
+
+void NodeHost::run_owned(Scheduler::Action& action) {
+  // A crash cancelled everything posted before it: what is due belongs to this incarnation.
+  run_guarded(incarnation_, std::move(action));
 }
 
 void NodeHost::run_guarded(uint64_t incarnation, absl::AnyInvocable<void()> action) {
@@ -69,7 +68,7 @@ void NodeHost::crash(std::optional<CrashMode> mode) {
   ++incarnation_;
   paused_ = false;
   // Pending callbacks may own state of the dead process (an open in progress holds files).
-  posted_.clear();
+  sim_.scheduler().cancel_owned(this);
   deferred_.clear();
   clock_.clear_timers();
   disk_.crash(mode.value_or(disk_.random_crash_mode()));

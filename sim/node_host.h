@@ -6,12 +6,12 @@
 #include <optional>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/functional/any_invocable.h"
 #include "core/env/env.h"
 #include "core/env/node.h"
 #include "sim/network.h"
 #include "sim/prng.h"
+#include "sim/scheduler.h"
 #include "sim/sim_buggify.h"
 #include "sim/sim_clock.h"
 #include "sim/sim_disk.h"
@@ -25,9 +25,10 @@ using NodeFactory = std::function<std::unique_ptr<Node>(Env&)>;
 // One simulated machine: its clock, disk and network endpoint survive crashes; the Node (the
 // process) does not. Every callback handed to the process is tagged with its incarnation, so
 // that nothing of a crashed process ever runs again.
-class NodeHost {
+class NodeHost final : private Scheduler::Owner {
  public:
   NodeHost(Simulation& sim, NodeId id, int64_t clock_origin_ns, int64_t drift_ppm, uint64_t seed);
+  ~NodeHost();
   NodeHost(const NodeHost&) = delete;
   NodeHost& operator=(const NodeHost&) = delete;
 
@@ -57,6 +58,10 @@ class NodeHost {
 
  private:
   void run_guarded(uint64_t incarnation, absl::AnyInvocable<void()> action);
+  // Posted actions: the scheduler holds them and a crash destroys them at once
+  // (Scheduler::cancel_owned), so nothing a dead process allocated (open files among it)
+  // outlives it.
+  void run_owned(Scheduler::Action& action) override;
 
   Simulation& sim_;
   NodeId id_;
@@ -92,11 +97,6 @@ class NodeHost {
   uint64_t incarnation_ = 0;
   bool paused_ = false;
   std::vector<absl::AnyInvocable<void()>> deferred_;
-  // Actions posted for the current incarnation, by token. A crash destroys them at once, so
-  // nothing a dead process allocated (open files among it) outlives it. Looked up, never
-  // iterated.
-  absl::flat_hash_map<uint64_t, absl::AnyInvocable<void()>> posted_;
-  uint64_t next_token_ = 0;
 };
 
 }  // namespace walle::sim

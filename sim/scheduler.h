@@ -14,12 +14,25 @@ class Scheduler {
  public:
   using Action = absl::AnyInvocable<void()>;
 
+  // Runs the actions scheduled on its behalf (a machine runs them for its live process) and
+  // can have them all destroyed at once (when that process crashes).
+  class Owner {
+   public:
+    virtual void run_owned(Action& action) = 0;
+
+   protected:
+    ~Owner() = default;
+  };
+
   int64_t now_ns() const { return now_ns_; }
   uint64_t events_run() const { return events_run_; }
   size_t pending() const { return heap_.size(); }
 
-  // Schedules `action` at `at_ns` (clamped to now: the past is not reachable).
-  void schedule_at(int64_t at_ns, Action action);
+  // Schedules `action` at `at_ns` (clamped to now: the past is not reachable); an owner's
+  // action is handed to owner->run_owned() when due.
+  void schedule_at(int64_t at_ns, Action action, Owner* owner = nullptr);
+  // Destroys every pending action of `owner` now. Their events still come due, as no-ops.
+  void cancel_owned(const Owner* owner);
   void schedule_after(int64_t delay_ns, Action action) {
     // Saturating: an enormous delay means "never", not a wrap into the past.
     const int64_t delay = delay_ns > 0 ? delay_ns : 0;
@@ -50,6 +63,7 @@ class Scheduler {
 
   std::vector<Key> heap_;
   std::vector<Action> actions_;
+  std::vector<Owner*> owners_;  // by slot, as actions_
   std::vector<uint32_t> free_slots_;
   int64_t now_ns_ = 0;
   uint64_t next_seq_ = 0;

@@ -216,6 +216,8 @@ void SimDisk::apply_dir_op(NameMap& names, const DirOp& op) const {
 
 void SimDisk::mark_dirty(Inode& inode, uint64_t first_sector, uint64_t end_sector) {
   const uint64_t sector = config_.sector_size_bytes;
+  // Sectors past the durable size are dirty with no durable bytes, all of them, implicitly.
+  end_sector = std::min(end_sector, implicitly_dirty_from(inode));
   for (uint64_t s = first_sector; s < end_sector; ++s) {
     if (inode.durable_sectors.contains(s)) continue;
     // A clean sector's current bytes are its durable bytes (up to the durable size).
@@ -223,7 +225,7 @@ void SimDisk::mark_dirty(Inode& inode, uint64_t first_sector, uint64_t end_secto
     const uint64_t durable_end = std::min({begin + sector, inode.durable_size,
                                            static_cast<uint64_t>(inode.data.size())});
     inode.durable_sectors.emplace(
-        s, begin < durable_end ? inode.data.substr(begin, durable_end - begin) : std::string());
+        s, begin < durable_end ? inode.data.read(begin, durable_end - begin) : std::string());
   }
 }
 
@@ -271,26 +273,13 @@ absl::Status SimDisk::write_with(uint64_t ino, std::optional<uint64_t> at, uint6
 }
 
 absl::Status SimDisk::write(uint64_t ino, std::optional<uint64_t> at, std::string_view bytes) {
-  return write_with(ino, at, bytes.size(), [bytes](std::string& data, uint64_t offset) {
-    if (offset == data.size()) {
-      data.append(bytes);  // the common case: no zero fill to overwrite at once
-      return;
-    }
-    if (offset + bytes.size() > data.size()) data.resize(offset + bytes.size(), '\0');
-    std::copy(bytes.begin(), bytes.end(), data.begin() + static_cast<std::ptrdiff_t>(offset));
-  });
+  return write_with(ino, at, bytes.size(),
+                    [bytes](FileBytes& data, uint64_t offset) { data.write(offset, bytes); });
 }
 
 absl::Status SimDisk::write_zeros(uint64_t ino, uint64_t offset, uint64_t length) {
-  return write_with(ino, offset, length, [length](std::string& data, uint64_t at) {
-    const uint64_t end = at + length;
-    const uint64_t overwritten_end = std::min<uint64_t>(end, data.size());
-    if (at < overwritten_end) {
-      std::fill(data.begin() + static_cast<std::ptrdiff_t>(at),
-                data.begin() + static_cast<std::ptrdiff_t>(overwritten_end), '\0');
-    }
-    if (end > data.size()) data.resize(end, '\0');
-  });
+  return write_with(ino, offset, length,
+                    [length](FileBytes& data, uint64_t at) { data.zero(at, length); });
 }
 
 absl::Status SimDisk::truncate(uint64_t ino, uint64_t size) {
@@ -305,7 +294,7 @@ absl::Status SimDisk::truncate(uint64_t ino, uint64_t size) {
   const uint64_t sector = config_.sector_size_bytes;
   mark_dirty(inode, std::min(size, old_size) / sector,
              (std::max(size, old_size) + sector - 1) / sector);
-  inode.data.resize(size, '\0');
+  inode.data.resize(size);
   used_bytes_ = used_bytes_ - old_size + size;
   // Sectors cut away are deallocated: a later write there lands on fresh sectors.
   inode.bad_sectors.erase(inode.bad_sectors.lower_bound((size + sector - 1) / sector),
@@ -332,7 +321,7 @@ absl::StatusOr<std::string> SimDisk::read(uint64_t ino, uint64_t offset, uint64_
     ++stats.read_errors;
     return absl::DataLossError(absl::StrCat("EIO: transient read error at offset ", offset));
   }
-  return inode.data.substr(offset, end - offset);
+  return inode.data.read(offset, end - offset);
 }
 
 absl::Status SimDisk::sync(uint64_t ino) {
@@ -348,7 +337,17 @@ void SimDisk::close(uint64_t ino) {
   auto it = inodes_.find(ino);
   WALLE_CHECK(it != inodes_.end() && it->second.open_handles > 0);
   --it->second.open_handles;
-  collect_garbage();
+  // Only this inode can have lost its last reference (a scan of the names, not a set of all).
+  if (it->second.open_handles > 0) return;
+  auto refers = [ino](const auto& entry) { return entry.second == ino; };
+  if (std::any_of(names_.begin(), names_.end(), refers) ||
+      std::any_of(durable_names_.begin(), durable_names_.end(), refers) ||
+      std::any_of(unsynced_dir_ops_.begin(), unsynced_dir_ops_.end(),
+                  [ino](const DirOp& op) { return op.inode == ino; })) {
+    return;
+  }
+  used_bytes_ -= it->second.data.size();
+  inodes_.erase(it);
 }
 
 void SimDisk::collect_garbage() {
@@ -386,25 +385,30 @@ void SimDisk::crash_file(Inode& inode, CrashMode mode) {
   if (mode == CrashMode::kKeepAll || (mode == CrashMode::kTorn && prng.chance(0.5))) {
     size = inode.data.size();
   }
-  std::string image = inode.data.substr(0, std::min<uint64_t>(size, inode.data.size()));
-  image.resize(size, '\0');
+  FileBytes image = inode.data;
+  image.resize(size);
   uint64_t kept = 0;
   uint64_t lost = 0;
-  for (const auto& [s, durable] : inode.durable_sectors) {
+  // Each dirty sector in order: landed, or back to its durable bytes (zeros past them).
+  auto decide = [&](uint64_t s, std::string_view durable) {
     const uint64_t begin = s * sector;
-    if (begin >= size) break;
     const bool landed =
         mode == CrashMode::kKeepAll || (mode == CrashMode::kTorn && prng.chance(0.5));
     if (landed) {
       ++kept;
-      continue;
+      return;
     }
     ++lost;
     const uint64_t end = std::min(size, begin + sector);
-    std::string old = durable;
+    std::string old(durable);
     old.resize(end - begin, '\0');
-    std::copy(old.begin(), old.end(), image.begin() + begin);
+    image.write(begin, old);
+  };
+  for (const auto& [s, durable] : inode.durable_sectors) {
+    if (s * sector >= size) break;
+    decide(s, durable);
   }
+  for (uint64_t s = implicitly_dirty_from(inode); s * sector < size; ++s) decide(s, {});
   stats.landed_unsynced_sectors += kept;
   stats.lost_unsynced_sectors += lost;
   if (kept > 0 && lost > 0) ++stats.torn_crashes;
@@ -451,7 +455,7 @@ absl::Status SimDisk::flip_bit(std::string_view name, uint64_t offset, int bit) 
                                               "' (", inode.data.size(), " bytes)"));
   }
   const char mask = static_cast<char>(1u << (bit & 7));
-  inode.data[offset] ^= mask;
+  inode.data.flip(offset, mask);
   // Rot hits the medium: the durable copy of a dirty sector rots too.
   const uint64_t sector = config_.sector_size_bytes;
   auto dirty = inode.durable_sectors.find(offset / sector);
@@ -513,10 +517,8 @@ bool SimDisk::rot_newest_records(std::string_view name_part, uint64_t window_byt
   }
   if (newest == nullptr) return false;
   const std::string name = *newest;
-  const std::string& data = inodes_.at(names_.at(name)).data;
-  const size_t last = data.find_last_not_of('\0');
-  if (last == std::string::npos) return false;
-  const uint64_t end = last + 1;
+  const uint64_t end = inodes_.at(names_.at(name)).data.written_end();
+  if (end == 0) return false;
   const uint64_t begin = end > window_bytes ? end - window_bytes : 0;
   Prng& prng = host_.fault_prng();
   for (int i = 0; i < flips; ++i) {
@@ -535,7 +537,7 @@ bool SimDisk::inject_latent_error() {
 absl::StatusOr<std::string> SimDisk::peek(std::string_view name) const {
   auto it = names_.find(name);
   if (it == names_.end()) return no_such_file(name);
-  return inodes_.at(it->second).data;
+  return inodes_.at(it->second).data.to_string();
 }
 
 }  // namespace walle::sim

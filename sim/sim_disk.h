@@ -12,6 +12,7 @@
 #include "absl/container/btree_set.h"
 #include "core/env/file_system.h"
 #include "sim/config.h"
+#include "sim/file_bytes.h"
 
 namespace walle::sim {
 
@@ -80,10 +81,10 @@ class SimDisk final : public FileSystem {
  private:
   friend class SimFile;
   struct Inode {
-    std::string data;           // what reads see
+    FileBytes data;             // what reads see
     uint64_t durable_size = 0;  // size as of the last sync
-    // For every sector changed since the last sync: its durable bytes (short or empty where
-    // the durable file ended).
+    // For every sector below the durable size changed since the last sync: its durable bytes
+    // (short where the durable file ended). Sectors past it are dirty without an entry.
     absl::btree_map<uint64_t, std::string> durable_sectors;
     absl::btree_set<uint64_t> bad_sectors;  // latent read errors
     int open_handles = 0;
@@ -119,6 +120,10 @@ class SimDisk final : public FileSystem {
   absl::StatusOr<std::string> read(uint64_t ino, uint64_t offset, uint64_t length);
   absl::Status sync(uint64_t ino);
   void mark_dirty(Inode& inode, uint64_t first_sector, uint64_t end_sector);
+  // The first sector wholly past the durable size: it and all after it are dirty, unlisted.
+  uint64_t implicitly_dirty_from(const Inode& inode) const {
+    return (inode.durable_size + config_.sector_size_bytes - 1) / config_.sector_size_bytes;
+  }
   void crash_file(Inode& inode, CrashMode mode);
   void apply_dir_op(NameMap& names, const DirOp& op) const;
   void close(uint64_t ino);

@@ -2,6 +2,8 @@
 
 #include <xxhash.h>
 
+#include <algorithm>
+
 #include "absl/strings/str_format.h"
 
 namespace walle::sim {
@@ -52,6 +54,9 @@ void Trace::text(int64_t time_ns, NodeId node, std::string_view line) {
   }
 }
 
-uint64_t content_hash(std::string_view bytes) { return XXH3_64bits(bytes.data(), bytes.size()); }
+uint64_t content_hash(std::string_view bytes) {
+  return XXH3_64bits_withSeed(bytes.data(), std::min(bytes.size(), kContentHashBytes),
+                              bytes.size());
+}
 
 }  // namespace walle::sim

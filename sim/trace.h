@@ -55,7 +55,11 @@ class Trace {
   FILE* text_sink_ = nullptr;
 };
 
-// Hash of message or file bytes for the digest.
+// Hash of message bytes for the digest: their size and their first kContentHashBytes bytes.
+// That prefix holds the headers and the first entry's chain checksum, which covers its data;
+// a run that diverges further in (a later entry's bytes) diverges in what its receiver does
+// next. Hashing all of a 4 KiB put cost 2% of the simulator's time.
+inline constexpr size_t kContentHashBytes = 256;
 uint64_t content_hash(std::string_view bytes);
 
 }  // namespace walle::sim

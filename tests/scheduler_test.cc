@@ -1,5 +1,6 @@
 #include "sim/scheduler.h"
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -136,6 +137,43 @@ TEST(Scheduler, StepReturnsFalseWhenEmpty) {
   EXPECT_EQ(s.now_ns(), 3);
   EXPECT_EQ(s.events_run(), 1u);
   EXPECT_EQ(s.pending(), 0u);
+}
+
+// Records the actions handed to it, as a machine runs its live process's callbacks.
+class RecordingOwner final : public Scheduler::Owner {
+ public:
+  void run_owned(Scheduler::Action& action) override {
+    ++runs;
+    action();
+  }
+  int runs = 0;
+};
+
+TEST(Scheduler, CancelledOwnedActionsAreDestroyedAtOnceAndTheirEventsDoNothing) {
+  Scheduler s;
+  RecordingOwner owner;
+  RecordingOwner other;
+  auto held = std::make_shared<int>(0);  // stands for a file a dead process still held
+  std::vector<int> ran;
+  s.schedule_at(10, [&ran, held] { ran.push_back(1); }, &owner);
+  s.schedule_at(20, [&ran] { ran.push_back(2); }, &other);
+  s.schedule_at(30, [&ran] { ran.push_back(3); });
+  EXPECT_EQ(held.use_count(), 2);
+  s.cancel_owned(&owner);
+  EXPECT_EQ(held.use_count(), 1);  // destroyed now, not when its time comes
+  while (s.step()) {
+  }
+  EXPECT_THAT(ran, ElementsAre(2, 3));
+  EXPECT_EQ(owner.runs, 0);
+  EXPECT_EQ(other.runs, 1);
+  EXPECT_EQ(s.events_run(), 3u);  // the cancelled event still came due
+  // A reused slot belongs to its new owner only.
+  s.schedule_at(40, [&ran] { ran.push_back(4); }, &owner);
+  s.cancel_owned(&other);
+  while (s.step()) {
+  }
+  EXPECT_THAT(ran, ElementsAre(2, 3, 4));
+  EXPECT_EQ(owner.runs, 1);
 }
 
 }  // namespace

@@ -27,9 +27,15 @@ static_assert(std::endian::native == std::endian::little,
 class WireOutputArchive
     : public cereal::OutputArchive<WireOutputArchive, cereal::AllowEmptyClassElision> {
  public:
+  // Most messages and records are a few hundred bytes: one allocation up front instead of a
+  // string that doubles its way there from 15 bytes (a sixth of the simulator's copying).
+  static constexpr size_t kInitialCapacity = 256;
+
   explicit WireOutputArchive(std::string& out)
       : cereal::OutputArchive<WireOutputArchive, cereal::AllowEmptyClassElision>(this),
-        out_(out) {}
+        out_(out) {
+    out_.reserve(out_.size() + kInitialCapacity);
+  }
 
   void save_bytes(const void* data, size_t size) {
     out_.append(static_cast<const char*>(data), size);
