@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "core/util/check.h"
 #include "core/wire/codec.h"
@@ -106,13 +107,14 @@ void Writer::advance_commit() {
   // A member that stored entry k holds our whole chain up to k (it chains by checksum), so
   // the commit point is the largest id that a majority of members acknowledged at or above.
   if (member_acked_.size() < majority()) return;
-  std::vector<std::pair<uint64_t, int64_t>> acks;
+  // On the stack: this runs for every acknowledgement.
+  absl::InlinedVector<std::pair<uint64_t, int64_t>, 7> acks;
   for (const auto& [m, ack] : member_acked_) acks.push_back(ack);
   std::sort(acks.begin(), acks.end(), std::greater<>());
   const uint64_t commit = acks[majority() - 1].first;
   // Its lease basis: a majority received requests sent at or after the majority-th newest
   // send time among their latest acknowledgements.
-  std::vector<int64_t> sends;
+  absl::InlinedVector<int64_t, 7> sends;
   for (const auto& ack : acks) sends.push_back(ack.second);
   std::sort(sends.begin(), sends.end(), std::greater<>());
   lease_start_ns_ = std::max(lease_start_ns_, sends[majority() - 1]);

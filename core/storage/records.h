@@ -57,8 +57,8 @@ struct LiveSegmentState {
 template <class T>
 std::string encode_payload(const T& value) {
   std::string out;
-  wire::WireOutputArchive ar(out);
-  ar(value);
+  wire::ReusedArchive<wire::WireOutputArchive> ar(out);
+  (*ar)(value);
   return out;
 }
 
@@ -68,9 +68,9 @@ template <class T>
 std::optional<T> decode_payload(std::string_view payload) {
   T value;
   try {
-    wire::WireInputArchive ar(payload);
-    ar(value);
-    if (ar.remaining() != 0) return std::nullopt;
+    wire::ReusedArchive<wire::WireInputArchive> ar(payload);
+    (*ar)(value);
+    if ((*ar).remaining() != 0) return std::nullopt;
   } catch (const cereal::Exception&) {
     return std::nullopt;
   }

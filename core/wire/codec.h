@@ -31,10 +31,10 @@ concept WireMessage = requires {
 template <WireMessage T>
 std::string encode(const T& message) {
   std::string out;
-  WireOutputArchive ar(out);
+  ReusedArchive<WireOutputArchive> ar(out);
   const uint16_t type = T::kWireType;
-  ar(type);
-  ar(message);
+  (*ar)(type);
+  (*ar)(message);
   return out;
 }
 
@@ -52,11 +52,11 @@ absl::StatusOr<Variant> decode_alternative(uint16_t type, std::string_view body)
     if (T::kWireType != type) return decode_alternative<Variant, I + 1>(type, body);
     T message;
     try {
-      WireInputArchive ar(body);
-      ar(message);
-      if (ar.remaining() != 0) {
+      ReusedArchive<WireInputArchive> ar(body);
+      (*ar)(message);
+      if ((*ar).remaining() != 0) {
         return absl::InvalidArgumentError(absl::StrCat("message type ", type, " has ",
-                                                       ar.remaining(), " trailing bytes"));
+                                                       (*ar).remaining(), " trailing bytes"));
       }
     } catch (const cereal::Exception& e) {
       return absl::InvalidArgumentError(
