@@ -7,6 +7,7 @@ packages=(
   g++ cmake ninja-build pkg-config git ca-certificates
   libabsl-dev libcereal-dev librapidcheck-dev libgtest-dev libgmock-dev
   libgoogle-perftools-dev libxxhash-dev libcli11-dev libbenchmark-dev
+  libssl-dev  # HMAC-SHA256 for the connection handshake (core/link/handshake.h)
   parallel  # GNU parallel: tests/sharded_sweep_test.sh runs shards with it
 )
 
