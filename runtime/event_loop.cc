@@ -222,10 +222,22 @@ absl::Status EventLoop::run() {
       if (it == watched_.end() || it->second.generation != events[i].data.u64 >> 32) continue;
       std::shared_ptr<FdCallback> callback = it->second.callback;
       (*callback)(events[i].events);
+      run_deferred();
     }
   }
   stopping_.store(false, std::memory_order_relaxed);  // a later run() runs again
   return absl::OkStatus();
+}
+
+void EventLoop::defer(absl::AnyInvocable<void()> fn) { deferred_.push_back(std::move(fn)); }
+
+void EventLoop::run_deferred() {
+  // Deferred work may defer more: it runs too, before the next descriptor's callback.
+  for (size_t i = 0; i < deferred_.size(); ++i) {
+    absl::AnyInvocable<void()> fn = std::move(deferred_[i]);
+    fn();
+  }
+  deferred_.clear();
 }
 
 void EventLoop::stop() {

@@ -22,14 +22,12 @@
 #include "absl/status/statusor.h"
 #include "core/env/clock.h"
 #include "disk/completion_sink.h"
+#include "net/poller.h"
 
 namespace walle::runtime {
 
-class EventLoop final : public Clock, public disk::CompletionSink {
+class EventLoop final : public Clock, public disk::CompletionSink, public net::Poller {
  public:
-  // Readiness of a watched descriptor (EPOLLIN, EPOLLOUT, EPOLLERR, EPOLLHUP bits).
-  using FdCallback = absl::AnyInvocable<void(uint32_t events)>;
-
   static absl::StatusOr<std::unique_ptr<EventLoop>> create();
   ~EventLoop() override;
   EventLoop(const EventLoop&) = delete;
@@ -44,11 +42,14 @@ class EventLoop final : public Clock, public disk::CompletionSink {
   // posting order.
   void post(absl::AnyInvocable<void()> fn) override;
 
-  // Calls `callback` on the loop whenever `fd` is ready for `events` (level-triggered).
-  // The loop does not own `fd`; unwatch() it before closing it.
-  absl::Status watch(int fd, uint32_t events, FdCallback callback);
-  absl::Status modify(int fd, uint32_t events);
-  void unwatch(int fd);
+  // Poller. Calls `callback` on the loop whenever `fd` is ready for `events`
+  // (level-triggered). The loop does not own `fd`; unwatch() it before closing it.
+  absl::Status watch(int fd, uint32_t events, FdCallback callback) override;
+  absl::Status modify(int fd, uint32_t events) override;
+  void unwatch(int fd) override;
+  // On the loop thread only: runs `fn` after the current callback, without the lock and the
+  // eventfd that post() needs.
+  void defer(absl::AnyInvocable<void()> fn) override;
 
   // SIGTERM and SIGINT are blocked in every thread created after this call (call it first in
   // main) and delivered here instead, with the signal number.
@@ -66,6 +67,7 @@ class EventLoop final : public Clock, public disk::CompletionSink {
   void fire_due_timers();
   void run_posted();
   void read_signals();
+  void run_deferred();
 
   int epoll_fd_;
   int timer_fd_;
@@ -90,6 +92,8 @@ class EventLoop final : public Clock, public disk::CompletionSink {
   std::mutex posted_mu_;
   std::deque<absl::AnyInvocable<void()>> posted_;  // guarded by posted_mu_
   bool wake_pending_ = false;                      // guarded by posted_mu_
+
+  std::vector<absl::AnyInvocable<void()>> deferred_;  // loop thread only
 
   absl::AnyInvocable<void(int)> on_signal_;
   std::atomic<bool> stopping_{false};
