@@ -223,6 +223,7 @@ PosixFileSystem::~PosixFileSystem() {
 }
 
 void PosixFileSystem::submit(Operation op) {
+  in_flight_->fetch_add(1, std::memory_order_relaxed);
   {
     std::lock_guard<std::mutex> lock(queue_mu_);
     WALLE_CHECK_MSG(!stopping_, "I/O submitted to a PosixFileSystem being destroyed");
@@ -244,7 +245,11 @@ void PosixFileSystem::io_loop() {
       absl::AnyInvocable<void()> completion = batch.front()();
       batch.pop_front();  // drops the operation's buffers and references here
       operations_.fetch_add(1, std::memory_order_relaxed);
-      sink_.post(std::move(completion));
+      // The counter is shared: a completion may run after the file system is gone.
+      sink_.post([in_flight = in_flight_, completion = std::move(completion)]() mutable {
+        completion();
+        in_flight->fetch_sub(1, std::memory_order_relaxed);
+      });
     }
   }
 }

@@ -94,6 +94,8 @@ class PosixFileSystem final : public FileSystem {
     uint64_t fdatasyncs = 0;  // fdatasync syscalls those needed (fewer: coalesced)
   };
   Stats stats() const;
+  // Operations submitted whose completion has not run yet (a server stopping waits for 0).
+  uint64_t in_flight() const { return in_flight_->load(std::memory_order_relaxed); }
 
  private:
   class PosixFile;
@@ -126,6 +128,7 @@ class PosixFileSystem final : public FileSystem {
   std::condition_variable queue_cv_;
   std::deque<Operation> queue_;  // guarded by queue_mu_
   bool stopping_ = false;        // guarded by queue_mu_
+  std::shared_ptr<std::atomic<uint64_t>> in_flight_ = std::make_shared<std::atomic<uint64_t>>(0);
 
   // Inodes with a live handle or a queued operation, by (device, inode number), so that two
   // handles on one file share its size and sync state. Only open() touches it.

@@ -162,14 +162,23 @@ void TcpTransport::start() {
   }
 }
 
+void TcpTransport::stop_accepting() {
+  if (listen_fd_ < 0) return;
+  if (started_) poller_.unwatch(listen_fd_);
+  ::close(listen_fd_);
+  listen_fd_ = -1;
+}
+
+size_t TcpTransport::queued_bytes() const {
+  size_t bytes = 0;
+  for (const auto& [fd, c] : connections_) bytes += c->out.bytes();
+  return bytes;
+}
+
 void TcpTransport::shutdown() {
   if (shut_down_) return;
   shut_down_ = true;
-  if (listen_fd_ >= 0) {
-    if (started_) poller_.unwatch(listen_fd_);
-    ::close(listen_fd_);
-    listen_fd_ = -1;
-  }
+  stop_accepting();
   std::vector<std::shared_ptr<Connection>> all;
   for (const auto& [fd, c] : connections_) all.push_back(c);
   for (const auto& c : all) close(c, absl::CancelledError("shutting down"));
@@ -490,7 +499,10 @@ void TcpTransport::close(std::shared_ptr<Connection> c, const absl::Status& why)
       if (node_ != nullptr && !shut_down_) node_->connection_lost(c->peer);
     }
   } else {
-    log(why.code() == absl::StatusCode::kCancelled ? LogLevel::kDebug : LogLevel::kWarning,
+    // A server not up yet is routine (it is dialed again); a failed handshake is not.
+    const bool routine = why.code() == absl::StatusCode::kCancelled ||
+                         (c->outbound && why.code() == absl::StatusCode::kUnavailable);
+    log(routine ? LogLevel::kDebug : LogLevel::kWarning,
         absl::StrCat("connection ", c->outbound ? absl::StrCat("to server ", c->dialed)
                                                 : std::string("accepted"),
                      " closed before its handshake completed: ", why.ToString()));

@@ -89,8 +89,12 @@ class TcpTransport final : public Transport {
   // Transport: never blocks, never fails synchronously.
   void send(NodeId to, std::string bytes) override;
   // Stops accepting and dialing and closes every connection (messages still queued are
-  // lost: callers that need them out wait for their acknowledgements first).
+  // lost: callers that need them out wait for queued_bytes() to reach 0 first).
   void shutdown();
+  // The first step of a clean stop: no new connections; the open ones keep flowing.
+  void stop_accepting();
+  // Bytes queued on connections, not yet written to their sockets.
+  size_t queued_bytes() const;
 
   uint16_t listen_port() const { return listen_port_; }
   // Peers with a completed handshake.

@@ -8,6 +8,7 @@ packages=(
   libabsl-dev libcereal-dev librapidcheck-dev libgtest-dev libgmock-dev
   libgoogle-perftools-dev libxxhash-dev libcli11-dev libbenchmark-dev
   libssl-dev  # HMAC-SHA256 for the connection handshake (core/link/handshake.h)
+  libspdlog-dev  # the server's leveled logs to stderr (runtime/logger.h)
   parallel  # GNU parallel: tests/sharded_sweep_test.sh runs shards with it
 )
 

@@ -1,0 +1,73 @@
+#pragma once
+
+// The walle server process (docs/operations.md): one event loop running a MemberNode over
+// real files (PosixFileSystem) and TCP (TcpTransport). The same core state machines the
+// simulator runs; nothing here decides anything about the protocol.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "core/env/env.h"
+#include "core/protocol/member_node.h"
+#include "disk/posix_file_system.h"
+#include "net/tcp_transport.h"
+#include "runtime/cluster_file.h"
+#include "runtime/event_loop.h"
+#include "runtime/logger.h"
+#include "runtime/system_random.h"
+
+namespace walle::runtime {
+
+struct ServerOptions {
+  std::string data_dir;
+  NodeId node_id = kInvalidNodeId;
+  std::string cluster_file;
+  std::string secret_file;
+  std::string listen;  // HOST:PORT; empty: this node's address in the cluster file
+  uint64_t max_entry_bytes = 1 << 20;
+  uint32_t max_frame_bytes = 16u << 20;
+  size_t max_connections = 1024;
+  size_t max_buffered_bytes = 64u << 20;  // per connection
+  uint64_t segment_bytes = 64ULL << 20;
+  // A clean stop waits this long at most for in-flight syncs and their acknowledgements.
+  int64_t shutdown_timeout_ms = 5000;
+};
+
+class Server {
+ public:
+  // Checks everything a start needs (cluster file, secret, data dir identity and lock) and
+  // binds the listening socket; an error names what is wrong. Blocks SIGTERM and SIGINT
+  // first (call before any other thread starts).
+  static absl::StatusOr<std::unique_ptr<Server>> create(const ServerOptions& options,
+                                                        Logger& log);
+  ~Server();
+
+  // Serves until SIGTERM or SIGINT, then stops cleanly: no new connections or requests,
+  // in-flight syncs finish and their acknowledgements go out (shutdown_timeout_ms at most),
+  // files close. A second signal stops at once. OK on a clean stop.
+  absl::Status run();
+
+  uint16_t listen_port() const { return transport_->listen_port(); }
+
+ private:
+  Server(const ServerOptions& options, Logger& log) : options_(options), log_(log) {}
+  void on_signal(int signal);
+  void drain_then_stop(int64_t deadline_ns);
+
+  ServerOptions options_;
+  Logger& log_;
+  ClusterFile cluster_;
+  std::unique_ptr<EventLoop> loop_;
+  std::unique_ptr<disk::PosixFileSystem> files_;
+  SystemRandom random_;
+  std::unique_ptr<net::TcpTransport> transport_;
+  std::unique_ptr<Env> env_;
+  std::unique_ptr<protocol::MemberNode> node_;
+  bool stopping_ = false;
+  bool forced_ = false;
+};
+
+}  // namespace walle::runtime
