@@ -25,12 +25,13 @@ int main(int argc, char** argv) {
       "Every option can also come from a config file (--config, key = value lines).",
       "walle"};
   app.set_version_flag("--version", std::string("walle ") + WALLE_VERSION);
+  app.option_defaults()->always_capture_default();  // --help shows every default
   app.set_config("--config", "", "read options from this file (key = value, as the long flags)");
   app.add_option("--data-dir", options.data_dir,
                  "directory of this server's streams; created on first start, then bound to "
                  "this node and cluster (its IDENTITY file); locked while running")
       ->required();
-  app.add_option("--node-id", node_id, "this server's id in the cluster file")->required();
+  app.add_option("--node-id", node_id, "this server's id in the cluster file")->required()->default_str("");
   app.add_option("--cluster-file", options.cluster_file,
                  "the servers (id, address) and streams of the cluster; see docs/operations.md")
       ->required()
@@ -41,23 +42,22 @@ int main(int argc, char** argv) {
       ->check(CLI::ExistingFile);
   app.add_option("--listen", options.listen,
                  "HOST:PORT to listen on (default: this node's address in the cluster file)");
-  app.add_option("--max-entry-bytes", options.max_entry_bytes, "largest entry accepted")
-      ->capture_default_str();
-  app.add_option("--max-frame-bytes", options.max_frame_bytes, "largest message on a connection")
-      ->capture_default_str();
+  app.add_option("--max-entry-bytes", options.max_entry_bytes, "largest entry accepted");
+  app.add_option("--max-frame-bytes", options.max_frame_bytes, "largest message on a connection");
   app.add_option("--max-connections", options.max_connections,
-                 "connections beyond this are refused")
-      ->capture_default_str();
+                 "connections beyond this are refused");
   app.add_option("--max-buffered-bytes", options.max_buffered_bytes,
-                 "replies queued for one connection before it is dropped (a peer that does not read)")
-      ->capture_default_str();
-  app.add_option("--segment-bytes", options.segment_bytes, "preallocated size of a log segment")
-      ->capture_default_str();
+                 "replies queued for one connection before it is dropped (a peer that does not read)");
+  app.add_option("--segment-bytes", options.segment_bytes, "preallocated size of a log segment");
   app.add_option("--shutdown-timeout-ms", options.shutdown_timeout_ms,
-                 "how long a clean stop waits for in-flight syncs and acknowledgements")
-      ->capture_default_str();
-  app.add_option("--log-level", log_level, "debug, info, warning or error")->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
+                 "how long a clean stop waits for in-flight syncs and acknowledgements");
+  app.add_option("--log-level", log_level, "debug, info, warning or error");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help and --version exit 0; any mistake in the flags exits 2, with CLI11's message.
+    return app.exit(e) == 0 ? 0 : 2;
+  }
   options.node_id = node_id;
 
   absl::StatusOr<std::unique_ptr<walle::runtime::Logger>> log =

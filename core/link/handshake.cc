@@ -55,6 +55,25 @@ std::string Handshake::refusal(const absl::Status& why) {
   return wire::encode(r);
 }
 
+namespace {
+
+// A handshake message from the peer, or why there is none: it is malformed, or it is the
+// peer's Refusal (its reason, and its code).
+absl::StatusOr<LinkMessage> decode_answer(std::string_view payload) {
+  absl::StatusOr<LinkMessage> message = wire::decode<LinkMessage>(payload);
+  if (!message.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("not a WALLE handshake frame: ", message.status().message()));
+  }
+  if (const Refusal* r = std::get_if<Refusal>(&*message)) {
+    return absl::Status(static_cast<absl::StatusCode>(r->code),
+                        absl::StrCat("refused by the peer: ", r->reason));
+  }
+  return message;
+}
+
+}  // namespace
+
 absl::Status Handshake::on_payload(std::string_view payload, std::vector<std::string>& out) {
   absl::Status status;
   switch (state_) {
@@ -70,15 +89,8 @@ absl::Status Handshake::on_payload(std::string_view payload, std::vector<std::st
 }
 
 absl::Status Handshake::on_hello(std::string_view payload, std::vector<std::string>& out) {
-  absl::StatusOr<LinkMessage> message = wire::decode<LinkMessage>(payload);
-  if (!message.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("the peer's first frame is not a WALLE hello: ", message.status().message()));
-  }
-  if (const Refusal* r = std::get_if<Refusal>(&*message)) {
-    return absl::Status(static_cast<absl::StatusCode>(r->code),
-                        absl::StrCat("refused by the peer: ", r->reason));
-  }
+  absl::StatusOr<LinkMessage> message = decode_answer(payload);
+  if (!message.ok()) return message.status();
   const Hello* h = std::get_if<Hello>(&*message);
   if (h == nullptr) return absl::InvalidArgumentError("the peer spoke before its hello");
   if (h->version != kLinkVersion) {
@@ -118,15 +130,8 @@ absl::Status Handshake::on_hello(std::string_view payload, std::vector<std::stri
 }
 
 absl::Status Handshake::on_proof(std::string_view payload) {
-  absl::StatusOr<LinkMessage> message = wire::decode<LinkMessage>(payload);
-  if (!message.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("malformed handshake frame: ", message.status().message()));
-  }
-  if (const Refusal* r = std::get_if<Refusal>(&*message)) {
-    return absl::Status(static_cast<absl::StatusCode>(r->code),
-                        absl::StrCat("refused by the peer: ", r->reason));
-  }
+  absl::StatusOr<LinkMessage> message = decode_answer(payload);
+  if (!message.ok()) return message.status();
   const Proof* p = std::get_if<Proof>(&*message);
   if (p == nullptr) return absl::InvalidArgumentError("the peer sent a second hello");
   const std::array<uint8_t, 32> expected = mac(peer_nonce_, nonce_, peer_id_, config_.self);
