@@ -17,6 +17,11 @@ struct NetworkConfig {
   double drop_probability = 0;
   double duplicate_probability = 0;
   double reorder_probability = 0;  // a message ignores the link's FIFO order
+  // Messages travel as the production transport's frames over TCP-like byte streams, with
+  // its handshake (sim/byte_streams.h); drops, duplicates and reordering then do not apply
+  // (a byte stream has none), resets and partitions do.
+  bool byte_streams = false;
+  double corrupt_write_probability = 0;  // byte streams: a write arrives with a flipped bit
 
   absl::Status validate() const;
 };

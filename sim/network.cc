@@ -14,7 +14,25 @@ Network::Network(Simulation& sim, const NetworkConfig& config, uint32_t node_cou
       node_count_(node_count),
       prng_(prng),
       links_(static_cast<size_t>(node_count) * node_count),
-      clogged_until_ns_(node_count, 0) {}
+      clogged_until_ns_(node_count, 0) {
+  if (!config_.byte_streams) return;
+  ByteStreamConfig streams;
+  streams.corrupt_write_probability = config_.corrupt_write_probability;
+  ByteStreams::Hooks hooks;
+  hooks.latency = [this](NodeId from, NodeId to) {
+    const int64_t arrival = sim_.now_ns() + sample_latency_ns();
+    return std::max({arrival, clogged_until_ns_[from], clogged_until_ns_[to]}) - sim_.now_ns();
+  };
+  hooks.passable = [this](NodeId from, NodeId to) {
+    return !link(from, to).blocked && sim_.host(to).up();
+  };
+  hooks.deliver = [this](NodeId from, NodeId to, std::string payload) {
+    const uint64_t hash = content_hash(payload);
+    hand_over(from, to, std::move(payload), hash);
+  };
+  hooks.reset = [this](NodeId a, NodeId b) { reset(a, b); };
+  streams_ = std::make_unique<ByteStreams>(sim_, streams, prng_.fork(0xb57e), std::move(hooks));
+}
 
 int64_t Network::sample_latency_ns() {
   if (prng_.chance(config_.tail_latency_probability)) {
@@ -45,8 +63,11 @@ void Network::send(NodeId from, NodeId to, std::string bytes) {
   if (link(from, to).blocked) {
     ++stats.dropped_partition;
     trace.record(now, from, TraceKind::kDrop, to, 1);
+    // A byte stream cannot skip a message: its connection breaks.
+    if (streams_ != nullptr && streams_->connected(from, to)) reset(from, to);
     return;
   }
+  if (streams_ != nullptr) return streams_->send(from, to, bytes);
   if (prng_.chance(config_.drop_probability)) {
     ++stats.dropped_random;
     trace.record(now, from, TraceKind::kDrop, to, 2);
@@ -102,14 +123,18 @@ void Network::deliver(NodeId from, NodeId to, uint64_t epoch, std::string bytes,
     trace.record(now, to, TraceKind::kDrop, from, 1);
     return;
   }
+  hand_over(from, to, std::move(bytes), hash);
+}
+
+void Network::hand_over(NodeId from, NodeId to, std::string bytes, uint64_t hash) {
   NodeHost& host = sim_.host(to);
   if (!host.up()) {
-    ++stats.dropped_node_down;
-    trace.record(now, to, TraceKind::kDrop, from, 4);
+    ++sim_.stats().dropped_node_down;
+    sim_.trace().record(sim_.now_ns(), to, TraceKind::kDrop, from, 4);
     return;
   }
   // Delivered through the incarnation guard: held while the receiver is paused.
-  host.post_at(now, [this, &host, from, bytes = std::move(bytes), hash] {
+  host.post_at(sim_.now_ns(), [this, &host, from, bytes = std::move(bytes), hash] {
     ++sim_.stats().messages_delivered;
     sim_.trace().record(sim_.now_ns(), host.id(), TraceKind::kDeliver, from, hash);
     if (sim_.trace().text_enabled()) {
@@ -165,6 +190,7 @@ void Network::reset(NodeId a, NodeId b) {
   if (a >= node_count_ || b >= node_count_ || a == b) return;
   ++link(a, b).epoch;
   ++link(b, a).epoch;
+  if (streams_ != nullptr) streams_->reset(a, b);
   ++sim_.stats().connection_resets;
   sim_.trace().record(sim_.now_ns(), a, TraceKind::kConnectionReset, b);
   // Each end learns of the loss after a short detection delay.

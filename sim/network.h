@@ -6,6 +6,9 @@
 
 #include "core/env/node_id.h"
 #include "core/env/transport.h"
+#include <memory>
+
+#include "sim/byte_streams.h"
 #include "sim/config.h"
 #include "sim/prng.h"
 
@@ -53,6 +56,8 @@ class Network {
   // `hash`: the bytes' content_hash, for the trace.
   void schedule_delivery(NodeId from, NodeId to, int64_t at_ns, std::string bytes, uint64_t hash);
   void deliver(NodeId from, NodeId to, uint64_t epoch, std::string bytes, uint64_t hash);
+  // A message handed to the node (after a link or a byte stream carried it).
+  void hand_over(NodeId from, NodeId to, std::string bytes, uint64_t hash);
 
   Simulation& sim_;
   NetworkConfig config_;
@@ -60,6 +65,7 @@ class Network {
   Prng prng_;
   std::vector<Link> links_;
   std::vector<int64_t> clogged_until_ns_;
+  std::unique_ptr<ByteStreams> streams_;  // when config_.byte_streams
 };
 
 // A node's Transport: stamps the sender and hands the bytes to the Network.

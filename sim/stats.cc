@@ -23,7 +23,16 @@ std::string SimStats::to_string() const {
       read_errors, latent_errors_injected, enospc_errors, crashes, restarts, pauses, wipes,
       metadata_halts, timers_fired, buggify_fired, tail_rots, power_losses, split_brains,
       lease_takeovers, torn_restarts, clogged_writers) +
-         coverage_line();
+         stream_line() + coverage_line();
+}
+
+std::string SimStats::stream_line() const {
+  if (stream_connections == 0) return "";
+  return absl::StrFormat(
+      "\nstreams: connections=%d handshakes=%d writes=%d corrupted_writes=%d bad_frames=%d "
+      "overflows=%d",
+      stream_connections, stream_handshakes, stream_writes, stream_corrupted_writes,
+      stream_bad_frames, stream_overflows);
 }
 
 std::string SimStats::coverage_line() const {

@@ -24,6 +24,13 @@ struct SimStats {
   uint64_t clogged = 0;  // delayed by a clog
   uint64_t connection_resets = 0;
   uint64_t partitions = 0;
+  // Byte-stream links (NetworkConfig::byte_streams).
+  uint64_t stream_connections = 0;      // opened, each with a handshake
+  uint64_t stream_handshakes = 0;       // ends whose handshake completed
+  uint64_t stream_writes = 0;           // pieces the streams were cut into
+  uint64_t stream_corrupted_writes = 0; // writes that arrived with a flipped bit
+  uint64_t stream_bad_frames = 0;       // frames the receiver refused (the connection reset)
+  uint64_t stream_overflows = 0;        // connections dropped at the send bound
 
   // Disk.
   uint64_t disk_writes = 0;
@@ -64,6 +71,7 @@ struct SimStats {
 
   std::string to_string() const;
   std::string coverage_line() const;  // "\ncoverage: name=count ..." of the paths taken
+  std::string stream_line() const;    // "\nstreams: ..." when byte-stream links ran
 };
 
 }  // namespace walle::sim

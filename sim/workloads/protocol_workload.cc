@@ -102,8 +102,9 @@ class ProtocolWorkload final : public Workload {
     auto bug_majority = params.integer("bug_commit_without_majority", 0, 0, 1);
     auto bug_lease = params.integer("bug_lease_from_reply", 0, 0, 1);
     auto wild_clocks = params.integer("wild_clocks", -1, -1, 1);
+    auto byte_streams = params.integer("byte_streams", 0, 0, 1);
     for (const auto* p : {&members, &clients, &entries, &fault_ms, &heal_ms, &faults, &crashes,
-                          &corruption, &tail_rot, &power_loss, &split_brain, &takeover, &bug_ack, &bug_older, &bug_majority, &bug_lease, &wild_clocks}) {
+                          &corruption, &tail_rot, &power_loss, &split_brain, &takeover, &bug_ack, &bug_older, &bug_majority, &bug_lease, &wild_clocks, &byte_streams}) {
       if (!p->ok()) return p->status();
     }
     if (absl::Status s = params.check_all_used(); !s.ok()) return s;
@@ -120,6 +121,12 @@ class ProtocolWorkload final : public Workload {
     config.seed = options.seed;
     config.node_count = member_count + client_count;
     FaultPlan plan = *faults ? FaultPlan::swarm(swarm, config) : FaultPlan::none();
+    if (*byte_streams == 1) {
+      // The production framing and handshake over cut, in-order byte streams; now and then
+      // a write arrives damaged (the frame checksum must refuse it).
+      config.network.byte_streams = true;
+      config.network.corrupt_write_probability = *faults ? 0.0005 : 0;
+    }
     if (*crashes >= 0) plan.crash_per_second = *crashes / 10.0;
     // Clocks past the lease bound, from their own stream (the other draws stay as they were).
     Prng clocks(Prng(options.seed).fork(0xc10c));
@@ -280,7 +287,8 @@ class ProtocolWorkload final : public Workload {
     result.digest = s.trace().digest();
     result.setup =
         absl::StrCat(describe_config(config), " members=", member_count, " clients=", client_count,
-                     " lease_ms=", lease_ns / kNanosPerMilli, clocks_wild ? " wild_clocks" : "", " faults: ", plan.describe(),
+                     " lease_ms=", lease_ns / kNanosPerMilli, clocks_wild ? " wild_clocks" : "",
+                     config.network.byte_streams ? " byte_streams" : "", " faults: ", plan.describe(),
                      corruptible.empty() ? "" : " corruptible=", absl::StrJoin(corruptible, ","),
                      config.buggify ? absl::StrCat(" knobs: ", knobs.describe()) : std::string(),
                      rot_scenario ? absl::StrCat(" tail_rot@", rot_at_ns / kNanosPerMilli, "ms")
