@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -21,6 +22,12 @@ namespace walle::disk {
 namespace {
 
 constexpr uint64_t kMaxOffset = static_cast<uint64_t>(std::numeric_limits<off_t>::max());
+
+int64_t monotonic_ns() {
+  timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return int64_t{t.tv_sec} * 1'000'000'000 + t.tv_nsec;
+}
 
 // Retries a syscall interrupted by a signal.
 template <typename F>
@@ -134,7 +141,9 @@ class PosixFileSystem::PosixFile final : public File {
 
   void sync(IoDone done) override {
     fs_.submit(
-        [fs = &fs_, h = handle_, done = std::move(done)]() mutable -> absl::AnyInvocable<void()> {
+        [fs = &fs_, h = handle_, queued_at = monotonic_ns(),
+         done = std::move(done)]() mutable -> absl::AnyInvocable<void()> {
+          fs->sync_queue_latency_.record(monotonic_ns() - queued_at);
           absl::Status status = fs->sync(*h);
           return [status = std::move(status), done = std::move(done)]() mutable {
             done(std::move(status));
@@ -482,7 +491,10 @@ absl::Status PosixFileSystem::sync(Handle& handle) {
   if (!inode.sync_failure.ok()) return inode.sync_failure;
   if (!inode.dirty) return absl::OkStatus();  // an earlier fdatasync covered everything
   fdatasyncs_.fetch_add(1, std::memory_order_relaxed);
-  if (retry_eintr([&] { return ::fdatasync(inode.fd); }) != 0) {
+  const int64_t started = monotonic_ns();
+  const int r = retry_eintr([&] { return ::fdatasync(inode.fd); });
+  fdatasync_latency_.record(monotonic_ns() - started);
+  if (r != 0) {
     const int err = errno;
     inode.sync_failure = ErrnoToStatus(err, absl::StrCat("fdatasync ", path(handle.name)));
     return inode.sync_failure;

@@ -20,6 +20,7 @@
 #include "absl/status/statusor.h"
 #include "core/env/file_system.h"
 #include "disk/completion_sink.h"
+#include "disk/latency_histogram.h"
 
 namespace walle::disk {
 
@@ -94,6 +95,10 @@ class PosixFileSystem final : public FileSystem {
     uint64_t fdatasyncs = 0;  // fdatasync syscalls those needed (fewer: coalesced)
   };
   Stats stats() const;
+  // How long syncs waited in the queue behind other operations, and how long the fdatasync
+  // syscalls took (coalesced syncs make none). Any thread may read them.
+  const LatencyHistogram& sync_queue_latency() const { return sync_queue_latency_; }
+  const LatencyHistogram& fdatasync_latency() const { return fdatasync_latency_; }
   // Operations submitted whose completion has not run yet (a server stopping waits for 0).
   uint64_t in_flight() const { return in_flight_->load(std::memory_order_relaxed); }
 
@@ -139,6 +144,8 @@ class PosixFileSystem final : public FileSystem {
   std::atomic<uint64_t> operations_{0};
   std::atomic<uint64_t> syncs_{0};
   std::atomic<uint64_t> fdatasyncs_{0};
+  LatencyHistogram sync_queue_latency_;
+  LatencyHistogram fdatasync_latency_;
 
   std::thread io_thread_;  // last: starts after every other member is ready
 };

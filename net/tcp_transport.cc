@@ -19,38 +19,16 @@
 #include "core/link/frame.h"
 #include "core/link/send_queue.h"
 #include "core/util/check.h"
+#include "net/socket_util.h"
 
 namespace walle::net {
 namespace {
-
-absl::Status errno_status(const std::string& what) {
-  const int err = errno;
-  return absl::UnavailableError(absl::StrCat(what, ": ", std::strerror(err)));
-}
-
-std::string describe(const Address& a) { return absl::StrCat(a.host, ":", a.port); }
 
 link::Nonce fresh_nonce() {
   link::Nonce nonce;
   WALLE_CHECK_MSG(RAND_bytes(nonce.data(), static_cast<int>(nonce.size())) == 1,
                   "the system's random source failed");
   return nonce;
-}
-
-absl::StatusOr<sockaddr_in> resolve(const Address& a) {
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(a.port);
-  if (inet_pton(AF_INET, a.host.c_str(), &addr.sin_addr) != 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("'", a.host, "' is not an IPv4 address (names are not resolved)"));
-  }
-  return addr;
-}
-
-void set_nodelay(int fd) {
-  const int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
 constexpr size_t kReadChunkBytes = 64 << 10;
@@ -132,20 +110,10 @@ TcpTransport::TcpTransport(Poller& poller, Clock& clock, Random& random, TcpOpti
 TcpTransport::~TcpTransport() { shutdown(); }
 
 absl::Status TcpTransport::listen() {
-  absl::StatusOr<sockaddr_in> addr = resolve(options_.listen);
-  if (!addr.ok()) return addr.status();
-  listen_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (listen_fd_ < 0) return errno_status("socket");
-  const int one = 1;
-  setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  if (bind(listen_fd_, reinterpret_cast<const sockaddr*>(&*addr), sizeof(*addr)) != 0) {
-    return errno_status(absl::StrCat("bind ", describe(options_.listen)));
-  }
-  if (::listen(listen_fd_, 128) != 0) return errno_status("listen");
-  sockaddr_in bound{};
-  socklen_t length = sizeof(bound);
-  getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&bound), &length);
-  listen_port_ = ntohs(bound.sin_port);
+  absl::StatusOr<ListeningSocket> socket = listen_on(options_.listen, 128);
+  if (!socket.ok()) return socket.status();
+  listen_fd_ = socket->fd;
+  listen_port_ = socket->port;
   return absl::OkStatus();
 }
 
@@ -280,6 +248,7 @@ std::shared_ptr<TcpTransport::Connection> TcpTransport::adopt(int fd, bool outbo
   c->writing = true;  // EPOLLOUT: the connect completes, or the hello goes out
   c->handshake_timer.start(options_.handshake_timeout_ns, [this, weak] {
     if (std::shared_ptr<Connection> c = weak.lock()) {
+      ++stats_.handshakes_failed;
       close(c, absl::DeadlineExceededError("the handshake did not complete in time"));
     }
   });

@@ -33,13 +33,9 @@
 #include "core/env/transport.h"
 #include "core/link/handshake.h"
 #include "net/poller.h"
+#include "net/socket_util.h"
 
 namespace walle::net {
-
-struct Address {
-  std::string host = "127.0.0.1";
-  uint16_t port = 0;
-};
 
 struct TcpOptions {
   NodeId self = kInvalidNodeId;
@@ -62,7 +58,7 @@ struct TcpStats {
   uint64_t connections_accepted = 0;
   uint64_t connections_refused = 0;  // over max_connections
   uint64_t handshakes_completed = 0;
-  uint64_t handshakes_failed = 0;
+  uint64_t handshakes_failed = 0;   // refused either way, or timed out
   uint64_t frames_sent = 0;
   uint64_t frames_received = 0;
   uint64_t bad_frames = 0;          // connections closed for a malformed frame

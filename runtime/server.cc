@@ -7,22 +7,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "runtime/data_dir.h"
+#include "runtime/server_metrics.h"
 
 namespace walle::runtime {
-namespace {
-
-absl::StatusOr<net::Address> parse_listen(const std::string& text) {
-  const size_t colon = text.rfind(':');
-  uint32_t port = 0;
-  if (colon == std::string::npos ||
-      !absl::SimpleAtoi(absl::string_view(text).substr(colon + 1), &port) || port > 65535) {
-    return absl::InvalidArgumentError(absl::StrCat("--listen '", text, "': want HOST:PORT"));
-  }
-  return net::Address{text.substr(0, colon), static_cast<uint16_t>(port)};
-}
-
-}  // namespace
-
 absl::StatusOr<std::unique_ptr<Server>> Server::create(const ServerOptions& options, Logger& log) {
   if (options.data_dir.empty()) return absl::InvalidArgumentError("--data-dir is required");
   if (options.node_id == kInvalidNodeId) return absl::InvalidArgumentError("--node-id is required");
@@ -71,8 +58,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::create(const ServerOptions& opti
   if (options.listen.empty()) {
     tcp.listen = self->second;
   } else {
-    absl::StatusOr<net::Address> listen = parse_listen(options.listen);
-    if (!listen.ok()) return listen.status();
+    absl::StatusOr<net::Address> listen = net::parse_address(options.listen);
+    if (!listen.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("--listen ", listen.status().message()));
+    }
     tcp.listen = *listen;
   }
   absl::StatusOr<std::unique_ptr<net::TcpTransport>> transport = net::TcpTransport::create(
@@ -91,13 +80,34 @@ absl::StatusOr<std::unique_ptr<Server>> Server::create(const ServerOptions& opti
   member.replica.members = member.members;
   if (absl::Status st = member.store.validate(); !st.ok()) return st;
   s->node_ = std::make_unique<protocol::MemberNode>(*s->env_, std::move(member));
+
+  if (!options.metrics_listen.empty()) {
+    absl::StatusOr<net::Address> at = net::parse_address(options.metrics_listen);
+    if (!at.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--metrics-listen ", at.status().message()));
+    }
+    net::MetricsEndpointOptions endpoint;
+    endpoint.listen = *at;
+    Server* p = s.get();
+    absl::StatusOr<std::unique_ptr<net::MetricsEndpoint>> metrics = net::MetricsEndpoint::create(
+        *s->loop_, *s->loop_, std::move(endpoint),
+        [p] {
+          return render_server_metrics(MetricsSources{*p->node_, p->cluster_.streams, *p->files_,
+                                                      *p->transport_, p->metrics_->scrapes()});
+        },
+        [&log](net::LogLevel level, std::string_view line) { log.log(level, line); });
+    if (!metrics.ok()) return metrics.status();
+    s->metrics_ = std::move(*metrics);
+  }
   return s;
 }
 
 Server::~Server() {
   // The node first (it closes its files), then the transport, then the file system (which
   // runs what is still queued), and the loop last: every completion's target is gone or
-  // never runs.
+  // never runs. The metrics endpoint, which reads them all, goes first.
+  metrics_.reset();
   node_.reset();
   if (transport_) transport_->shutdown();
   transport_.reset();
@@ -110,7 +120,8 @@ absl::Status Server::run() {
   node_->start();
   log_.info(absl::StrCat("serving cluster=", cluster_.cluster_id, " node=", options_.node_id,
                          " streams=", cluster_.streams.size(), " data_dir=", options_.data_dir,
-                         " port=", transport_->listen_port()));
+                         " port=", transport_->listen_port(),
+                         metrics_ ? absl::StrCat(" metrics_port=", metrics_->port()) : ""));
   absl::Status status = loop_->run();
   if (!status.ok()) return status;
   log_.info(forced_ ? "stopped at once (second signal)" : "stopped cleanly");

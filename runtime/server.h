@@ -13,6 +13,7 @@
 #include "core/env/env.h"
 #include "core/protocol/member_node.h"
 #include "disk/posix_file_system.h"
+#include "net/metrics_endpoint.h"
 #include "net/tcp_transport.h"
 #include "runtime/cluster_file.h"
 #include "runtime/event_loop.h"
@@ -27,6 +28,7 @@ struct ServerOptions {
   std::string cluster_file;
   std::string secret_file;
   std::string listen;  // HOST:PORT; empty: this node's address in the cluster file
+  std::string metrics_listen;  // HOST:PORT of the Prometheus endpoint; empty: none
   uint64_t max_entry_bytes = 1 << 20;
   uint32_t max_frame_bytes = 16u << 20;
   size_t max_connections = 1024;
@@ -51,6 +53,8 @@ class Server {
   absl::Status run();
 
   uint16_t listen_port() const { return transport_->listen_port(); }
+  // 0 without a metrics endpoint.
+  uint16_t metrics_port() const { return metrics_ ? metrics_->port() : 0; }
 
  private:
   Server(const ServerOptions& options, Logger& log) : options_(options), log_(log) {}
@@ -66,6 +70,7 @@ class Server {
   std::unique_ptr<net::TcpTransport> transport_;
   std::unique_ptr<Env> env_;
   std::unique_ptr<protocol::MemberNode> node_;
+  std::unique_ptr<net::MetricsEndpoint> metrics_;
   bool stopping_ = false;
   bool forced_ = false;
 };

@@ -42,6 +42,8 @@ int main(int argc, char** argv) {
       ->check(CLI::ExistingFile);
   app.add_option("--listen", options.listen,
                  "HOST:PORT to listen on (default: this node's address in the cluster file)");
+  app.add_option("--metrics-listen", options.metrics_listen,
+                 "HOST:PORT to serve Prometheus metrics on, at /metrics (default: none)");
   app.add_option("--max-entry-bytes", options.max_entry_bytes, "largest entry accepted");
   app.add_option("--max-frame-bytes", options.max_frame_bytes, "largest message on a connection");
   app.add_option("--max-connections", options.max_connections,

@@ -401,5 +401,62 @@ TEST_F(StreamReplicaTest, EachKindOfBadPutGetsItsOwnCodeAndChangesNothing) {
   EXPECT_EQ(member().store->head(2)->checksum, entries[2].checksum);
 }
 
+TEST_F(StreamReplicaTest, AFloodOfReadsIsRefusedBeyondTheBoundsAndServedAgainAfter) {
+  claim(kW1);
+  settle(6 * kNanosPerSecond);
+  auto entries = chain(4, kW1);
+  for (uint64_t id = 1; id <= 4; ++id)
+    send(put(entries[id], kW1, id - 1, entries[id - 1].checksum));
+  settle();
+  // Far more reads at once than may be served together: the disk queue must not hold them all.
+  constexpr uint64_t kReads = 400;
+  const ReplicaOptions bounds;
+  uint64_t refused_total = 0;
+  for (uint64_t max_bytes : {uint64_t{4096}, uint64_t{1} << 20}) {
+    const size_t first_reply = client().replies.size();
+    for (uint64_t i = 0; i < kReads; ++i) {
+      send(ReadRequest{"s", ++request_id_, 1, 10, max_bytes, false, 0});
+    }
+    uint64_t peak = 0;
+    for (int step = 0; step < 200; ++step) {
+      sim_->run_for(kNanosPerMilli / 4);
+      peak = std::max<uint64_t>(peak, member().replica->reads_in_flight());
+    }
+    settle();
+    uint64_t served = 0, refused = 0;
+    for (size_t i = first_reply; i < client().replies.size(); ++i) {
+      const auto* r = std::get_if<ReadReply>(&client().replies[i]);
+      ASSERT_NE(r, nullptr);
+      if (r->status.to_status().ok()) {
+        ++served;
+        ASSERT_EQ(r->entries.size(), 3u);  // committed 1..3
+        EXPECT_EQ(r->entries[2], entries[3]);
+      } else {
+        EXPECT_EQ(r->status.to_status().code(), absl::StatusCode::kResourceExhausted);
+        ++refused;
+      }
+    }
+    EXPECT_EQ(served + refused, kReads);
+    EXPECT_GT(refused, 0u) << max_bytes;
+    // Small reads are bounded by their number, large ones by the bytes they may return.
+    const uint64_t bound = std::min<uint64_t>(bounds.max_reads_in_flight,
+                                              bounds.max_read_bytes_in_flight / max_bytes);
+    EXPECT_LE(peak, bound) << max_bytes;
+    EXPECT_GE(served, bound) << max_bytes;
+    EXPECT_EQ(member().replica->reads_in_flight(), 0u);
+    refused_total += refused;
+  }
+  EXPECT_EQ(member().replica->counters().errors[static_cast<size_t>(
+                absl::StatusCode::kResourceExhausted)],
+            refused_total);
+  // Once the flood has drained, reads are served again.
+  send(ReadRequest{"s", 5000, 1, 10, 1 << 20, false, 0});
+  settle();
+  const auto* last = std::get_if<ReadReply>(&client().replies.back());
+  ASSERT_NE(last, nullptr);
+  EXPECT_EQ(last->request_id, 5000u);
+  EXPECT_TRUE(last->status.to_status().ok()) << last->status.message;
+}
+
 }  // namespace
 }  // namespace walle::protocol

@@ -286,6 +286,26 @@ TEST_F(TcpTransportTest, ConnectionsBeyondTheLimitAreRefusedAtAccept) {
   for (int fd : {a, b, c}) ::close(fd);
 }
 
+TEST_F(TcpTransportTest, AConnectionThatNeverCompletesItsHandshakeIsClosedAtTheTimeout) {
+  TcpOptions o = options(0);
+  o.handshake_timeout_ns = 100 * kNanosPerMilli;
+  absl::StatusOr<std::unique_ptr<TcpTransport>> t = TcpTransport::create(
+      *loop_, *loop_, random_, o, [this](LogLevel, std::string_view l) { logs_.emplace_back(l); });
+  ASSERT_TRUE(t.ok());
+  servers_[0] = Address{"127.0.0.1", (*t)->listen_port()};
+  keep(0, std::move(*t));
+  start_all();
+  // Connects and says nothing: without the timeout it would hold a connection slot forever.
+  const int silent = raw_connect(0);
+  const int64_t connected_ns = loop_->now_ns();
+  ASSERT_TRUE(run_until([&] { return closed_by_peer(silent); },
+                        "the silent connection closed by the server"));
+  EXPECT_GE(loop_->now_ns() - connected_ns, o.handshake_timeout_ns);
+  EXPECT_EQ(transports_[0]->stats().handshakes_failed, 1u);
+  EXPECT_TRUE(logged("did not complete in time")) << joined_logs();
+  ::close(silent);
+}
+
 TEST_F(TcpTransportTest, AClientThatNeverReadsIsDroppedAtTheBoundNotBuffered) {
   TcpOptions o = options(0);
   o.max_buffered_bytes = 256 << 10;

@@ -106,6 +106,12 @@ bool StreamReplica::protects_lease_of(const WriterId& writer) const {
 }
 
 void StreamReplica::reply_put(NodeId to, const PutRequest& request, const absl::Status& status) {
+  if (status.ok()) {
+    ++counters_.puts_acked;
+    counters_.put_bytes_acked += request.entry.data.size();
+  } else {
+    counters_.count_error(status);
+  }
   env_.transport.send(to, wire::encode(PutReply{request.stream, request.request_id,
                                                 request.entry.id, WireStatus::from(status)}));
 }
@@ -291,6 +297,11 @@ void StreamReplica::on_queue_timer() {
 void StreamReplica::on_new_writer(NodeId from, const NewWriterRequest& request) {
   WALLE_CHECK(request.stream == store_.name());  // routed by stream (MemberNode)
   auto reply = [this, from, request](const absl::Status& status) {
+    if (status.ok()) {
+      ++counters_.claims_granted;
+    } else {
+      counters_.count_error(status);
+    }
     env_.transport.send(from, wire::encode(NewWriterReply{request.stream, request.request_id,
                                                           WireStatus::from(status)}));
   };
@@ -348,17 +359,25 @@ void StreamReplica::on_read(NodeId from, const ReadRequest& request) {
   const bool waits =
       request.wait_ns > 0 && !request.allow_uncommitted && request.from > store_.committed_id();
   if (!waits) {
+    const bool over_budget =
+        reads_in_flight_ > 0 && read_bytes_in_flight_ + read_budget(request) >
+                                    options_.max_read_bytes_in_flight;
+    if (reads_in_flight_ >= options_.max_reads_in_flight || over_budget) {
+      reply_read(from, ReadReply{request.stream, request.request_id,
+                                 WireStatus::from(absl::ResourceExhaustedError(absl::StrCat(
+                                     reads_in_flight_, " reads of up to ", read_bytes_in_flight_,
+                                     " bytes are being served; retry later"))),
+                                 {}, store_.committed_id()});
+      return;
+    }
     serve_read(from, request);  // present data is served whatever the lease says
     return;
   }
   if (polls_.size() >= options_.max_waiting_reads) {
-    env_.transport.send(
-        from, wire::encode(ReadReply{request.stream,
-                                     request.request_id,
-                                     WireStatus::from(absl::ResourceExhaustedError(absl::StrCat(
-                                         polls_.size(), " reads wait already; poll again later"))),
-                                     {},
-                                     store_.committed_id()}));
+    reply_read(from, ReadReply{request.stream, request.request_id,
+                               WireStatus::from(absl::ResourceExhaustedError(absl::StrCat(
+                                   polls_.size(), " reads wait already; poll again later"))),
+                               {}, store_.committed_id()});
     return;
   }
   const int64_t wait = std::min(request.wait_ns, options_.max_read_wait_ns);
@@ -376,8 +395,15 @@ void StreamReplica::serve_read(NodeId from, const ReadRequest& request) {
   // uncommitted entries it returns (found by the sweep: a reply paired stale uncommitted
   // entries with the newer commit point, and a peer committed them).
   const uint64_t committed = store_.committed_id();
-  store_.read(request.from, request.to, request.max_bytes, request.allow_uncommitted,
-              [this, from, request, committed](absl::StatusOr<std::vector<Entry>> entries) {
+  const uint64_t budget = read_budget(request);
+  ++reads_in_flight_;
+  read_bytes_in_flight_ += budget;
+  store_.read(request.from, request.to, std::min(request.max_bytes, budget),
+              request.allow_uncommitted,
+              [this, from, request, committed, budget](absl::StatusOr<std::vector<Entry>> entries) {
+                WALLE_CHECK(reads_in_flight_ > 0 && read_bytes_in_flight_ >= budget);
+                --reads_in_flight_;
+                read_bytes_in_flight_ -= budget;
                 ReadReply reply{request.stream, request.request_id, WireStatus{}, {}, committed};
                 if (entries.ok()) {
                   reply.entries = std::move(*entries);
@@ -389,8 +415,22 @@ void StreamReplica::serve_read(NodeId from, const ReadRequest& request) {
                 // A record that failed its check is missing now (even when the read stopped
                 // short of it and succeeded): refill it.
                 backfill_.wake();
-                env_.transport.send(from, wire::encode(reply));
+                reply_read(from, reply);
               });
+}
+
+uint64_t StreamReplica::read_budget(const ReadRequest& request) const {
+  return std::clamp<uint64_t>(request.max_bytes, 1, options_.max_read_bytes_in_flight);
+}
+
+void StreamReplica::reply_read(NodeId to, const ReadReply& reply) {
+  if (reply.status.code == 0) {
+    ++counters_.reads_served;
+    counters_.entries_served += reply.entries.size();
+  } else {
+    counters_.count_error(reply.status.to_status());
+  }
+  env_.transport.send(to, wire::encode(reply));
 }
 
 void StreamReplica::serve_polls() {
@@ -439,6 +479,9 @@ void StreamReplica::check_invariants() const {
   // Parked polls: bounded, only reads past the commit point (the rest were served when it
   // moved), and a timer no later than the earliest deadline.
   WALLE_CHECK(polls_.size() <= options_.max_waiting_reads);
+  // Reads in flight: new ones only below the bound, plus polls that became ready.
+  WALLE_CHECK(reads_in_flight_ <= options_.max_reads_in_flight + options_.max_waiting_reads);
+  WALLE_CHECK((reads_in_flight_ == 0) == (read_bytes_in_flight_ == 0));
   for (const Poll& p : polls_) {
     WALLE_CHECK(p.request.from > store_.committed_id());
     WALLE_CHECK(poll_timer_.pending() && poll_timer_.due_ns() <= p.deadline_ns);

@@ -18,6 +18,7 @@
 #include "core/protocol/backfill.h"
 #include "core/protocol/claim.h"
 #include "core/protocol/messages.h"
+#include "core/protocol/replica_counters.h"
 #include "core/protocol/replica_log.h"
 #include "core/storage/stream_store.h"
 
@@ -31,6 +32,13 @@ struct ReplicaOptions {
   int64_t restart_lease_grace_ns = 0;
   size_t max_queued_puts = 4096;
   size_t max_waiting_reads = 1024;                  // polls parked until something commits
+  // Reads being served from the store at once (polls that become ready not counted: they
+  // are bounded above); more are refused with kResourceExhausted. Without it a client that
+  // floods reads grows the disk queue without bound and every sync waits behind it.
+  size_t max_reads_in_flight = 64;
+  // And the bytes they may return together (each read counts its max_bytes, up to this):
+  // a read's entries, and its encoded reply, are in memory until it is sent.
+  uint64_t max_read_bytes_in_flight = 8 << 20;
   int64_t max_read_wait_ns = 30 * kNanosPerSecond;  // longer waits are cut to this
   int64_t max_wait_ns = 1 * kNanosPerSecond;
 
@@ -72,6 +80,9 @@ class StreamReplica {
   // writer's own view of its lease.
   bool protects_lease_of(const WriterId& writer) const;
   size_t queued_puts() const { return queue_.size(); }
+  size_t waiting_reads() const { return polls_.size(); }
+  size_t reads_in_flight() const { return reads_in_flight_; }
+  const ReplicaCounters& counters() const { return counters_; }
   const storage::StreamStore& store() const { return store_; }
   const Backfill& backfill() const { return backfill_; }
 
@@ -124,6 +135,13 @@ class StreamReplica {
   Timer resolver_timer_;
   TimerGroup answer_timers_;  // NewWriter answers that wait out the old lease; resolver's end
   void arm_poll_timer(int64_t at_ns);
+  // Every read reply goes out here (counted).
+  void reply_read(NodeId to, const ReadReply& reply);
+  // What a read may return, and holds of max_read_bytes_in_flight while it runs.
+  uint64_t read_budget(const ReadRequest& request) const;
+  ReplicaCounters counters_;
+  size_t reads_in_flight_ = 0;
+  uint64_t read_bytes_in_flight_ = 0;  // the budget the reads in flight hold
 };
 
 }  // namespace walle::protocol

@@ -4,11 +4,13 @@
 # must read back from a fresh reader with identical bytes, in order, on an intact checksum
 # chain. Every process started here is stopped by its pid on exit, also when a step fails.
 #
-#   tests/e2e/run.sh WALLE WALLE_E2E_CLIENT
+#   tests/e2e/run.sh WALLE WALLE_E2E_CLIENT WALLE_E2E_NEVER_READER
 set -euo pipefail
 
-WALLE=${1:?usage: run.sh WALLE WALLE_E2E_CLIENT}
-CLIENT=${2:?usage: run.sh WALLE WALLE_E2E_CLIENT}
+USAGE="usage: run.sh WALLE WALLE_E2E_CLIENT WALLE_E2E_NEVER_READER"
+WALLE=${1:?$USAGE}
+CLIENT=${2:?$USAGE}
+NEVER_READER=${3:?$USAGE}
 WORK=$(mktemp -d /tmp/walle-e2e.XXXXXX)
 STREAM=orders
 LEASE_MS=1000
@@ -27,7 +29,7 @@ cleanup() {
   local pids=("${CLIENT_PIDS[@]}" "${SERVER_PID[@]}")
   for pid in "${pids[@]}"; do kill -CONT "$pid" 2>/dev/null || true; kill -9 "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$WORK"
+  if [ -n "${E2E_KEEP:-}" ]; then echo "kept $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
 
@@ -45,10 +47,12 @@ wait_for() {
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 port_free() { ! port_open "$1"; }
 
-# Three free ports in a random range, so parallel runs do not collide.
+# Six free ports in a random range, so parallel runs do not collide: the servers', then their
+# metrics endpoints'.
 BASE=$(( 20000 + RANDOM % 20000 ))
-for p in $BASE $((BASE + 1)) $((BASE + 2)); do port_free "$p" || fail "port $p is taken; run again"; done
+for p in $(seq "$BASE" $((BASE + 5))); do port_free "$p" || fail "port $p is taken; run again"; done
 PORT=($BASE $((BASE + 1)) $((BASE + 2)))
+METRICS_PORT=($((BASE + 3)) $((BASE + 4)) $((BASE + 5)))
 cat > "$WORK/cluster" <<EOF
 cluster e2e
 server 0 127.0.0.1:${PORT[0]}
@@ -62,7 +66,8 @@ chmod 600 "$WORK/secret"
 start_server() {
   local i=$1
   "$WALLE" --data-dir "$WORK/d$i" --node-id "$i" --cluster-file "$WORK/cluster" \
-    --secret-file "$WORK/secret" --segment-bytes 4194304 --log-level info 2>> "$WORK/log$i" &
+    --secret-file "$WORK/secret" --segment-bytes 4194304 --max-buffered-bytes 8388608 \
+    --metrics-listen "127.0.0.1:${METRICS_PORT[$i]}" --log-level info 2>> "$WORK/log$i" &
   SERVER_PID[$i]=$!
   wait_for "server $i listening" 10 port_open "${PORT[$i]}"
 }
@@ -86,6 +91,16 @@ writer() {  # writer NAME ENTRIES: a writer process in the background, 1,000 ent
 acked() { [ -f "$WORK/acked-$1" ] && wc -l < "$WORK/acked-$1" || echo 0; }
 has_acked() { [ "$(acked "$1")" -ge "$2" ]; }
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+# scrape I: server I's metrics endpoint, answer body only, into $WORK/metrics$I.
+scrape() {
+  (exec 3<>"/dev/tcp/127.0.0.1/${METRICS_PORT[$1]}"
+   printf 'GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n' >&3
+   cat <&3) > "$WORK/metrics-raw$1" || fail "cannot scrape server $1's metrics"
+  head -1 "$WORK/metrics-raw$1" | grep -q '^HTTP/1.1 200' || fail "server $1's metrics: $(head -1 "$WORK/metrics-raw$1")"
+  sed '1,/^\r$/d' "$WORK/metrics-raw$1" > "$WORK/metrics$1"
+}
+# metric I NAME: the value of a sample line "NAME VALUE" from the last scrape of server I.
+metric() { awk -v n="$2" '$1 == n {print $2; found=1} END {if (!found) print "missing"}' "$WORK/metrics$1"; }
 
 for i in 0 1 2; do start_server "$i"; done
 log "3 servers up on ports ${PORT[*]}"
@@ -152,6 +167,10 @@ for variant in "cluster-other secret" "cluster secret-wrong"; do
   sleep 0.5
   kill -9 "$INTRUDER"; wait "$INTRUDER" 2>/dev/null || true
 done
+# A client that asks for large reads and never reads the answers: dropped at the send bound.
+never=$("$NEVER_READER" --cluster-file "$WORK/cluster" --secret-file "$WORK/secret" \
+  --stream "$STREAM" --server 0 --timeout-s 5 2>&1) || fail "the never-reading client: $never"
+log "never-reading client: $never"
 d_status=0
 wait "$D" || d_status=$?
 [ "$d_status" -eq 0 ] || fail "writer d exited $d_status while the server got bad input"
@@ -161,6 +180,20 @@ grep -q "belongs to cluster 'other'" "$WORK/log0" || fail "the other cluster's s
 grep -q "does not match the cluster secret" "$WORK/log0" || fail "the wrong secret was not refused with its reason"
 log "bad input refused; server 0 RSS ${rss_before} kB before, ${rss_after} kB after; writer d done"
 [ "$rss_after" -lt $(( rss_before + 65536 )) ] || fail "server 0 grew by more than 64 MiB under bad input"
+grep -q "does not read" "$WORK/log0" || fail "server 0 did not log dropping the never-reading client"
+
+# The metrics of server 0, scraped live: what it did under that load must show.
+scrape 0
+for name in walle_puts_acked_total walle_fdatasync_duration_seconds_count 'walle_stream_commit_id{stream="orders"}' \
+    'walle_handshakes_total{result="failed"}' 'walle_connection_drops_total{reason="bad_frame"}' \
+    'walle_connection_drops_total{reason="send_bound"}' walle_metrics_scrapes_total; do
+  v=$(metric 0 "$name")
+  [ "$v" != missing ] && [ "${v%.*}" -gt 0 ] 2>/dev/null || fail "metric $name of server 0 is $v, want > 0"
+done
+grep -q '^walle_fdatasync_duration_seconds_bucket{le="+Inf"}' "$WORK/metrics0" || fail "no fdatasync histogram"
+log "metrics of server 0: $(metric 0 walle_puts_acked_total) puts acknowledged," \
+    "$(metric 0 walle_fdatasync_duration_seconds_count) fdatasyncs," \
+    "$(metric 0 'walle_handshakes_total{result="failed"}') handshakes refused"
 
 # 6. A clean stop of all three (SIGTERM: exit 0) and a restart.
 for i in 0 1 2; do
