@@ -10,6 +10,7 @@ packages=(
   libssl-dev  # HMAC-SHA256 for the connection handshake (core/link/handshake.h)
   libspdlog-dev  # the server's leveled logs to stderr (runtime/logger.h)
   parallel  # GNU parallel: tests/sharded_sweep_test.sh runs shards with it
+  liburing-dev  # io_uring, for disk/uring_bench.cc (walle-uring-bench; optional in CMake)
 )
 
 missing=()
