@@ -510,7 +510,8 @@ bool SimDisk::flip_random_bit() {
 bool SimDisk::rot_newest_records(std::string_view name_part, uint64_t window_bytes, int flips) {
   const std::string* newest = nullptr;
   for (const auto& [name, ino] : names_) {
-    if (name.find(name_part) == std::string::npos || name.find("spare") != std::string::npos) {
+    if (name.find(name_part) == std::string::npos || name.find(".spare.") != std::string::npos ||
+        name.find(".prep.") != std::string::npos) {
       continue;
     }
     if (newest == nullptr || name > *newest) newest = &name;

@@ -63,7 +63,7 @@ class SimDisk final : public FileSystem {
   bool inject_latent_error();
   // Rot aimed at the newest records: flips `flips` random bits among the last `window_bytes`
   // bytes written (up to the last non-zero byte) of the file with the greatest name that
-  // contains `name_part` (spares excluded). False if there is no such file or it is empty.
+  // contains `name_part` (spares and spares being prepared excluded). False if there is no such file or it is empty.
   bool rot_newest_records(std::string_view name_part, uint64_t window_bytes, int flips);
   // Targeted variants for tests.
   absl::Status flip_bit(std::string_view name, uint64_t offset, int bit);

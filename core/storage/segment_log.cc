@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -18,7 +19,7 @@ namespace walle::storage {
 SegmentLog::SegmentLog(FileSystem& files, std::string prefix, uint64_t seed, uint64_t segment_bytes)
     : files_(files), prefix_(std::move(prefix)), seed_(seed), segment_bytes_(segment_bytes) {}
 
-SegmentLog::~SegmentLog() = default;
+SegmentLog::~SegmentLog() = default;  // alive_ goes: late preparation callbacks do nothing
 
 std::string SegmentLog::segment_name(uint64_t seq) const {
   return absl::StrFormat("%s.%08d", prefix_, seq);
@@ -28,12 +29,67 @@ std::string SegmentLog::spare_name(uint64_t old_seq) const {
   return absl::StrCat(prefix_, ".spare.", old_seq);
 }
 
-std::optional<std::string> SegmentLog::find_spare() const {
-  const std::string spare_prefix = prefix_ + ".spare.";
-  for (const std::string& name : files_.list()) {
-    if (name.rfind(spare_prefix, 0) == 0) return name;
+std::string SegmentLog::prep_name(uint64_t seq) const { return absl::StrCat(prefix_, ".prep.", seq); }
+
+namespace {
+constexpr uint64_t kPrepareChunkBytes = 1 << 20;
+}  // namespace
+
+void SegmentLog::maybe_prepare_spare() {
+  if (spare_ || preparing_ || head_seq_ == 0) return;
+  if (segments_.at(head_seq_).end * 2 < segment_bytes_) return;
+  const uint64_t seq = next_seq_++;  // a number no segment will take
+  absl::StatusOr<std::unique_ptr<File>> file =
+      files_.open(prep_name(seq), OpenMode::kCreateIfMissing);
+  if (!file.ok()) return;  // the flush that needs a segment makes one itself
+  retired_prep_file_.reset();  // its operations completed before this flush's
+  preparing_ = Preparing{seq, std::move(*file)};
+  prepare_chunk(prepare_generation_, 0);
+}
+
+void SegmentLog::prepare_chunk(uint64_t generation, uint64_t offset) {
+  if (offset >= segment_bytes_) {
+    // Closed before the rename: the spare is reopened under its new name when taken.
+    const std::string from = prep_name(preparing_->seq);
+    preparing_->file.reset();
+    files_.rename(from, spare_name(preparing_->seq),
+                  [this, alive = std::weak_ptr<bool>(alive_), generation](absl::Status s) {
+                    if (alive.expired() || generation != prepare_generation_) return;
+                    if (!s.ok()) return finish_prepare(generation, s);
+                    files_.sync_dir([this, alive, generation](absl::Status s) {
+                      if (alive.expired() || generation != prepare_generation_) return;
+                      finish_prepare(generation, s);
+                    });
+                  });
+    return;
   }
-  return std::nullopt;
+  const uint64_t length = std::min(kPrepareChunkBytes, segment_bytes_ - offset);
+  auto join = Join::make(
+      [this, alive = std::weak_ptr<bool>(alive_), generation, next = offset + length](
+          absl::Status s) {
+        if (alive.expired() || generation != prepare_generation_) return;
+        if (!s.ok()) return finish_prepare(generation, s);
+        prepare_chunk(generation, next);
+      });
+  join->pending += 2;
+  preparing_->file->zero_fill(offset, length, [join](absl::Status s) { join->finish(s); });
+  preparing_->file->sync([join](absl::Status s) { join->finish(s); });
+  join->finish(absl::OkStatus());
+}
+
+void SegmentLog::finish_prepare(uint64_t generation, const absl::Status& status) {
+  WALLE_CHECK(generation == prepare_generation_ && preparing_);
+  const uint64_t seq = preparing_->seq;
+  preparing_.reset();
+  ++prepare_generation_;
+  if (status.ok()) {
+    spare_ = spare_name(seq);
+    return;
+  }
+  // A full disk or a failed sync: the file goes (under whichever name it has); the flush
+  // that needs a segment makes its own, and reports the error if it persists.
+  stale_preps_.push_back(prep_name(seq));
+  stale_preps_.push_back(spare_name(seq));
 }
 
 uint64_t SegmentLog::seed_for(uint64_t seq) const {
@@ -136,6 +192,7 @@ void SegmentLog::flush() {
   flush_segments(1, flushed_end.seq,
                  [this, waiters, flushed_end, flushed_appends](absl::Status status) {
                    flushing_ = false;
+                   if (status.ok()) maybe_prepare_spare();
                    if (status.ok() && flushed_appends != marked_appends_ &&
                        flushed_end.seq != 0 && segments_.contains(flushed_end.seq)) {
                      // Written by the next flush: recovery then knows these bytes were
@@ -184,7 +241,8 @@ void SegmentLog::flush_segments(uint64_t from_seq, uint64_t last_seq, IoDone don
   });
   if (!segment.ready) {
     // A new segment: a recycled spare, or a fresh file written with zeros, its name synced.
-    const std::optional<std::string> spare = find_spare();
+    // Taken now: if the rename fails, the retry finds the file under one name or the other.
+    const std::optional<std::string> spare = std::exchange(spare_, std::nullopt);
     absl::StatusOr<std::unique_ptr<File>> file =
         spare ? files_.open(*spare, OpenMode::kOpenExisting)
               : files_.open(segment_name(seq), OpenMode::kCreateIfMissing);
@@ -220,6 +278,14 @@ void SegmentLog::flush_segments(uint64_t from_seq, uint64_t last_seq, IoDone don
 // Segments cut off the chain are deleted once everything the flush wrote is durable.
 void SegmentLog::remove_abandoned(IoDone done) {
   auto join = Join::make(std::move(done));
+  for (const std::string& name : stale_preps_) {
+    if (!files_.exists(name)) continue;
+    ++join->pending;
+    files_.remove(name, [join](absl::Status s) {
+      join->finish(s.code() == absl::StatusCode::kNotFound ? absl::OkStatus() : s);
+    });
+  }
+  stale_preps_.clear();
   for (uint64_t seq : abandoned_) {
     if (!files_.exists(segment_name(seq))) continue;
     ++join->pending;
@@ -291,7 +357,7 @@ void SegmentLog::delete_before(uint64_t seq, IoDone done) {
   auto countdown = std::make_shared<Join>();
   countdown->pending = 1;
   countdown->done = std::move(done);
-  bool have_spare = find_spare().has_value();
+  bool have_spare = spare_.has_value() || preparing_.has_value();
   for (auto it = segments_.begin(); it != segments_.end() && it->first < seq;) {
     WALLE_CHECK(it->first != head_seq_);
     const std::string name = segment_name(it->first);
@@ -301,6 +367,7 @@ void SegmentLog::delete_before(uint64_t seq, IoDone done) {
     ++countdown->pending;
     if (recycle) {
       have_spare = true;
+      spare_ = spare_name(it->first);
       files_.rename(name, spare_name(it->first),
                     [countdown](absl::Status s) { countdown->finish(s); });
     } else {
@@ -327,6 +394,13 @@ void SegmentLog::remove_all(IoDone done) {
   head_seq_ = 0;
   head_end_ = 0;
   queued_bytes_ = 0;
+  spare_.reset();
+  if (preparing_) {
+    // Its file was just removed; its pending operations still need the handle.
+    ++prepare_generation_;
+    retired_prep_file_ = std::move(preparing_->file);
+    preparing_.reset();
+  }
   ++countdown->pending;
   files_.sync_dir([countdown](absl::Status s) { countdown->finish(s); });
   countdown->finish(absl::OkStatus());
@@ -350,6 +424,8 @@ void SegmentLog::check_invariants() const {
     WALLE_CHECK(head.written + head.queued.size() == head.end);
   }
   WALLE_CHECK(marked_appends_ <= owner_appends_);
+  WALLE_CHECK(!(spare_ && preparing_));  // one spare at a time
+  WALLE_CHECK(!preparing_ || preparing_->seq < next_seq_);  // file: null while renamed
   WALLE_CHECK(flushing_ || waiting_.empty());  // sync() starts a flush at once
   uint64_t queued = 0;
   for (auto it = segments_.rbegin(); it != segments_.rend(); ++it) {

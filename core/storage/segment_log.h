@@ -10,6 +10,13 @@
 // checks). A new segment is preallocated (written with zeros and synced, so later syncs need
 // no metadata update) or recycled from a trimmed one.
 //
+// Spares off the sync path. Zeroing a segment inside the flush that needs it would hold that
+// flush, and every sync queued behind it on the data directory, for the whole fill (64 MiB by
+// default). So once the head segment is half full and no spare exists, the log prepares one
+// in the background: `<prefix>.prep.<n>` zero-filled and synced one chunk at a time (a sync
+// queued meanwhile waits for one chunk at most), then renamed to a spare and its name synced.
+// A crash mid-way leaves a `.prep.` file, which recovery deletes; its number is never reused.
+//
 // The log knows records, positions and sizes; what the records mean is its owner's business.
 // Writes are queued in memory and written by flush(): all queued bytes, one write per segment,
 // one fdatasync per touched segment, and every sync() caller waiting since before the flush
@@ -163,7 +170,11 @@ class SegmentLog {
   // recovery never hands out that number again: the spare's old records are seeded with it
   // and must never validate in a new segment.
   std::string spare_name(uint64_t old_seq) const;
-  std::optional<std::string> find_spare() const;
+  std::string prep_name(uint64_t seq) const;
+  // Starts preparing a spare if the head segment is half full and there is none.
+  void maybe_prepare_spare();
+  void prepare_chunk(uint64_t generation, uint64_t offset);
+  void finish_prepare(uint64_t generation, const absl::Status& status);
   void start_segment(uint64_t previous_seq, uint64_t previous_end);
   Position append_record_at_head(RecordType type, std::string_view payload);
   void flush();
@@ -191,6 +202,19 @@ class SegmentLog {
   bool flushing_ = false;
   std::vector<IoDone> waiting_;      // sync() callers for the next flush
   std::vector<uint64_t> abandoned_;  // segments cut off the chain, to delete
+  std::vector<std::string> stale_preps_;  // spares a crash left half prepared, to delete
+  // The spare the next new segment takes (synced, full size, name synced), if any.
+  std::optional<std::string> spare_;
+  // The spare being prepared: its number, file, and the generation its callbacks belong to
+  // (remove_all and destruction end a preparation; its late completions then do nothing).
+  struct Preparing {
+    uint64_t seq = 0;
+    std::unique_ptr<File> file;
+  };
+  std::optional<Preparing> preparing_;
+  std::unique_ptr<File> retired_prep_file_;  // a preparation remove_all ended
+  uint64_t prepare_generation_ = 0;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   std::function<std::string()> owner_state_;
   std::function<std::string()> mark_state_;
 };

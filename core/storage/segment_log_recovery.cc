@@ -38,7 +38,16 @@ class SegmentLog::Recovery : public std::enable_shared_from_this<SegmentLog::Rec
         // A spare's old number is never reused (see spare_name()).
         if (absl::SimpleAtoi(rest.substr(6), &seq)) {
           log_->next_seq_ = std::max(log_->next_seq_, seq + 1);
+          if (!log_->spare_) log_->spare_ = name;
         }
+        continue;
+      }
+      if (rest.rfind("prep.", 0) == 0) {
+        // A spare a crash interrupted: deleted by the first flush; its number is not reused.
+        if (absl::SimpleAtoi(rest.substr(5), &seq)) {
+          log_->next_seq_ = std::max(log_->next_seq_, seq + 1);
+        }
+        log_->stale_preps_.push_back(name);
         continue;
       }
       if (!absl::SimpleAtoi(rest, &seq) || seq == 0) continue;
