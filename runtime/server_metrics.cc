@@ -4,7 +4,7 @@
 #include <functional>
 
 #include "absl/strings/str_cat.h"
-#include "runtime/prometheus_text.h"
+#include "runtime/metrics_text.h"
 
 namespace walle::runtime {
 namespace {
@@ -15,7 +15,7 @@ using protocol::StreamReplica;
 double as_double(uint64_t v) { return static_cast<double>(v); }
 
 // One per-stream family: a sample for each labeled stream the replica of which is open.
-void per_stream(PrometheusText& text, const std::vector<std::pair<std::string, StreamReplica*>>& open,
+void per_stream(MetricsText& text, const std::vector<std::pair<std::string, StreamReplica*>>& open,
                 std::string_view name, std::string_view type, std::string_view help,
                 const std::function<double(const StreamReplica&)>& value) {
   text.family(name, type, help);
@@ -27,7 +27,7 @@ void per_stream(PrometheusText& text, const std::vector<std::pair<std::string, S
 }  // namespace
 
 std::string render_server_metrics(const MetricsSources& s) {
-  PrometheusText text;
+  MetricsText text;
 
   // Streams: which are served, and the replicas to label.
   std::vector<std::pair<std::string, StreamReplica*>> open;  // labeled and open

@@ -14,15 +14,15 @@
 #include "gtest/gtest.h"
 #include "net/metrics_endpoint.h"
 #include "runtime/event_loop.h"
-#include "runtime/prometheus_text.h"
+#include "runtime/metrics_text.h"
 
 namespace walle {
 namespace {
 
 constexpr int64_t kDeadlineNs = 10 * kNanosPerSecond;
 
-TEST(PrometheusText, FamiliesSamplesAndEscapedLabels) {
-  runtime::PrometheusText text;
+TEST(MetricsText, FamiliesSamplesAndEscapedLabels) {
+  runtime::MetricsText text;
   text.family("walle_x_total", "counter", "things");
   text.sample("walle_x_total", {{"stream", "a\"b\\c\nd"}}, 3);
   text.sample("walle_y", 0.25);
@@ -31,12 +31,12 @@ TEST(PrometheusText, FamiliesSamplesAndEscapedLabels) {
             "walle_x_total{stream=\"a\\\"b\\\\c\\nd\"} 3\nwalle_y 0.25\n");
 }
 
-TEST(PrometheusText, AHistogramHasCumulativeBucketsSumAndCount) {
+TEST(MetricsText, AHistogramHasCumulativeBucketsSumAndCount) {
   disk::LatencyHistogram h;
   h.record(10'000);       // 10 us: first bucket (le 16 us)
   h.record(50'000);       // 50 us: le 64 us
   h.record(5'000'000'000);  // 5 s: beyond every bound
-  runtime::PrometheusText text;
+  runtime::MetricsText text;
   text.histogram("walle_h_seconds", "h", h.snapshot());
   const std::string out = text.take();
   EXPECT_NE(out.find("# TYPE walle_h_seconds histogram\n"), std::string::npos);

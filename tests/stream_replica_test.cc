@@ -101,6 +101,16 @@ class StreamReplicaTest : public ::testing::Test {
   void claim(WriterId w, int64_t lease_ns = kLeaseNs) {
     send(NewWriterRequest{"s", ++request_id_, w, lease_ns});
   }
+  // kW1 claims (waiting out the restart grace) and puts entries 1..n; 1..n-1 commit.
+  std::vector<Entry> claim_and_write(uint64_t n) {
+    claim(kW1);
+    settle(6 * kNanosPerSecond);
+    auto entries = chain(n, kW1);
+    for (uint64_t id = 1; id <= n; ++id)
+      send(put(entries[id], kW1, id - 1, entries[id - 1].checksum));
+    settle();
+    return entries;
+  }
 
   std::unique_ptr<sim::Simulation> sim_;
   uint64_t request_id_ = 0;
@@ -286,12 +296,7 @@ TEST_F(StreamReplicaTest, ACommittedPutAheadOfTheTailWaitsAndDropsNothingHeld) {
 }
 
 TEST_F(StreamReplicaTest, TailAndReadAnswerFromTheStore) {
-  claim(kW1);
-  settle(6 * kNanosPerSecond);
-  auto entries = chain(4, kW1);
-  for (uint64_t id = 1; id <= 4; ++id)
-    send(put(entries[id], kW1, id - 1, entries[id - 1].checksum));
-  settle();
+  const std::vector<Entry> entries = claim_and_write(4);
   send(TailRequest{"s", 100});
   send(ReadRequest{"s", 101, 0, 10, 1 << 20, false, 0});
   settle();
@@ -402,12 +407,7 @@ TEST_F(StreamReplicaTest, EachKindOfBadPutGetsItsOwnCodeAndChangesNothing) {
 }
 
 TEST_F(StreamReplicaTest, AFloodOfReadsIsRefusedBeyondTheBoundsAndServedAgainAfter) {
-  claim(kW1);
-  settle(6 * kNanosPerSecond);
-  auto entries = chain(4, kW1);
-  for (uint64_t id = 1; id <= 4; ++id)
-    send(put(entries[id], kW1, id - 1, entries[id - 1].checksum));
-  settle();
+  const std::vector<Entry> entries = claim_and_write(4);
   // Far more reads at once than may be served together: the disk queue must not hold them all.
   constexpr uint64_t kReads = 400;
   const ReplicaOptions bounds;

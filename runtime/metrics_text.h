@@ -15,7 +15,7 @@ namespace walle::runtime {
 
 using Labels = std::vector<std::pair<std::string_view, std::string>>;
 
-class PrometheusText {
+class MetricsText {
  public:
   // type: "counter", "gauge" or "histogram".
   void family(std::string_view name, std::string_view type, std::string_view help);

@@ -1,4 +1,4 @@
-#include "runtime/prometheus_text.h"
+#include "runtime/metrics_text.h"
 
 #include <cmath>
 
@@ -35,12 +35,12 @@ std::string number(double value) {
 
 }  // namespace
 
-void PrometheusText::family(std::string_view name, std::string_view type, std::string_view help) {
+void MetricsText::family(std::string_view name, std::string_view type, std::string_view help) {
   absl::StrAppend(&out_, "# HELP ", std::string(name), " ", std::string(help), "\n# TYPE ",
                   std::string(name), " ", std::string(type), "\n");
 }
 
-void PrometheusText::labels(const Labels& labels) {
+void MetricsText::labels(const Labels& labels) {
   if (labels.empty()) return;
   out_ += '{';
   for (size_t i = 0; i < labels.size(); ++i) {
@@ -50,13 +50,13 @@ void PrometheusText::labels(const Labels& labels) {
   out_ += '}';
 }
 
-void PrometheusText::sample(std::string_view name, const Labels& l, double value) {
+void MetricsText::sample(std::string_view name, const Labels& l, double value) {
   out_ += name;
   labels(l);
   absl::StrAppend(&out_, " ", number(value), "\n");
 }
 
-void PrometheusText::histogram(std::string_view name, std::string_view help,
+void MetricsText::histogram(std::string_view name, std::string_view help,
                                const disk::LatencyHistogram::Snapshot& snapshot) {
   family(name, "histogram", help);
   const std::string bucket = absl::StrCat(std::string(name), "_bucket");
