@@ -70,8 +70,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::create(const ServerOptions& opti
   if (!transport.ok()) return transport.status();
   s->transport_ = std::move(*transport);
 
-  s->env_ = std::make_unique<Env>(Env{options.node_id, *s->loop_, *s->transport_, *s->files_,
-                                      s->random_, nullptr, &log.events(), nullptr});
+  s->env_ = std::make_unique<Env>(Env{{options.node_id, *s->loop_, *s->transport_, s->random_, nullptr, &log.events(), nullptr},
+          *s->files_});
   protocol::MemberOptions member;
   member.streams = s->cluster_.streams;
   member.members = s->cluster_.server_ids();

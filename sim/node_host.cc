@@ -15,9 +15,9 @@ NodeHost::NodeHost(Simulation& sim, NodeId id, int64_t clock_origin_ns, int64_t 
       app_prng_(Prng(seed).fork(1)),
       fault_prng_(Prng(seed).fork(2)),
       buggify_(Prng(seed).fork(3), &coverage_, &sim.stats().buggify_fired),
-      env_{id,      clock_,    transport_,
-           disk_,   app_prng_, sim.config().buggify ? &buggify_ : nullptr,
-           &events_, &coverage_} {}
+      env_{{id, clock_, transport_, app_prng_, sim.config().buggify ? &buggify_ : nullptr,
+            &events_, &coverage_},
+           disk_} {}
 
 void NodeHost::StatsCoverage::hit(CoveragePath path) {
   ++host_.sim_.stats().coverage[static_cast<size_t>(path)];

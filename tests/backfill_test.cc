@@ -23,7 +23,7 @@ class BackfillTest : public ::testing::Test {
   void SetUp() override {
     sim_ = testing::make_cluster(1, kLeaseNs);
     ASSERT_NE(sim_, nullptr);
-    testing::become_writer(*sim_, kClient, kLeaseNs);
+    testing::become_writer(*sim_, kClient);
   }
   MemberNode& member(NodeId m) { return *sim_->node_as<MemberNode>(m); }
   storage::StreamStore& store(NodeId m) { return *member(m).store("s"); }
@@ -88,7 +88,8 @@ TEST_F(BackfillTest, AMemberLearnsOfCommitsNoWriterAnnouncedToIt) {
   ASSERT_TRUE(sim_->crash(2).ok());
   write(10);
   sim_->run_for(kLeaseNs);  // the commit point reaches members 0 and 1
-  sim_->node_as<testing::ClientNode>(kClient)->writer.reset();  // the writer goes away
+  sim_->node_as<testing::ClientNode>(kClient)->client.drop_writer(
+      "s", absl::CancelledError("the writer goes away"));
   ASSERT_TRUE(sim_->start(2).ok());
   // Nobody announces anything to member 2 any more; its periodic probe of a peer's commit
   // point makes it catch up, so the entries are on all three members again.
@@ -114,7 +115,7 @@ TEST(BackfillChunks, AHoleAndALongFastForwardTakeTurnsAtChunkSpeedWhileAPollWait
   replica.backfill.chunk_entries = 1;
   std::unique_ptr<sim::Simulation> sim = testing::make_cluster(1, kLeaseNs, replica);
   ASSERT_NE(sim, nullptr);
-  testing::become_writer(*sim, kClient, kLeaseNs);
+  testing::become_writer(*sim, kClient);
   auto store = [&sim](NodeId m) -> storage::StreamStore* {
     return sim->node_as<MemberNode>(m)->store("s");
   };

@@ -28,7 +28,7 @@ class DamagedMemberClaim : public ::testing::Test {
   // Puts `count` entries and runs only until the writer has them all acknowledged; returns
   // their checksums. Nothing after the last acknowledgement leaves the writer.
   std::vector<uint64_t> write_acknowledged(int count) {
-    Writer& w = *client(kWriter).writer;
+    Writer& w = *client(kWriter).writer();
     std::vector<uint64_t> checksums;
     int acknowledged = 0;
     for (int i = 0; i < count; ++i) {
@@ -49,9 +49,10 @@ class DamagedMemberClaim : public ::testing::Test {
   }
 
   // Runs a claim by `claimant` for at most `limit_ns` of simulated time.
-  std::optional<absl::StatusOr<ClaimResult>> claim_within(NodeId claimant, int64_t limit_ns) {
+  std::optional<absl::StatusOr<ClaimResult>> claim_within(NodeId claimant, int64_t limit_ns,
+                                                          bool keep_writer = false) {
     ClientNode& c = client(claimant);
-    c.start_claim(/*preempt=*/true);
+    c.start_claim(/*preempt=*/true, keep_writer);
     const int64_t deadline = sim_->now_ns() + limit_ns;
     while (!c.result && sim_->now_ns() < deadline && sim_->step()) {
     }
@@ -69,7 +70,7 @@ class DamagedMemberClaim : public ::testing::Test {
 // recovery reports the damage (`expected`), so the claim waits for member 2 and keeps it.
 void DamagedMemberClaim::rot_acknowledged_then_claim(bool only_the_last,
                                                      storage::TailDamage expected) {
-  testing::become_writer(*sim_, kWriter, kLeaseNs);
+  testing::become_writer(*sim_, kWriter);
   testing::write_committed(*sim_, kWriter, 20);
   sim_->network().isolate(1);
   const std::vector<uint64_t> late = write_acknowledged(2);
@@ -126,12 +127,12 @@ TEST_F(DamagedMemberClaim, RotOfTheLastRecordCannotLoseIt) {
 // tearing its unsynced tail. No member lost anything it acknowledged, and a claim succeeds,
 // although recovery on each may be uncertain.
 TEST_F(DamagedMemberClaim, EveryMemberCrashingWithTornTailsStillElectsAWriter) {
-  testing::become_writer(*sim_, kWriter, kLeaseNs);
+  testing::become_writer(*sim_, kWriter);
   testing::write_committed(*sim_, kWriter, 20);
   int uncertain = 0;
   for (int round = 0; round < 8; ++round) {
     // Puts in flight everywhere, then the power goes at once.
-    Writer& w = *client(kWriter).writer;
+    Writer& w = *client(kWriter).writer();
     for (int i = 0; i < 30; ++i) ASSERT_TRUE(w.put(std::string(200, 'p'), [](absl::Status) {}).ok());
     sim_->run_for((300 + 97 * round) * kNanosPerMicro);
     for (NodeId m = 0; m < 3; ++m) ASSERT_TRUE(sim_->crash(m, sim::CrashMode::kTorn).ok());
@@ -143,13 +144,10 @@ TEST_F(DamagedMemberClaim, EveryMemberCrashingWithTornTailsStillElectsAWriter) {
           << "round " << round << " member " << m << ": "
           << store(m).recovery_report().describe();
     }
-    auto result = claim_within(kWriter, 10 * kNanosPerSecond);
+    auto result = claim_within(kWriter, 10 * kNanosPerSecond, /*keep_writer=*/true);
     ASSERT_TRUE(result.has_value() && result->ok())
         << "round " << round << ": "
         << (result ? result->status() : absl::DeadlineExceededError("no claim result in 10 s"));
-    client(kWriter).writer =
-        std::make_unique<Writer>(client(kWriter).env, WriterOptions{"s", {0, 1, 2}, kLeaseNs},
-                                 **client(kWriter).result);
   }
   EXPECT_GT(uncertain, 0);  // some crash did tear a tail, and the claim still succeeded
 }

@@ -9,9 +9,11 @@
 #include <utility>
 #include <vector>
 
+#include "core/client/stream_client.h"
 #include "core/protocol/claim.h"
 #include "core/protocol/member_node.h"
 #include "core/protocol/reader.h"
+#include "core/protocol/request_ids.h"
 #include "core/protocol/writer.h"
 #include "core/wire/codec.h"
 #include "gtest/gtest.h"
@@ -20,55 +22,67 @@
 
 namespace walle::protocol::testing {
 
+// A client process on the one StreamClient every client drives; it records the put replies
+// that no part of it took, when a test plays a writer by hand. By default a successful claim
+// leaves no writer behind (tests of the claim play the writer by hand); keep_writer keeps it.
 class ClientNode final : public Node {
  public:
-  ClientNode(Env& env, int64_t lease_ns) : env(env), lease_ns_(lease_ns) {}
+  ClientNode(Env& env, int64_t lease_ns) : env(env), client(env), lease_ns_(lease_ns) {}
   void start() override {}
   void receive(NodeId from, std::string_view bytes) override {
     absl::StatusOr<ProtocolMessage> m = wire::decode<ProtocolMessage>(bytes);
     if (!m.ok()) return;
-    if (claim != nullptr && claim->on_message(from, *m)) return;
-    if (writer != nullptr && writer->on_message(from, *m)) return;
-    if (reader != nullptr && reader->on_message(from, *m)) return;
-    if (const auto* r = std::get_if<PutReply>(&*m)) put_replies.push_back({from, *r});
+    if (client.on_message(from, *m) != client::Routed::kNobody) return;
+    // Replies to puts sent by hand (their ids are below every range the client hands out),
+    // not late ones to a writer the client dropped.
+    const auto* r = std::get_if<PutReply>(&*m);
+    if (r != nullptr && request_id_range(r->request_id) == 0) put_replies.push_back({from, *r});
   }
-  void check_invariants() const override {
-    if (claim != nullptr) claim->check_invariants();
-    if (writer != nullptr) writer->check_invariants();
-    if (reader != nullptr) reader->check_invariants();
-  }
+  void check_invariants() const override { client.check_invariants(); }
   // Claims stream "s" on members 0, 1, 2; tests mostly take the stream over on purpose.
-  void start_claim(bool preempt = true) {
+  void start_claim(bool preempt = true, bool keep_writer = false) {
     result.reset();
+    client.cancel_claim("s");
     ClaimOptions options{"s", {0, 1, 2}, lease_ns_, 2 * kNanosPerSecond, 5, 1 << 20};
     options.preempt = preempt;
-    claim = std::make_unique<ClaimCoordinator>(
-        env, std::move(options), [this](absl::StatusOr<ClaimResult> r) { result = std::move(r); });
-    claim->start();
+    const absl::Status started = client.claim(
+        std::move(options), WriterOptions{"s", {0, 1, 2}, lease_ns_},
+        [this, keep_writer](absl::StatusOr<client::Claimed> claimed) {
+          if (!claimed.ok()) {
+            result = claimed.status();
+            return;
+          }
+          result = claimed->result;
+          if (!keep_writer) client.drop_writer("s", absl::CancelledError("played by hand"));
+        });
+    EXPECT_TRUE(started.ok()) << started;
   }
+  Writer* writer() const { return client.writer("s"); }
+  const ClaimCoordinator* claim() const { return client.claim_in_progress("s"); }
+  Reader& open_reader() { return *(reader = &client.open_reader(ReaderOptions{"s", {0, 1, 2}})); }
 
   Env& env;
-  std::unique_ptr<ClaimCoordinator> claim;
+  client::StreamClient client;
   std::optional<absl::StatusOr<ClaimResult>> result;
-  std::unique_ptr<Writer> writer;
-  std::unique_ptr<Reader> reader;
+  Reader* reader = nullptr;
   std::vector<std::pair<NodeId, PutReply>> put_replies;
 
  private:
   int64_t lease_ns_;
 };
 
-// Members 0, 1 and 2 serving stream "s" (each other's backfill peers), then `clients` client
+// Members 0, 1 and 2 serving `streams` (each other's backfill peers), then `clients` client
 // nodes (ids 3, 4, ...), all started.
 inline std::unique_ptr<sim::Simulation> make_cluster(uint32_t clients, int64_t lease_ns,
-                                                     ReplicaOptions replica = {}) {
+                                                     ReplicaOptions replica = {},
+                                                     std::vector<std::string> streams = {"s"}) {
   sim::SimConfig config;
   config.node_count = 3 + clients;
   auto created =
-      sim::Simulation::create(config, [lease_ns, replica](Env& env) -> std::unique_ptr<Node> {
+      sim::Simulation::create(config, [lease_ns, replica, streams](Env& env) -> std::unique_ptr<Node> {
         if (env.self >= 3) return std::make_unique<ClientNode>(env, lease_ns);
         return std::make_unique<MemberNode>(
-            env, MemberOptions{{"s"}, storage::testing::small_options(), replica, {0, 1, 2}});
+            env, MemberOptions{streams, storage::testing::small_options(), replica, {0, 1, 2}});
       });
   EXPECT_TRUE(created.ok()) << created.status();
   if (!created.ok()) return nullptr;
@@ -78,19 +92,19 @@ inline std::unique_ptr<sim::Simulation> make_cluster(uint32_t clients, int64_t l
 }
 
 // Claims on `client` and makes it the writer.
-inline void become_writer(sim::Simulation& sim, NodeId client, int64_t lease_ns) {
+inline void become_writer(sim::Simulation& sim, NodeId client) {
   ClientNode& c = *sim.node_as<ClientNode>(client);
-  c.start_claim();
+  c.start_claim(/*preempt=*/true, /*keep_writer=*/true);
   while (!c.result && sim.step()) {
   }
   ASSERT_TRUE(c.result && c.result->ok()) << (c.result ? c.result->status() : absl::OkStatus());
-  c.writer = std::make_unique<Writer>(c.env, WriterOptions{"s", {0, 1, 2}, lease_ns}, **c.result);
+  ASSERT_NE(c.writer(), nullptr);
 }
 
 // Writes `count` entries through `client`'s writer and runs until all are committed; returns
 // their checksums.
 inline std::vector<uint64_t> write_committed(sim::Simulation& sim, NodeId client, int count) {
-  Writer& w = *sim.node_as<ClientNode>(client)->writer;
+  Writer& w = *sim.node_as<ClientNode>(client)->writer();
   std::vector<uint64_t> checksums;
   int committed = 0;
   for (int i = 0; i < count; ++i) {

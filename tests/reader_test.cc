@@ -25,9 +25,8 @@ class ReaderTest : public ::testing::Test {
   void SetUp() override {
     sim_ = testing::make_cluster(2, kLeaseNs);
     ASSERT_NE(sim_, nullptr);
-    testing::become_writer(*sim_, kWriter, kLeaseNs);
-    client(kReader).reader =
-        std::make_unique<Reader>(client(kReader).env, ReaderOptions{"s", {0, 1, 2}});
+    testing::become_writer(*sim_, kWriter);
+    client(kReader).open_reader();
   }
   ClientNode& client(NodeId id) { return *sim_->node_as<ClientNode>(id); }
   Reader& reader() { return *client(kReader).reader; }
@@ -93,7 +92,7 @@ TEST_F(ReaderTest, PresentDataIsServedWithoutALease) {
   // the original's PollStream failed once the writer's lease had expired, even for
   // data the member held. The writer goes away; its lease runs out; reads still work.
   std::vector<uint64_t> checksums = write(4);
-  client(kWriter).writer.reset();
+  client(kWriter).client.drop_writer("s", absl::CancelledError("the writer goes away"));
   sim_->run_for(5 * kLeaseNs);
   start_read(2, kNanosPerSecond);
   absl::StatusOr<std::vector<Entry>> entries = finish_read();

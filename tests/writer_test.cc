@@ -27,14 +27,14 @@ class WriterTest : public ::testing::Test {
   }
   ClientNode& client(NodeId id = kClient) { return *sim_->node_as<ClientNode>(id); }
   storage::StreamStore* store(NodeId m) { return sim_->node_as<MemberNode>(m)->store("s"); }
-  void become_writer(NodeId id = kClient) { testing::become_writer(*sim_, id, kLeaseNs); }
+  void become_writer(NodeId id = kClient) { testing::become_writer(*sim_, id); }
 
   std::unique_ptr<sim::Simulation> sim_;
 };
 
 TEST_F(WriterTest, PipelinedPutsCommitInOrderOnceAMajorityStoredThem) {
   become_writer();
-  Writer& w = *client().writer;
+  Writer& w = *client().writer();
   std::vector<uint64_t> committed;
   for (int i = 0; i < 100; ++i) {
     auto id = w.put("entry " + std::to_string(i), [&committed, &w](absl::Status s) {
@@ -60,7 +60,7 @@ TEST_F(WriterTest, OneMemberDownDoesNotStopCommits) {
   ASSERT_TRUE(sim_->crash(2).ok());
   int ok = 0;
   for (int i = 0; i < 20; ++i) {
-    ASSERT_TRUE(client().writer->put("x", [&ok](absl::Status s) { ok += s.ok(); }).ok());
+    ASSERT_TRUE(client().writer()->put("x", [&ok](absl::Status s) { ok += s.ok(); }).ok());
   }
   sim_->run_for(100 * kNanosPerMilli);
   EXPECT_EQ(ok, 20);
@@ -69,30 +69,30 @@ TEST_F(WriterTest, OneMemberDownDoesNotStopCommits) {
 TEST_F(WriterTest, ANewerClaimClosesTheOldWriterAndEndsItsLease) {
   become_writer();
   sim_->run_for(kLeaseNs / 2);
-  EXPECT_TRUE(client().writer->lease_valid());
+  EXPECT_TRUE(client().writer()->lease_valid());
   become_writer(kClient + 1);
   // The old writer learns it lost exclusivity from its heartbeats or from this put.
   std::optional<absl::Status> result;
   absl::StatusOr<uint64_t> accepted =
-      client().writer->put("late", [&result](absl::Status s) { result = s; });
+      client().writer()->put("late", [&result](absl::Status s) { result = s; });
   if (!accepted.ok()) result = accepted.status();
   sim_->run_for(100 * kNanosPerMilli);
   ASSERT_TRUE(result.has_value());
   EXPECT_EQ(result->code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_TRUE(client().writer->closed());
-  EXPECT_FALSE(client().writer->lease_valid());
+  EXPECT_TRUE(client().writer()->closed());
+  EXPECT_FALSE(client().writer()->lease_valid());
 }
 
 TEST_F(WriterTest, TheLeaseLapsesWithoutAMajority) {
   become_writer();
   sim_->run_for(kLeaseNs / 2);
-  EXPECT_TRUE(client().writer->lease_valid());
+  EXPECT_TRUE(client().writer()->lease_valid());
   sim_->network().isolate(kClient);
   sim_->run_for(kLeaseNs);
-  EXPECT_FALSE(client().writer->lease_valid());
+  EXPECT_FALSE(client().writer()->lease_valid());
   sim_->network().heal_all();
   sim_->run_for(kLeaseNs);
-  EXPECT_TRUE(client().writer->lease_valid());
+  EXPECT_TRUE(client().writer()->lease_valid());
 }
 
 TEST_F(WriterTest, TheCommitPointReachesEveryMemberWithoutFurtherPuts) {
@@ -103,7 +103,7 @@ TEST_F(WriterTest, TheCommitPointReachesEveryMemberWithoutFurtherPuts) {
   int committed = 0;
   for (int i = 0; i < 10; ++i) {
     ASSERT_TRUE(
-        client().writer->put("x", [&committed](absl::Status s) { committed += s.ok(); }).ok());
+        client().writer()->put("x", [&committed](absl::Status s) { committed += s.ok(); }).ok());
   }
   while (committed < 10 && sim_->step()) {
   }
@@ -118,10 +118,10 @@ TEST_F(WriterTest, TheInFlightBudgetIsEnforced) {
   ASSERT_TRUE(sim_->crash(2).ok());  // nothing can commit
   absl::Status last;
   for (int i = 0; i < 200 && last.ok(); ++i) {
-    last = client().writer->put("y", [](absl::Status) {}).status();
+    last = client().writer()->put("y", [](absl::Status) {}).status();
   }
   EXPECT_EQ(last.code(), absl::StatusCode::kResourceExhausted);
-  EXPECT_EQ(client().writer->in_flight(), 128u);
+  EXPECT_EQ(client().writer()->in_flight(), 128u);
 }
 
 }  // namespace

@@ -11,13 +11,13 @@
 
 namespace walle {
 
-// Everything a node's logic may touch of the world. Nothing in core/ reaches the OS any other
-// way; the simulator and the production runtime each provide an implementation.
-struct Env {
+// What a process's logic may touch of the world apart from disk: all a client needs (a client
+// process has no files). Nothing in core/ reaches the OS any other way; the simulator and the
+// production runtime each provide an implementation.
+struct NetworkEnv {
   NodeId self;
   Clock& clock;
   Transport& transport;
-  FileSystem& files;
   Random& random;
   // Fault points (WALLE_BUGGIFY); nullptr in production.
   Buggify* buggify = nullptr;
@@ -25,6 +25,11 @@ struct Env {
   EventLog* events = nullptr;
   // Paths taken, counted for the simulator's coverage table; nullptr: not counted.
   Coverage* coverage = nullptr;
+};
+
+// A server's world: the network's, and its files.
+struct Env : NetworkEnv {
+  FileSystem& files;
 };
 
 }  // namespace walle

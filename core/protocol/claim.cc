@@ -3,18 +3,18 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "core/protocol/request_ids.h"
 #include "core/util/check.h"
 #include "core/wire/codec.h"
 
 namespace walle::protocol {
 
-ClaimCoordinator::ClaimCoordinator(Env& env, ClaimOptions options, Done done)
+ClaimCoordinator::ClaimCoordinator(NetworkEnv& env, ClaimOptions options, Done done)
     : env_(env),
       options_(std::move(options)),
       done_(std::move(done)),
-      // Request ids from the process's randomness: replies to an earlier claim of this process
-      // never match this one's.
-      next_request_id_(env.random.next_u64() >> 1),
+      // Replies to an earlier claim of this process never match this one's ids.
+      next_request_id_(first_request_id(options_.first_request_id, env.random)),
       timer_(env.clock),
       resend_timer_(env.clock) {
   WALLE_CHECK(!options_.members.empty());

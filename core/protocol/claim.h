@@ -46,6 +46,8 @@ struct ClaimOptions {
   // live on some member. Without it the claim fails with kUnavailable instead: claimants that
   // keep preempting each other's claims during the lease wait would never finish (livelock).
   bool preempt = false;
+  // The first request id (core/protocol/request_ids.h); 0: drawn at random.
+  uint64_t first_request_id = 0;
 };
 
 struct ClaimResult {
@@ -58,7 +60,7 @@ class ClaimCoordinator {
  public:
   using Done = absl::AnyInvocable<void(absl::StatusOr<ClaimResult>)>;
 
-  ClaimCoordinator(Env& env, ClaimOptions options, Done done);
+  ClaimCoordinator(NetworkEnv& env, ClaimOptions options, Done done);
   ClaimCoordinator(const ClaimCoordinator&) = delete;
   ClaimCoordinator& operator=(const ClaimCoordinator&) = delete;
 
@@ -108,7 +110,7 @@ class ClaimCoordinator {
   void on_read(NodeId from, Phase phase, uint64_t request_id, const ReadReply& reply);
   void on_put(NodeId from, Phase phase, const PutReply& reply);
 
-  Env& env_;
+  NetworkEnv& env_;
   ClaimOptions options_;
   Done done_;
   Phase phase_ = Phase::kInfo;

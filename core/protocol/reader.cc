@@ -3,16 +3,17 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "core/protocol/request_ids.h"
 #include "core/util/check.h"
 #include "core/wire/codec.h"
 
 namespace walle::protocol {
 
-Reader::Reader(Env& env, ReaderOptions options)
+Reader::Reader(NetworkEnv& env, ReaderOptions options)
     : env_(env),
       options_(std::move(options)),
       next_member_(options_.members.empty() ? 0 : env.random.uniform(options_.members.size())),
-      next_request_id_(env.random.next_u64() >> 1),
+      next_request_id_(first_request_id(options_.first_request_id, env.random)),
       timer_(env.clock) {
   WALLE_CHECK(!options_.members.empty());
 }

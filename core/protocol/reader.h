@@ -27,13 +27,15 @@ struct ReaderOptions {
   std::vector<NodeId> members;
   uint64_t max_bytes = 1 << 20;                       // per read
   int64_t request_timeout_ns = 500 * kNanosPerMilli;  // beyond any wait asked for
+  // The first request id (core/protocol/request_ids.h); 0: drawn at random.
+  uint64_t first_request_id = 0;
 };
 
 class Reader {
  public:
   using Done = absl::AnyInvocable<void(absl::StatusOr<std::vector<Entry>>)>;
 
-  Reader(Env& env, ReaderOptions options);
+  Reader(NetworkEnv& env, ReaderOptions options);
   Reader(const Reader&) = delete;
   Reader& operator=(const Reader&) = delete;
 
@@ -63,7 +65,7 @@ class Reader {
   void next_member(absl::Status why);
   void finish(absl::StatusOr<std::vector<Entry>> result);
 
-  Env& env_;
+  NetworkEnv& env_;
   ReaderOptions options_;
   size_t next_member_ = 0;  // rotates: a member that failed is asked last next time
   uint64_t next_request_id_;

@@ -4,12 +4,13 @@
 
 #include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
+#include "core/protocol/request_ids.h"
 #include "core/util/check.h"
 #include "core/wire/codec.h"
 
 namespace walle::protocol {
 
-Writer::Writer(Env& env, WriterOptions options, const ClaimResult& claimed)
+Writer::Writer(NetworkEnv& env, WriterOptions options, const ClaimResult& claimed)
     : env_(env),
       options_(std::move(options)),
       writer_(claimed.writer),
@@ -20,7 +21,7 @@ Writer::Writer(Env& env, WriterOptions options, const ClaimResult& claimed)
       // No lease until a majority acknowledged a request of ours.
       lease_start_ns_(env.clock.now_ns() - options_.lease_ns),
       announced_commit_(claimed.tail_id),
-      next_request_id_(env.random.next_u64() >> 1),
+      next_request_id_(first_request_id(options_.first_request_id, env.random)),
       heartbeat_timer_(env.clock) {
   WALLE_CHECK(!options_.members.empty());
   for (NodeId m : options_.members) members_.try_emplace(m, env.clock);

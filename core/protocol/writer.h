@@ -44,13 +44,15 @@ struct WriterOptions {
   // Planted bug: the lease counts from when a heartbeat's reply arrived, not from when it was
   // sent, so a delayed reply stretches it past the members' (the lease-interval checker's).
   bool bug_lease_from_reply = false;
+  // The first request id (core/protocol/request_ids.h); 0: drawn at random.
+  uint64_t first_request_id = 0;
 };
 
 class Writer {
  public:
   using PutDone = absl::AnyInvocable<void(absl::Status)>;
 
-  Writer(Env& env, WriterOptions options, const ClaimResult& claimed);
+  Writer(NetworkEnv& env, WriterOptions options, const ClaimResult& claimed);
   Writer(const Writer&) = delete;
   Writer& operator=(const Writer&) = delete;
 
@@ -60,6 +62,9 @@ class Writer {
 
   // Takes a reply meant for this writer; returns false if it is not one.
   bool on_message(NodeId from, const ProtocolMessage& message);
+
+  // Closes the writer: every pending put fails with `why` (not OK), nothing more is sent.
+  void close(absl::Status why);
 
   bool lease_valid() const;
   bool closed() const { return !close_reason_.ok(); }
@@ -105,10 +110,9 @@ class Writer {
   void schedule_resend(NodeId member);
   void resend(NodeId member);
   void send_unacknowledged(NodeId member);
-  void close(absl::Status why);
   void heartbeat_tick();
 
-  Env& env_;
+  NetworkEnv& env_;
   WriterOptions options_;
   WriterId writer_;
   uint64_t tail_id_;

@@ -22,11 +22,14 @@ ProtocolClient::ProtocolClient(Env& env, const ClientConfig& config, Checker& ch
       config_(config),
       checker_(checker),
       registry_(registry),
-      reader_(env, protocol::ReaderOptions{kStream, config.members}) {
+      client_(env),
+      reader_(client_.open_reader(protocol::ReaderOptions{kStream, config.members})) {
   registry_[env_.self] = this;
 }
 
 ProtocolClient::~ProtocolClient() { registry_[env_.self] = nullptr; }
+
+const protocol::Writer* ProtocolClient::writer() const { return client_.writer(kStream); }
 
 void ProtocolClient::start() {
   schedule_tick(env_.random.uniform_between(0, 20) * kNanosPerMilli);
@@ -35,20 +38,26 @@ void ProtocolClient::start() {
 void ProtocolClient::receive(NodeId from, std::string_view bytes) {
   absl::StatusOr<ProtocolMessage> m = wire::decode<ProtocolMessage>(bytes);
   if (!m.ok()) return;
-  if (claim_ != nullptr && claim_->on_message(from, *m)) {
+  // The claim's writer id, before its last reply may complete (and retire) it.
+  const protocol::ClaimCoordinator* claim = client_.claim_in_progress(kStream);
+  const std::optional<WriterId> claiming =
+      claim != nullptr ? std::optional<WriterId>(claim->writer()) : std::nullopt;
+  const client::Routed routed = client_.on_message(from, *m);
+  if (routed == client::Routed::kClaim) {
     // An OK to this claim's NewWriter: the member promised its writer (durably).
     const auto* accepted = std::get_if<protocol::NewWriterReply>(&*m);
-    if (accepted != nullptr && accepted->status.to_status().ok()) {
-      checker_.on_promise(from, claim_->writer());
+    if (accepted != nullptr && accepted->status.to_status().ok() && claiming) {
+      checker_.on_promise(from, *claiming);
     }
     return;
   }
-  if (reader_.on_message(from, *m)) return;
-  if (writer_ == nullptr || !writer_->on_message(from, *m)) return;
+  if (routed != client::Routed::kWriter) return;
+  const Writer* writer = client_.writer(kStream);
   const auto* reply = std::get_if<protocol::PutReply>(&*m);
-  if (reply != nullptr && reply->entry_id > 0 && reply->status.to_status().ok()) {
+  if (writer != nullptr && reply != nullptr && reply->entry_id > 0 &&
+      reply->status.to_status().ok()) {
     // A put's OK follows a sync, which covers the writer change (a heartbeat's does not).
-    checker_.on_promise(from, writer_->id());
+    checker_.on_promise(from, writer->id());
     auto it = checksums_.find(reply->entry_id);
     if (it != checksums_.end()) checker_.on_member_ack(from, it->first, it->second);
   }
@@ -56,7 +65,9 @@ void ProtocolClient::receive(NodeId from, std::string_view bytes) {
 }
 
 void ProtocolClient::claim_now(bool preempt) {
-  if (stopped_ || claim_ != nullptr || written_ >= config_.entries) return;
+  if (stopped_ || client_.claim_in_progress(kStream) != nullptr || written_ >= config_.entries) {
+    return;
+  }
   start_claim(preempt);
 }
 
@@ -68,20 +79,21 @@ void ProtocolClient::tick() {
   schedule_tick(25 * kNanosPerMilli);
   if (stopped_) return;
   const int64_t now = env_.clock.now_ns();
-  if (writer_ != nullptr && writer_->closed()) {
+  const Writer* writer = client_.writer(kStream);
+  if (writer != nullptr && writer->closed()) {
     // Lost to a newer writer: let it work a while before competing again, or two clients
     // would take the stream from each other forever (the original's WaitAndClaim).
-    writer_.reset();
+    client_.drop_writer(kStream, writer->close_reason());
     back_off(now);
-  }
-  if (writer_ != nullptr && written_ >= config_.entries && writer_->idle()) {
+  } else if (writer != nullptr && written_ >= config_.entries && writer->idle()) {
     // Done: release the stream (heartbeats stop, the lease runs out) for the others.
-    writer_.reset();
+    client_.drop_writer(kStream, absl::CancelledError("every entry is written"));
   }
   if (reads() && !reader_.busy()) read_next();
-  const bool writing = writer_ != nullptr;
+  const bool writing = client_.writer(kStream) != nullptr;
   // Only a client with work left claims.
-  if (claim_ == nullptr && written_ < config_.entries && now >= next_claim_ns_ &&
+  if (client_.claim_in_progress(kStream) == nullptr && written_ < config_.entries &&
+      now >= next_claim_ns_ &&
       (!writing || env_.random.chance(config_.compete_per_tick))) {
     // Competing with a live writer is a deliberate takeover; otherwise wait for leases.
     start_claim(/*preempt=*/writing);
@@ -116,31 +128,29 @@ void ProtocolClient::start_claim(bool preempt) {
   ClaimOptions options{kStream,         config_.members, config_.lease_ns, kNanosPerSecond, 5,
                        config_.claim_chunk_bytes};
   options.preempt = preempt;
-  claim_ = std::make_unique<ClaimCoordinator>(
-      env_, std::move(options), [this](absl::StatusOr<ClaimResult> result) {
-        // Destroying the coordinator inside its own callback is unsafe: defer it.
-        env_.clock.start_timer(0, [this] { claim_.reset(); });
-        if (!result.ok()) {
+  WriterOptions writer{kStream, config_.members, config_.lease_ns};
+  writer.max_in_flight_entries = config_.max_in_flight_entries;
+  writer.bug_commit_without_majority = config_.bug_commit_without_majority;
+  writer.bug_lease_from_reply = config_.bug_lease_from_reply;
+  const absl::Status started = client_.claim(
+      std::move(options), std::move(writer), [this](absl::StatusOr<client::Claimed> claimed) {
+        if (!claimed.ok()) {
           back_off(env_.clock.now_ns());
           return;
         }
-        checker_.on_claimed(*result);
+        checker_.on_claimed(claimed->result);
         checksums_.clear();
-        WriterOptions options{kStream, config_.members, config_.lease_ns};
-        options.max_in_flight_entries = config_.max_in_flight_entries;
-        options.bug_commit_without_majority = config_.bug_commit_without_majority;
-        options.bug_lease_from_reply = config_.bug_lease_from_reply;
-        writer_ = std::make_unique<Writer>(env_, options, *result);
         if (config_.writer_started != nullptr && *config_.writer_started) {
           (*config_.writer_started)(env_.self);
         }
         pump();
       });
-  claim_->start();
+  WALLE_CHECK(started.ok());  // callers start a claim only when none is in progress
 }
 
 void ProtocolClient::pump() {
-  if (writer_ == nullptr || writer_->closed()) return;
+  Writer* w = client_.writer(kStream);
+  if (w == nullptr || w->closed()) return;
   while (written_ < config_.entries) {
     // Eight random letters, then one letter repeated: entries differ, sizes vary, and
     // making the data no longer costs a fifth of the sweep's time (random bytes did).
@@ -150,7 +160,6 @@ void ProtocolClient::pump() {
     for (size_t i = 0; i < std::min<size_t>(8, data.size()); ++i, bits >>= 8) {
       data[i] = static_cast<char>('a' + (bits & 0xff) % 26);
     }
-    Writer* w = writer_.get();
     absl::StatusOr<uint64_t> id = w->put(std::move(data), [this, w](absl::Status s) {
       if (!s.ok()) {
         --written_;  // lost with its writer: the next writer writes it again
@@ -168,9 +177,7 @@ void ProtocolClient::pump() {
 }
 
 void ProtocolClient::check_invariants() const {
-  if (claim_ != nullptr) claim_->check_invariants();
-  if (writer_ != nullptr) writer_->check_invariants();
-  reader_.check_invariants();
+  client_.check_invariants();
   // The tail read so far: entries are delivered in id order, each once.
   WALLE_CHECK(read_from_ >= 1);
   WALLE_CHECK(written_ <= config_.entries);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/container/btree_map.h"
+#include "core/client/stream_client.h"
 #include "core/env/env.h"
 #include "core/env/node.h"
 #include "core/protocol/claim.h"
@@ -46,7 +47,7 @@ class ProtocolClient final : public Node {
   // The claim's, the writer's and the reader's.
   void check_invariants() const override;
 
-  const protocol::Writer* writer() const { return writer_.get(); }
+  const protocol::Writer* writer() const;
   bool reads() const { return env_.self == config_.reader; }
   uint64_t read_through() const { return read_from_ - 1; }
   uint64_t written() const { return written_; }
@@ -67,10 +68,9 @@ class ProtocolClient final : public Node {
   ClientConfig config_;
   Checker& checker_;
   std::vector<ProtocolClient*>& registry_;
-  std::unique_ptr<protocol::ClaimCoordinator> claim_;
-  std::unique_ptr<protocol::Writer> writer_;
+  client::StreamClient client_;
   absl::btree_map<uint64_t, uint64_t> checksums_;  // of the current writer's entries, by id
-  protocol::Reader reader_;
+  protocol::Reader& reader_;
   uint64_t read_from_ = 1;
   uint64_t read_checksum_ = 0;  // of entry read_from_ - 1 (entry 0's is 0)
   uint64_t written_ = 0;

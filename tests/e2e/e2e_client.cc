@@ -1,6 +1,6 @@
 // walle-e2e-client: a writer or a tailing reader in its own process, for the end-to-end
-// suite (tests/e2e/run.sh). The core ClaimCoordinator, Writer and Reader run on the runtime's
-// event loop and TCP transport, as a client library will wrap them.
+// suite (tests/e2e/run.sh). The core StreamClient runs on the runtime's event loop and TCP
+// transport.
 //
 //   write: claims the stream (preempting a live writer), puts --entries entries and appends
 //          "id checksum data" of each acknowledged one to --acked as its acknowledgement
@@ -19,14 +19,9 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
+#include "core/client/stream_client.h"
 #include "core/link/handshake.h"
-#include "core/protocol/claim.h"
-#include "core/protocol/messages.h"
-#include "core/protocol/reader.h"
-#include "core/protocol/writer.h"
 #include "core/storage/entry.h"
-#include "core/wire/codec.h"
-#include "disk/blocking_completion_queue.h"
 #include "net/tcp_transport.h"
 #include "runtime/cluster_file.h"
 #include "runtime/data_dir.h"
@@ -35,21 +30,6 @@
 
 namespace walle::e2e {
 namespace {
-
-// A file system for a process that never touches disk.
-class NoFiles final : public FileSystem {
- public:
-  absl::StatusOr<std::unique_ptr<File>> open(std::string_view, OpenMode) override {
-    return absl::UnimplementedError("the e2e client has no files");
-  }
-  std::vector<std::string> list() const override { return {}; }
-  bool exists(std::string_view) const override { return false; }
-  void rename(std::string_view, std::string_view, IoDone done) override {
-    done(absl::UnimplementedError("no files"));
-  }
-  void remove(std::string_view, IoDone done) override { done(absl::UnimplementedError("no files")); }
-  void sync_dir(IoDone done) override { done(absl::UnimplementedError("no files")); }
-};
 
 struct Config {
   std::string mode;
@@ -65,9 +45,9 @@ struct Config {
 
 class Client final : public Node {
  public:
-  Client(Env& env, Config config, runtime::EventLoop& loop)
-      : env_(env), config_(std::move(config)), loop_(loop),
-        reader_(env, protocol::ReaderOptions{config_.stream, config_.members}) {}
+  Client(NetworkEnv& env, Config config, runtime::EventLoop& loop)
+      : env_(env), config_(std::move(config)), loop_(loop), client_(env),
+        reader_(client_.open_reader(protocol::ReaderOptions{config_.stream, config_.members})) {}
 
   int exit_code() const { return exit_code_; }
 
@@ -83,11 +63,7 @@ class Client final : public Node {
   }
 
   void receive(NodeId from, std::string_view bytes) override {
-    absl::StatusOr<protocol::ProtocolMessage> m = wire::decode<protocol::ProtocolMessage>(bytes);
-    if (!m.ok()) return;
-    if (claim_ != nullptr && claim_->on_message(from, *m)) return;
-    if (reader_.on_message(from, *m)) return;
-    if (writer_ != nullptr && writer_->on_message(from, *m)) pump();
+    if (client_.receive(from, bytes) == client::Routed::kWriter) pump();
   }
 
  private:
@@ -101,35 +77,31 @@ class Client final : public Node {
   void claim() {
     protocol::ClaimOptions options{config_.stream, config_.members, config_.lease_ns};
     options.preempt = true;
-    claim_ = std::make_unique<protocol::ClaimCoordinator>(
-        env_, std::move(options), [this](absl::StatusOr<protocol::ClaimResult> result) {
-          env_.clock.start_timer(0, [this] { claim_.reset(); });
-          if (!result.ok()) {
+    protocol::WriterOptions writer{config_.stream, config_.members, config_.lease_ns};
+    (void)client_.claim(
+        std::move(options), std::move(writer), [this](absl::StatusOr<client::Claimed> claimed) {
+          if (!claimed.ok()) {
             std::fprintf(stderr, "walle-e2e-client: claim failed (%s); again\n",
-                         result.status().ToString().c_str());
+                         claimed.status().ToString().c_str());
             env_.clock.start_timer(200 * kNanosPerMilli, [this] { claim(); });
             return;
           }
+          const protocol::ClaimResult& result = claimed->result;
           std::fprintf(stderr, "walle-e2e-client: writer %llu.%llu continues after entry %llu\n",
-                       static_cast<unsigned long long>(result->writer.ts),
-                       static_cast<unsigned long long>(result->writer.id),
-                       static_cast<unsigned long long>(result->tail_id));
-          protocol::WriterOptions options{config_.stream, config_.members, config_.lease_ns};
-          writer_ = std::make_unique<protocol::Writer>(env_, options, *result);
+                       static_cast<unsigned long long>(result.writer.ts),
+                       static_cast<unsigned long long>(result.writer.id),
+                       static_cast<unsigned long long>(result.tail_id));
           pump();
         });
-    claim_->start();
   }
 
   void pump() {
-    if (writer_ == nullptr) return;
-    if (writer_->closed()) {
-      return finish(3, absl::StrCat("fenced: ", writer_->close_reason().ToString()));
-    }
+    protocol::Writer* w = client_.writer(config_.stream);
+    if (w == nullptr) return;
+    if (w->closed()) return finish(3, absl::StrCat("fenced: ", w->close_reason().ToString()));
     while (sent_ < config_.entries && (config_.per_second == 0 || sent_ < allowed_)) {
       std::string data = absl::StrCat("e2e ", env_.self, " #", sent_, " ");
       data.resize(std::max(data.size(), config_.entry_bytes), static_cast<char>('a' + sent_ % 26));
-      protocol::Writer* w = writer_.get();
       const std::string copy = data;
       absl::StatusOr<uint64_t> id = w->put(std::move(data), [this, w, copy](absl::Status s) {
         if (!s.ok()) return;  // the writer closed: pump() reports it
@@ -199,12 +171,11 @@ class Client final : public Node {
     if (!started.ok()) env_.clock.start_timer(10 * kNanosPerMilli, [this] { read_next(); });
   }
 
-  Env& env_;
+  NetworkEnv& env_;
   Config config_;
   runtime::EventLoop& loop_;
-  protocol::Reader reader_;
-  std::unique_ptr<protocol::ClaimCoordinator> claim_;
-  std::unique_ptr<protocol::Writer> writer_;
+  client::StreamClient client_;
+  protocol::Reader& reader_;
   std::ofstream acked_;
   uint64_t sent_ = 0;
   uint64_t allowed_ = 0;
@@ -268,8 +239,7 @@ int run(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", transport.status().ToString().c_str());
     return 1;
   }
-  NoFiles files;
-  Env env{tcp.self, **loop, **transport, files, random};
+  NetworkEnv env{tcp.self, **loop, **transport, random};
   Client client(env, config, **loop);
   (*transport)->set_node(&client);
   (*transport)->start();
