@@ -32,14 +32,18 @@ bool Writer::lease_valid() const {
   return !closed() && env_.clock.now_ns() < lease_start_ns_ + options_.lease_ns * 3 / 4;
 }
 
+bool Writer::has_room_for(size_t bytes) const {
+  return in_flight_.size() < options_.max_in_flight_entries &&
+         in_flight_bytes_ + bytes <= options_.max_in_flight_bytes;
+}
+
 absl::StatusOr<uint64_t> Writer::put(std::string data, PutDone done) {
   if (closed()) return close_reason_;
   if (data.size() > kMaxEntryDataBytes) {
     return absl::InvalidArgumentError(
         absl::StrCat("entry of ", data.size(), " bytes exceeds ", kMaxEntryDataBytes));
   }
-  if (in_flight_.size() >= options_.max_in_flight_entries ||
-      in_flight_bytes_ + data.size() > options_.max_in_flight_bytes) {
+  if (!has_room_for(data.size())) {
     return absl::ResourceExhaustedError(absl::StrCat(
         in_flight_.size(), " entries (", in_flight_bytes_, " bytes) are in flight; wait for one"));
   }

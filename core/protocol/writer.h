@@ -60,6 +60,10 @@ class Writer {
   // after some put completes), kFailedPrecondition once closed, kInvalidArgument if too big.
   absl::StatusOr<uint64_t> put(std::string data, PutDone done);
 
+  // Whether an entry of `bytes` fits in the in-flight budget now (put() would not refuse it
+  // with kResourceExhausted).
+  bool has_room_for(size_t bytes) const;
+
   // Takes a reply meant for this writer; returns false if it is not one.
   bool on_message(NodeId from, const ProtocolMessage& message);
 

@@ -11,78 +11,13 @@ USAGE="usage: run.sh WALLE WALLE_E2E_CLIENT WALLE_E2E_NEVER_READER"
 WALLE=${1:?$USAGE}
 CLIENT=${2:?$USAGE}
 NEVER_READER=${3:?$USAGE}
-WORK=$(mktemp -d /tmp/walle-e2e.XXXXXX)
 STREAM=orders
 LEASE_MS=1000
-declare -A SERVER_PID
-CLIENT_PIDS=()
-START=$(date +%s)
-# Under AddressSanitizer freed memory waits in a 256 MiB quarantine, which the RSS bound below
-# would count as growth; a 16 MiB quarantine still catches use-after-free on the hot paths.
-# Ignored by builds without ASan. Options already set by the caller win.
-export ASAN_OPTIONS="quarantine_size_mb=16${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
+LOG_TAG=e2e
+source "$(dirname "$0")/../lib/local_cluster.sh"
 
-log() { echo "[e2e $(( $(date +%s) - START ))s] $*"; }
-fail() {
-  log "FAIL: $*"
-  for i in 0 1 2; do [ -f "$WORK/log$i" ] && { echo "--- server $i log (last 20 lines)"; tail -20 "$WORK/log$i"; }; done
-  exit 1
-}
-
-cleanup() {
-  local pids=("${CLIENT_PIDS[@]}" "${SERVER_PID[@]}")
-  for pid in "${pids[@]}"; do kill -CONT "$pid" 2>/dev/null || true; kill -9 "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  if [ -n "${E2E_KEEP:-}" ]; then echo "kept $WORK"; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
-
-# wait_for WHAT SECONDS COMMAND...: polls COMMAND every 50 ms until it succeeds.
-wait_for() {
-  local what=$1 seconds=$2
-  shift 2
-  local deadline=$(( $(date +%s%N) + seconds * 1000000000 ))
-  until "$@"; do
-    [ "$(date +%s%N)" -lt "$deadline" ] || fail "timed out after ${seconds}s waiting for: $what"
-    sleep 0.05
-  done
-}
-
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-port_free() { ! port_open "$1"; }
-
-# Six free ports in a random range, so parallel runs do not collide: the servers', then their
-# metrics endpoints'.
-BASE=$(( 20000 + RANDOM % 20000 ))
-for p in $(seq "$BASE" $((BASE + 5))); do port_free "$p" || fail "port $p is taken; run again"; done
-PORT=($BASE $((BASE + 1)) $((BASE + 2)))
-METRICS_PORT=($((BASE + 3)) $((BASE + 4)) $((BASE + 5)))
-cat > "$WORK/cluster" <<EOF
-cluster e2e
-server 0 127.0.0.1:${PORT[0]}
-server 1 127.0.0.1:${PORT[1]}
-server 2 127.0.0.1:${PORT[2]}
-stream $STREAM
-EOF
-head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$WORK/secret"
-chmod 600 "$WORK/secret"
-
-start_server() {
-  local i=$1
-  "$WALLE" --data-dir "$WORK/d$i" --node-id "$i" --cluster-file "$WORK/cluster" \
-    --secret-file "$WORK/secret" --segment-bytes 4194304 --max-buffered-bytes 8388608 \
-    --metrics-listen "127.0.0.1:${METRICS_PORT[$i]}" --log-level info 2>> "$WORK/log$i" &
-  SERVER_PID[$i]=$!
-  wait_for "server $i listening" 10 port_open "${PORT[$i]}"
-}
-
-stop_server() {  # stop_server I SIGNAL: sets STOP_STATUS to the server's exit status
-  local i=$1 sig=$2
-  kill "-$sig" "${SERVER_PID[$i]}"
-  STOP_STATUS=0
-  wait "${SERVER_PID[$i]}" || STOP_STATUS=$?
-  unset "SERVER_PID[$i]"
-}
+SERVER_FLAGS=(--segment-bytes 4194304 --max-buffered-bytes 8388608)  # the bounds tested here
+make_cluster "$STREAM"
 
 writer() {  # writer NAME ENTRIES: a writer process in the background, 1,000 entries a second
   "$CLIENT" write --cluster-file "$WORK/cluster" --secret-file "$WORK/secret" --stream "$STREAM" \
