@@ -30,8 +30,10 @@ int main(int argc, char** argv) {
   const std::string stream = argv[3];
   const int entries = argc > 4 ? std::stoi(argv[4]) : 1000;
 
-  absl::StatusOr<std::unique_ptr<walle::Client>> client =
-      walle::Client::connect({.cluster_file = argv[1], .secret_file = argv[2]});
+  walle::ClientOptions options;
+  options.cluster_file = argv[1];
+  options.secret_file = argv[2];
+  absl::StatusOr<std::unique_ptr<walle::Client>> client = walle::Client::connect(options);
   if (!client.ok()) return fail("connect", client.status());
 
   // Become the stream's writer, waiting out another writer's lease if there is one.

@@ -109,6 +109,25 @@ void StreamClient::close_reader(Reader& reader) {
   readers_.erase(it);
 }
 
+void StreamClient::probe_status(std::string stream, std::vector<NodeId> members,
+                                int64_t timeout_ns, StatusProbe::Done done) {
+  const uint64_t range = take_range();
+  auto probe = std::make_unique<StatusProbe>(
+      env_, std::move(stream), std::move(members), range << protocol::kRequestIdRangeBits,
+      timeout_ns, [this, range, done = std::move(done)](StreamReport report) mutable {
+        StatusProbe::Done finish = std::move(done);  // it lives in the probe, which goes now
+        parts_.erase(range);
+        auto it = probes_.find(range);
+        retire(std::move(it->second));
+        probes_.erase(it);
+        finish(std::move(report));
+      });
+  StatusProbe& p = *probe;
+  parts_[range] = Part{Routed::kStatus, nullptr, nullptr, nullptr, &p};
+  probes_[range] = std::move(probe);
+  p.start();
+}
+
 void StreamClient::retire_claim(Stream& s) {
   parts_.erase(s.claim_range);
   retire(std::move(s.claim));
@@ -124,11 +143,13 @@ void StreamClient::retire(std::unique_ptr<T> part) {
   if constexpr (std::is_same_v<T, ClaimCoordinator>) retired_claims_.push_back(std::move(part));
   if constexpr (std::is_same_v<T, Writer>) retired_writers_.push_back(std::move(part));
   if constexpr (std::is_same_v<T, Reader>) retired_readers_.push_back(std::move(part));
+  if constexpr (std::is_same_v<T, StatusProbe>) retired_probes_.push_back(std::move(part));
   if (reap_timer_.pending()) return;
   reap_timer_.start(0, [this] {
     retired_claims_.clear();
     retired_writers_.clear();
     retired_readers_.clear();
+    retired_probes_.clear();
   });
 }
 
@@ -148,13 +169,14 @@ Routed StreamClient::on_message(NodeId from, const ProtocolMessage& message) {
     case Routed::kClaim: taken = part.claim->on_message(from, message); break;
     case Routed::kWriter: taken = part.writer->on_message(from, message); break;
     case Routed::kReader: taken = part.reader->on_message(from, message); break;
+    case Routed::kStatus: taken = part.probe->on_message(from, message); break;
     case Routed::kNobody: break;
   }
   return taken ? part.kind : Routed::kNobody;
 }
 
 void StreamClient::check_invariants() const {
-  size_t live = readers_.size();
+  size_t live = readers_.size() + probes_.size();
   for (const auto& [name, s] : streams_) {
     if (s.claim != nullptr) {
       ++live;
@@ -171,6 +193,7 @@ void StreamClient::check_invariants() const {
     WALLE_CHECK(parts_.at(owned.second).reader == reader);
     reader->check_invariants();
   }
+  for (const auto& [range, probe] : probes_) WALLE_CHECK(parts_.at(range).probe == probe.get());
   // Every routed range belongs to a live part, each to one, and none was handed out twice.
   WALLE_CHECK(parts_.size() == live);
   for (const auto& [range, part] : parts_) WALLE_CHECK(range > 0 && range < next_range_);

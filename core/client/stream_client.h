@@ -26,6 +26,7 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "core/env/env.h"
+#include "core/client/status_probe.h"
 #include "core/env/timer.h"
 #include "core/protocol/claim.h"
 #include "core/protocol/messages.h"
@@ -35,7 +36,7 @@
 namespace walle::client {
 
 // Which part a message went to.
-enum class Routed { kNobody, kClaim, kWriter, kReader };
+enum class Routed { kNobody, kClaim, kWriter, kReader, kStatus };
 
 struct Claimed {
   protocol::Writer* writer;  // owned by the StreamClient; valid until dropped or replaced
@@ -72,6 +73,11 @@ class StreamClient {
   // Drops `reader`; the callback of a read in progress never runs.
   void close_reader(protocol::Reader& reader);
 
+  // Asks every member what it knows of `stream` (StatusProbe); `done` runs once, at the latest
+  // after `timeout_ns`.
+  void probe_status(std::string stream, std::vector<NodeId> members, int64_t timeout_ns,
+                    StatusProbe::Done done);
+
   // A member's message, as received: decoded (malformed bytes reach nobody) and routed.
   Routed receive(NodeId from, std::string_view bytes);
   Routed on_message(NodeId from, const protocol::ProtocolMessage& message);
@@ -87,6 +93,7 @@ class StreamClient {
     protocol::ClaimCoordinator* claim = nullptr;
     protocol::Writer* writer = nullptr;
     protocol::Reader* reader = nullptr;
+    StatusProbe* probe = nullptr;
   };
   struct Stream {
     std::unique_ptr<protocol::ClaimCoordinator> claim;
@@ -113,6 +120,8 @@ class StreamClient {
   std::vector<std::unique_ptr<protocol::ClaimCoordinator>> retired_claims_;
   std::vector<std::unique_ptr<protocol::Writer>> retired_writers_;
   std::vector<std::unique_ptr<protocol::Reader>> retired_readers_;
+  absl::flat_hash_map<uint64_t, std::unique_ptr<StatusProbe>> probes_;  // by range
+  std::vector<std::unique_ptr<StatusProbe>> retired_probes_;
   Timer reap_timer_;
 };
 

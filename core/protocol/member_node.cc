@@ -128,8 +128,12 @@ void MemberNode::receive(NodeId from, std::string_view bytes) {
       std::visit([](const auto& m) -> const std::string& { return m.stream; }, *message);
   StreamReplica* r = replica(stream);
   if (r == nullptr) {
+    const bool hosted = hosted_.contains(stream);
     refuse(from, *message,
-           absl::NotFoundError(absl::StrCat("stream '", stream, "' is not served here")));
+           absl::NotFoundError(hosted ? absl::StrCat("stream '", stream,
+                                                     "' is not open here yet (its recovery runs, "
+                                                     "or its store failed to open: see the log)")
+                                      : absl::StrCat("stream '", stream, "' is not served here")));
     return;
   }
   std::visit(

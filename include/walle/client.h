@@ -2,8 +2,10 @@
 
 // The WALLE client library (docs/client.md).
 //
-//   absl::StatusOr<std::unique_ptr<walle::Client>> client =
-//       walle::Client::connect({.cluster_file = "cluster", .secret_file = "secret"});
+//   walle::ClientOptions options;
+//   options.cluster_file = "cluster";  // the servers' cluster file
+//   options.secret_file = "secret";
+//   absl::StatusOr<std::unique_ptr<walle::Client>> client = walle::Client::connect(options);
 //   absl::StatusOr<std::unique_ptr<walle::Writer>> writer = (*client)->claim("orders");
 //   std::future<absl::StatusOr<uint64_t>> id = (*writer)->put("first entry");
 //   // id.get(): the entry's id once a majority stored it durably (it is committed).
@@ -74,6 +76,26 @@ struct CommittedEntry {
   std::string data;
 };
 
+// What one server says of a stream (Client::status()).
+struct MemberStatus {
+  uint32_t server = 0;
+  absl::Status status;  // OK if it answered; kDeadlineExceeded if it did not in time
+  std::string writer;   // the newest writer it accepted, "epoch.id" (id in hex); empty: none
+  std::chrono::milliseconds lease_left{0};  // negative: expired that long ago
+  uint64_t committed_id = 0;
+  uint64_t tail_id = 0;  // its last entry, committed or not
+  std::string damage;    // what its recovery may have lost: "none", "uncertain (torn or rot)"
+                         // or "rot"
+};
+
+struct StreamStatus {
+  std::string stream;
+  std::string writer;  // the newest writer any server knows
+  std::chrono::milliseconds lease_left{0};
+  uint64_t committed_id = 0;  // the largest commit point any server knows
+  std::vector<MemberStatus> members;  // in server-id order
+};
+
 // The exclusive writer of one stream, from Client::claim().
 class Writer {
  public:
@@ -98,7 +120,8 @@ class Writer {
   const std::string& stream() const;
 
   // Waits until every put has resolved, then lets the stream go (heartbeats stop, the lease
-  // runs out). OK if nothing failed.
+  // runs out). OK if nothing failed and no newer writer fenced this one; else the first
+  // failure (kFailedPrecondition for a fence).
   absl::Status close();
 
  private:
@@ -165,6 +188,10 @@ class Client {
       const std::string& stream, uint64_t from,
       std::function<void(const std::vector<CommittedEntry>&)> on_entries,
       std::function<void(const absl::Status&)> on_error = {});
+
+  // What every server says of the stream, within `timeout`; kUnavailable if none answered.
+  absl::StatusOr<StreamStatus> status(const std::string& stream,
+                                      std::chrono::milliseconds timeout = std::chrono::seconds(2));
 
   // The streams of the cluster file.
   const std::vector<std::string>& streams() const;

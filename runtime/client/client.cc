@@ -91,6 +91,15 @@ absl::StatusOr<std::unique_ptr<Subscription>> Client::tail(
   return std::unique_ptr<Subscription>(new Subscription(core_.get(), std::move(state)));
 }
 
+absl::StatusOr<StreamStatus> Client::status(const std::string& stream,
+                                            std::chrono::milliseconds timeout) {
+  if (absl::Status known = core_->check_stream(stream); !known.ok()) return known;
+  ClientCore& core = *core_;
+  return await<absl::StatusOr<StreamStatus>>(core, [&core, stream, t = nanos(timeout)](auto done) {
+    core.status(stream, t, std::move(done));
+  });
+}
+
 // --- Writer
 
 Writer::Writer(ClientCore* core, std::shared_ptr<WriterState> state)

@@ -5,6 +5,7 @@
 #include <variant>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "core/link/handshake.h"
 #include "core/storage/entry.h"
 #include "core/util/check.h"
@@ -201,19 +202,23 @@ void ClientCore::settle_if_done(WriterState& w) {
 
 void ClientCore::close_writer(std::shared_ptr<WriterState> w,
                               std::function<void(absl::Status)> done) {
+  // A writer fenced before close() reports it: what it wrote may be all, or it may not.
+  if (w->writer != nullptr && w->writer->closed()) pump(*w);
+  absl::Status before;
   {
     std::lock_guard<std::mutex> lock(w->mu);
+    before = w->status;
     if (w->status.ok()) w->status = absl::CancelledError("the writer is closed");
   }
   w->room.notify_all();
-  w->on_settled = [this, w, done] {
+  w->on_settled = [this, w, done, before] {
     if (w->writer != nullptr) {
       client_->drop_writer(w->stream, absl::CancelledError("the writer was closed first"));
       w->writer = nullptr;
     }
     auto it = writers_.find(w->stream);
     if (it != writers_.end() && it->second == w) writers_.erase(it);
-    done(w->first_failure);
+    done(!w->first_failure.ok() ? w->first_failure : before);
   };
   loop_->start_timer(kCloseGraceNs, [this, w] {
     if (!w->on_settled) return;
@@ -281,6 +286,41 @@ void ClientCore::tail(std::shared_ptr<ReaderState> r) {
     }
     if (!entries->empty()) r->on_entries(*entries);
     if (r->reader != nullptr) tail(r);
+  });
+}
+
+namespace {
+
+std::string writer_name(const WriterId& w) {
+  return w == WriterId{} ? std::string() : absl::StrFormat("%d.%016x", w.ts, w.id);
+}
+
+std::chrono::milliseconds millis(int64_t ns) {
+  return std::chrono::milliseconds(ns / kNanosPerMilli);
+}
+
+}  // namespace
+
+void ClientCore::status(const std::string& stream, int64_t timeout_ns,
+                        std::function<void(absl::StatusOr<StreamStatus>)> done) {
+  client_->probe_status(stream, members_, timeout_ns, [done](client::StreamReport report) {
+    StreamStatus out;
+    out.stream = report.stream;
+    out.writer = writer_name(report.writer);
+    out.lease_left = millis(report.remaining_lease_ns);
+    out.committed_id = report.committed_id;
+    bool any = false;
+    for (const client::MemberReport& m : report.members) {
+      any = any || m.answered_info || m.answered_tail;
+      out.members.push_back(MemberStatus{m.member, m.status, writer_name(m.writer),
+                                         millis(m.remaining_lease_ns), m.committed_id, m.tail_id,
+                                         storage::tail_damage_name(m.damage)});
+    }
+    if (!any) {
+      return done(absl::UnavailableError(absl::StrCat(
+          "no server answered for stream '", report.stream, "' in time: is the cluster up?")));
+    }
+    done(std::move(out));
   });
 }
 

@@ -112,6 +112,9 @@ class ClientCore final : public Node {
   // The callback form: reads, delivers, reads again, until the reader is closed.
   void tail(std::shared_ptr<ReaderState> r);
 
+  void status(const std::string& stream, int64_t timeout_ns,
+              std::function<void(absl::StatusOr<StreamStatus>)> done);
+
   // Node.
   void start() override {}
   void receive(NodeId from, std::string_view bytes) override;
