@@ -2,10 +2,11 @@
 # the installed-package test, the wctl tests and scripts/run.sh. Source it after setting
 #   WALLE        the walle server binary
 #   LOG_TAG      what log lines start with, e.g. "e2e"
-# It sets WORK (a fresh temporary directory), SERVER_PID and CLIENT_PIDS, and stops every
-# process it started by its pid on exit, also when a step fails (E2E_KEEP=1 keeps WORK).
+# It sets WORK (a fresh temporary directory, unless WORK is set already), SERVER_PID and
+# CLIENT_PIDS, and stops every process it started by its pid on exit, also when a step fails
+# (E2E_KEEP=1 keeps WORK).
 
-WORK=$(mktemp -d /tmp/walle-${LOG_TAG:-cluster}.XXXXXX)
+if [ -n "${WORK:-}" ]; then mkdir -p "$WORK"; else WORK=$(mktemp -d /tmp/walle-${LOG_TAG:-cluster}.XXXXXX); fi
 declare -A SERVER_PID
 CLIENT_PIDS=()
 START=$(date +%s)
@@ -75,6 +76,6 @@ stop_server() {  # stop_server I SIGNAL: sets STOP_STATUS to the server's exit s
   local i=$1 sig=$2
   kill "-$sig" "${SERVER_PID[$i]}"
   STOP_STATUS=0
-  wait "${SERVER_PID[$i]}" || STOP_STATUS=$?
+  wait "${SERVER_PID[$i]}" 2>/dev/null || STOP_STATUS=$?
   unset "SERVER_PID[$i]"
 }
