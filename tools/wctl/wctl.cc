@@ -57,6 +57,12 @@ int report(const std::string& what, const absl::Status& status) {
   return exit_code_for(status);
 }
 
+// The cluster or secret file could not be used: always bad usage, whatever the file error.
+int report_setup(const std::string& what, const absl::Status& status) {
+  std::fprintf(stderr, "wctl %s: %s\n", what.c_str(), std::string(status.message()).c_str());
+  return kExitUsage;
+}
+
 struct Global {
   std::string cluster_file;
   std::string secret_file;
@@ -79,7 +85,7 @@ std::string lease_text(std::chrono::milliseconds left) {
 
 int run_status(const Global& g, std::vector<std::string> streams) {
   absl::StatusOr<std::unique_ptr<Client>> client = connect(g);
-  if (!client.ok()) return report("status", client.status());
+  if (!client.ok()) return report_setup("status", client.status());
   if (streams.empty()) streams = (*client)->streams();
   int worst = 0;
   for (const std::string& stream : streams) {
@@ -157,7 +163,7 @@ ClaimOptions claim_options(const ClaimFlags& f) {
 int run_claim(const Global& g, const std::string& stream, const ClaimFlags& flags,
               double hold_s) {
   absl::StatusOr<std::unique_ptr<Client>> client = connect(g);
-  if (!client.ok()) return report("claim", client.status());
+  if (!client.ok()) return report_setup("claim", client.status());
   absl::StatusOr<std::unique_ptr<Writer>> writer = (*client)->claim(stream, claim_options(flags));
   if (!writer.ok()) return report("claim", writer.status());
   const uint64_t tail = (*writer)->committed_id();
@@ -188,7 +194,7 @@ int run_put(const Global& g, const std::string& stream, std::vector<std::string>
   }
   if (entries.empty()) return report("put", absl::InvalidArgumentError("nothing to put"));
   absl::StatusOr<std::unique_ptr<Client>> client = connect(g);
-  if (!client.ok()) return report("put", client.status());
+  if (!client.ok()) return report_setup("put", client.status());
   absl::StatusOr<std::unique_ptr<Writer>> writer = (*client)->claim(stream, claim_options(flags));
   if (!writer.ok()) return report("put", writer.status());
   std::vector<std::future<absl::StatusOr<uint64_t>>> puts;
@@ -241,7 +247,7 @@ int run_read(const Global& g, const std::string& stream, uint64_t from, uint64_t
              bool follow, int64_t timeout_ms) {
   const std::string what = follow ? "tail" : "read";
   absl::StatusOr<std::unique_ptr<Client>> client = connect(g);
-  if (!client.ok()) return report(what, client.status());
+  if (!client.ok()) return report_setup(what, client.status());
   if (from == 0 || to == 0) {
     absl::StatusOr<StreamStatus> s = (*client)->status(stream);
     if (!s.ok()) return report(what, s.status());
@@ -281,7 +287,7 @@ int run_read(const Global& g, const std::string& stream, uint64_t from, uint64_t
 int run_tail_last(const Global& g, const std::string& stream, uint64_t from, int64_t timeout_ms) {
   if (from == 0) {
     absl::StatusOr<std::unique_ptr<Client>> client = connect(g);
-    if (!client.ok()) return report("tail", client.status());
+    if (!client.ok()) return report_setup("tail", client.status());
     absl::StatusOr<StreamStatus> s = (*client)->status(stream);
     if (!s.ok()) return report("tail", s.status());
     from = s->committed_id > 10 ? s->committed_id - 9 : 1;
@@ -377,7 +383,7 @@ int run(int argc, char** argv) {
   if (*tail) return run_tail_last(g, stream, tail_from, timeout_ms);
   if (*bench) {
     absl::StatusOr<std::unique_ptr<Client>> client = connect(g);
-    if (!client.ok()) return report("bench", client.status());
+    if (!client.ok()) return report_setup("bench", client.status());
     const absl::Status done = run_bench(**client, bench_options, g.json, g_interrupted);
     return done.ok() ? 0 : report("bench", done);
   }
