@@ -30,7 +30,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# wait_for WHAT SECONDS COMMAND...: polls COMMAND every 50 ms until it succeeds.
+# wait_for WHAT SECONDS COMMAND...: polls COMMAND every 50 ms until it succeeds, failing with
+# WHAT at the deadline (the sleep is the polling interval, not a wait for a race to settle).
 wait_for() {
   local what=$1 seconds=$2
   shift 2
