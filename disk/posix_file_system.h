@@ -26,12 +26,14 @@ namespace walle::disk {
 
 // The production FileSystem: real files in one data directory.
 //
-// Threading. Every asynchronous operation of the file system (on any of its files, and the
-// directory operations) is queued, in submission order, for ONE background I/O thread that
-// executes them one at a time with plain syscalls (pwrite, pread, fdatasync, ftruncate,
-// renameat, unlinkat, fsync of the directory). Each operation's completion callback is handed
-// to the CompletionSink, never run on the I/O thread; the sink (the runtime's event loop) runs
-// them in order, so operations complete in submission order as the contract requires.
+// Threading. Each file's asynchronous operations, and the directory's, form a strand: queued
+// in submission order and executed one at a time, with plain syscalls (pwrite, pread,
+// fdatasync, ftruncate, renameat, unlinkat, fsync of the directory), by a small pool of I/O
+// threads. Different strands run side by side, so one file's long zero fill or fdatasync never
+// holds another file's sync. Each operation's completion callback is handed to the
+// CompletionSink, never run on an I/O thread, before the strand's next operation starts; the
+// sink (the runtime's event loop) runs them in order, so each file's operations complete in
+// submission order as the contract requires.
 // open(), list() and exists() are synchronous and run on the calling thread; they see every
 // directory change that has executed, which includes every completed one and possibly some
 // still queued (do not race them against your own pending rename/remove of the same name).
@@ -40,14 +42,14 @@ namespace walle::disk {
 // writes it has in flight), and submitting never blocks the event loop.
 //
 // Sizes. File::size() is the file's size as of the last *completed* write or truncate of the
-// file: the I/O thread records the size each write leaves behind, and the completion updates
+// file: the file's strand records the size each write leaves behind, and the completion updates
 // the file's size on the loop thread just before the callback runs (as in the simulator, where
 // a write takes effect when it completes). It costs no syscall, and it never shows a write
 // whose callback has not run yet. append() writes at the file's end as of execution, tracked
-// on the I/O thread. All handles open on one inode (the same name opened twice) share this
+// by its strand. All handles open on one inode (the same name opened twice) share this
 // state.
 //
-// Sync coalescing. Each file remembers, on the I/O thread, whether it was written or truncated
+// Sync coalescing. Each file remembers, in its strand, whether it was written or truncated
 // since its last successful fdatasync. A sync() of a file that was not is satisfied without a
 // syscall: so consecutive queued syncs of one file with no write between them share one
 // fdatasync. A file is considered dirty when opened (an earlier process may have left unsynced
@@ -90,7 +92,7 @@ class PosixFileSystem final : public FileSystem {
   // Counters, for tests and benchmarks. Read after an operation's completion has run, they
   // include that operation.
   struct Stats {
-    uint64_t operations = 0;  // executed on the I/O thread
+    uint64_t operations = 0;  // executed by the I/O threads
     uint64_t syncs = 0;       // File::sync() calls executed
     uint64_t fdatasyncs = 0;  // fdatasync syscalls those needed (fewer: coalesced)
   };
@@ -106,17 +108,25 @@ class PosixFileSystem final : public FileSystem {
   class PosixFile;
   struct Inode;
   struct Handle;
-  // Runs on the I/O thread; returns the completion to post to the sink.
+  // Runs on an I/O thread; returns the completion to post to the sink.
   using Operation = absl::AnyInvocable<absl::AnyInvocable<void()>()>;
+  // One file's (or the directory's) queue of operations. Guarded by queue_mu_.
+  struct Strand {
+    std::deque<Operation> ops;
+    bool scheduled = false;  // in ready_ or running on a thread
+  };
+  // Enough for a sync of each of a few busy files at once; more threads would only contend for
+  // the one disk.
+  static constexpr int kIoThreads = 4;
 
   PosixFileSystem(std::string dir, int dir_fd, CompletionSink& sink);
 
-  // Queues `op` behind every earlier operation.
-  void submit(Operation op);
+  // Queues `op` behind every earlier operation of `strand`.
+  void submit(Strand& strand, Operation op);
   void io_loop();
   std::string path(std::string_view name) const;
 
-  // Operations on the I/O thread.
+  // Operations, on an I/O thread.
   absl::Status write(Handle& handle, bool append, uint64_t offset, std::string_view data);
   absl::Status write_zeros(Handle& handle, uint64_t offset, uint64_t length);
   absl::StatusOr<std::string> read(Handle& handle, uint64_t offset, uint64_t length);
@@ -131,8 +141,9 @@ class PosixFileSystem final : public FileSystem {
 
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;
-  std::deque<Operation> queue_;  // guarded by queue_mu_
-  bool stopping_ = false;        // guarded by queue_mu_
+  Strand dir_strand_;             // rename, remove, sync_dir
+  std::deque<Strand*> ready_;     // strands with operations and no thread; guarded by queue_mu_
+  bool stopping_ = false;         // guarded by queue_mu_
   std::shared_ptr<std::atomic<uint64_t>> in_flight_ = std::make_shared<std::atomic<uint64_t>>(0);
 
   // Inodes with a live handle or a queued operation, by (device, inode number), so that two
@@ -147,7 +158,7 @@ class PosixFileSystem final : public FileSystem {
   LatencyHistogram sync_queue_latency_;
   LatencyHistogram fdatasync_latency_;
 
-  std::thread io_thread_;  // last: starts after every other member is ready
+  std::vector<std::thread> io_threads_;  // last: start after every other member is ready
 };
 
 }  // namespace walle::disk

@@ -93,8 +93,9 @@ SimDisk::~SimDisk() = default;
 void SimDisk::submit(const char* op, uint64_t ino, int64_t latency_ns,
                      absl::AnyInvocable<absl::Status()> apply, IoDone done) {
   Simulation& sim = host_.sim();
-  const int64_t at_ns = std::max(sim.now_ns(), busy_until_ns_) + latency_ns;
-  busy_until_ns_ = at_ns;
+  int64_t& busy_until_ns = busy_until_ns_[ino];
+  const int64_t at_ns = std::max(sim.now_ns(), busy_until_ns) + latency_ns;
+  busy_until_ns = at_ns;
   host_.post_at(at_ns, [this, op, ino, apply = std::move(apply), done = std::move(done)]() mutable {
     absl::Status status = apply();
     Trace& trace = host_.sim().trace();
@@ -433,7 +434,7 @@ void SimDisk::crash(CrashMode mode) {
     crash_file(inode, mode);
   }
   collect_garbage();
-  busy_until_ns_ = 0;
+  busy_until_ns_.clear();
 }
 
 void SimDisk::wipe() {
@@ -443,7 +444,7 @@ void SimDisk::wipe() {
   unsynced_dir_ops_.clear();
   used_bytes_ = 0;
   corruptions_ = 0;
-  busy_until_ns_ = 0;
+  busy_until_ns_.clear();
 }
 
 absl::Status SimDisk::flip_bit(std::string_view name, uint64_t offset, int bit) {

@@ -10,6 +10,7 @@
 
 #include "absl/container/btree_map.h"
 #include "absl/container/btree_set.h"
+#include "absl/container/flat_hash_map.h"
 #include "core/env/file_system.h"
 #include "sim/config.h"
 #include "sim/file_bytes.h"
@@ -29,8 +30,9 @@ enum class CrashMode {
 // One node's simulated disk (FoundationDB's AsyncFileNonDurable, TigerBeetle's storage):
 // bytes live in memory; every file keeps, for each sector written since its last sync, the
 // sector's durable content, so that a crash can decide sector by sector what landed.
-// Operations run in submission order after a simulated latency, and complete through the
-// node's incarnation guard: a crashed process never sees a completion.
+// Operations of one file (and the directory's among themselves) run in submission order after
+// a simulated latency; different files' operations overlap and may complete in any order. All
+// complete through the node's incarnation guard: a crashed process never sees a completion.
 class SimDisk final : public FileSystem {
  public:
   SimDisk(NodeHost& host, const DiskConfig& config);
@@ -138,7 +140,9 @@ class SimDisk final : public FileSystem {
   uint64_t next_inode_ = 1;
   uint64_t used_bytes_ = 0;
   uint64_t corruptions_ = 0;
-  int64_t busy_until_ns_ = 0;  // the queue: operations complete in submission order
+  // One queue per file (by inode) and one for the directory (0): operations of one queue
+  // complete in submission order, different queues overlap freely.
+  absl::flat_hash_map<uint64_t, int64_t> busy_until_ns_;
   WriteObserver write_observer_;
 };
 

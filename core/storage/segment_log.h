@@ -11,10 +11,10 @@
 // no metadata update) or recycled from a trimmed one.
 //
 // Spares off the sync path. Zeroing a segment inside the flush that needs it would hold that
-// flush, and every sync queued behind it on the data directory, for the whole fill (64 MiB by
-// default). So once the head segment is half full and no spare exists, the log prepares one
-// in the background: `<prefix>.prep.<n>` zero-filled and synced one chunk at a time (a sync
-// queued meanwhile waits for one chunk at most), then renamed to a spare and its name synced.
+// flush for the whole fill (64 MiB by default). So once the head segment is half full and no
+// spare exists, the log prepares one in the background: `<prefix>.prep.<n>` zero-filled and
+// synced one chunk at a time (other files' operations run beside it), then renamed to a spare
+// and its name synced.
 // A crash mid-way leaves a `.prep.` file, which recovery deletes; its number is never reused.
 //
 // The log knows records, positions and sizes; what the records mean is its owner's business.
