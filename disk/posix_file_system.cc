@@ -130,6 +130,14 @@ class PosixFileSystem::PosixFile final : public File {
     });
   }
 
+  void allocate(uint64_t offset, uint64_t length, IoDone done) override {
+    fs_.submit(handle_->inode->strand, [fs = &fs_, h = handle_, offset, length,
+                done = std::move(done)]() mutable -> absl::AnyInvocable<void()> {
+      absl::Status status = fs->allocate(*h, offset, length);
+      return completion(std::move(h), std::move(status), std::move(done));
+    });
+  }
+
   void read_at(uint64_t offset, uint64_t length, ReadDone done) override {
     fs_.submit(handle_->inode->strand, [fs = &fs_, h = handle_, offset, length,
                 done = std::move(done)]() mutable -> absl::AnyInvocable<void()> {
@@ -428,6 +436,36 @@ void PosixFileSystem::sync_dir(IoDone done) {
     return
         [status = std::move(status), done = std::move(done)]() mutable { done(std::move(status)); };
   });
+}
+
+absl::Status PosixFileSystem::allocate(Handle& handle, uint64_t offset, uint64_t length) {
+  Inode& inode = *handle.inode;
+  if (offset > kMaxOffset || length > kMaxOffset - offset) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("allocate ", path(handle.name), ": offset ", offset, " + length ", length,
+                     " is too large"));
+  }
+  const uint64_t end = offset + length;
+  if (end <= inode.end) return absl::OkStatus();
+  const int r = retry_eintr([&] {
+    return ::fallocate(inode.fd, 0, static_cast<off_t>(offset), static_cast<off_t>(length));
+  });
+  if (r != 0) {
+    const int err = errno;
+    // A file system without fallocate: reserve the space by writing zeros past the end.
+    if (err == EOPNOTSUPP) return write_zeros(handle, inode.end, end - inode.end);
+    // A partial allocation may have grown the file: leave the size as it was.
+    const uint64_t old_end = inode.end;
+    refresh_end(inode);
+    if (inode.end > old_end &&
+        retry_eintr([&] { return ::ftruncate(inode.fd, static_cast<off_t>(old_end)); }) == 0) {
+      inode.end = old_end;
+    }
+    return ErrnoToStatus(err, absl::StrCat("fallocate ", path(handle.name)));
+  }
+  inode.end = end;
+  inode.dirty = true;
+  return absl::OkStatus();
 }
 
 absl::Status PosixFileSystem::write_zeros(Handle& handle, uint64_t offset, uint64_t length) {

@@ -129,6 +129,7 @@ class PosixFileSystem final : public FileSystem {
   // Operations, on an I/O thread.
   absl::Status write(Handle& handle, bool append, uint64_t offset, std::string_view data);
   absl::Status write_zeros(Handle& handle, uint64_t offset, uint64_t length);
+  absl::Status allocate(Handle& handle, uint64_t offset, uint64_t length);
   absl::StatusOr<std::string> read(Handle& handle, uint64_t offset, uint64_t length);
   absl::Status sync(Handle& handle);
   absl::Status truncate(Handle& handle, uint64_t size);

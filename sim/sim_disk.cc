@@ -56,6 +56,14 @@ class SimFile final : public File {
         std::move(done));
   }
 
+  void allocate(uint64_t offset, uint64_t length, IoDone done) override {
+    // Only the growth is written, and quickly: reserving space moves no data.
+    disk_.submit(
+        "allocate", ino_, disk_.write_latency_ns(0),
+        [disk = &disk_, ino = ino_, offset, length] { return disk->allocate(ino, offset, length); },
+        std::move(done));
+  }
+
   void read_at(uint64_t offset, uint64_t length, ReadDone done) override {
     auto result = std::make_shared<absl::StatusOr<std::string>>();
     disk_.submit(
@@ -281,6 +289,16 @@ absl::Status SimDisk::write(uint64_t ino, std::optional<uint64_t> at, std::strin
 absl::Status SimDisk::write_zeros(uint64_t ino, uint64_t offset, uint64_t length) {
   return write_with(ino, offset, length,
                     [length](FileBytes& data, uint64_t at) { data.zero(at, length); });
+}
+
+absl::Status SimDisk::allocate(uint64_t ino, uint64_t offset, uint64_t length) {
+  absl::StatusOr<Inode*> found = find_inode(ino);
+  if (!found.ok()) return found.status();
+  const uint64_t end = offset + length;
+  if (end < offset) return absl::InvalidArgumentError("allocate offset + length overflows");
+  const uint64_t size = (*found)->data.size();
+  if (end <= size) return absl::OkStatus();
+  return write_zeros(ino, size, end - size);
 }
 
 absl::Status SimDisk::truncate(uint64_t ino, uint64_t size) {

@@ -114,6 +114,8 @@ class SimDisk final : public FileSystem {
   absl::Status write(uint64_t ino, std::optional<uint64_t> offset, std::string_view bytes);
   // write() of `length` zeros, without them in memory.
   absl::Status write_zeros(uint64_t ino, uint64_t offset, uint64_t length);
+  // Grows the file with zeros to at least offset + length (existing bytes stay).
+  absl::Status allocate(uint64_t ino, uint64_t offset, uint64_t length);
   // What write() and write_zeros() share: checks and space, dirty sectors, `fill` puts the
   // bytes of [offset, offset + length) in place (growing the file first if needed), stats.
   template <class Fill>

@@ -226,6 +226,29 @@ TEST_F(PosixFileSystemTest, ZeroFillOverwritesAndGrowsWithZeros) {
   EXPECT_EQ(all.find_first_not_of('\0', 2), std::string::npos);
 }
 
+TEST_F(PosixFileSystemTest, AllocateGrowsWithZerosAndKeepsWhatTheFileHas) {
+  auto file = create("f", "abcdef");
+  ASSERT_NE(file, nullptr);
+  ASSERT_TRUE(await([&](IoDone done) { file->allocate(0, 4, std::move(done)); }).ok());
+  EXPECT_EQ(file->size(), 6u);
+  EXPECT_EQ(read(*file, 0, 100).value(), "abcdef");
+  const uint64_t big = uint64_t{8} << 20;
+  ASSERT_TRUE(await([&](IoDone done) { file->allocate(2, big, std::move(done)); }).ok());
+  EXPECT_EQ(file->size(), 2 + big);
+  const std::string all = read(*file, 0, 2 + big).value();
+  EXPECT_EQ(all.substr(0, 6), "abcdef");
+  EXPECT_EQ(all.find_first_not_of('\0', 6), std::string::npos);
+  ASSERT_TRUE(append(*file, "Z").ok());  // appends after the allocated space
+  EXPECT_EQ(read(*file, 2 + big, 10).value(), "Z");
+  struct stat st;
+  ASSERT_EQ(::stat((dir_ + "/f").c_str(), &st), 0);
+  EXPECT_GE(static_cast<uint64_t>(st.st_blocks) * 512, big) << "the space is reserved";
+  const absl::Status huge =
+      await([&](IoDone done) { file->allocate(UINT64_MAX - 1, 4, std::move(done)); });
+  EXPECT_EQ(huge.code(), absl::StatusCode::kInvalidArgument) << huge;
+  EXPECT_EQ(file->size(), 3 + big);
+}
+
 TEST_F(PosixFileSystemTest, ReadPastEndOfFileReturnsFewerBytes) {
   auto file = create("f", "abc");
   ASSERT_NE(file, nullptr);

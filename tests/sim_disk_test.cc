@@ -215,6 +215,33 @@ TEST_F(SimDiskTest, ZeroFillIsAWriteOfZeros) {
   EXPECT_EQ(read_file("f"), data);
 }
 
+// allocate grows the file with zeros and leaves the bytes it had; the growth is an unsynced
+// write until a sync (lost here with kLoseAll), durable after it.
+TEST_F(SimDiskTest, AllocateGrowsWithZerosKeepsBytesAndIsDurableOnlyAfterSync) {
+  make(default_config(1));
+  const std::string data = pattern(3 * 512, kLower);
+  make_durable("f", data);
+  std::unique_ptr<File> f = open("f", OpenMode::kOpenExisting);
+  ASSERT_NE(f, nullptr);
+  ASSERT_TRUE(run_io([&](IoDone done) { f->allocate(0, 1024, std::move(done)); }).ok());
+  EXPECT_EQ(read_file("f"), data) << "allocating space the file has changes nothing";
+  ASSERT_TRUE(run_io([&](IoDone done) { f->allocate(1024, 4096, std::move(done)); }).ok());
+  EXPECT_EQ(read_file("f"), data + std::string(1024 + 4096 - data.size(), '\0'));
+  EXPECT_EQ(disk().used_bytes(), 1024u + 4096u);
+  EXPECT_EQ(run_io([&](IoDone done) { f->allocate(UINT64_MAX, 2, std::move(done)); }).code(),
+            absl::StatusCode::kInvalidArgument);
+  f.reset();
+  disk().crash(CrashMode::kLoseAll);
+  EXPECT_EQ(read_file("f"), data);
+
+  f = open("f", OpenMode::kOpenExisting);
+  ASSERT_TRUE(run_io([&](IoDone done) { f->allocate(0, 8192, std::move(done)); }).ok());
+  ASSERT_TRUE(run_io([&](IoDone done) { f->sync(std::move(done)); }).ok());
+  f.reset();
+  disk().crash(CrashMode::kLoseAll);
+  EXPECT_EQ(read_file("f"), data + std::string(8192 - data.size(), '\0'));
+}
+
 TEST_F(SimDiskTest, SyncedDataSurvivesProcessCrashForEverySeed) {
   const std::string data = pattern(3000, kLower);
   for (uint64_t seed = 1; seed <= 60; ++seed) {

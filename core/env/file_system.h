@@ -54,6 +54,14 @@ class File {
   // sync). Same durability and crash rules; a failure leaves the size as it was.
   virtual void zero_fill(uint64_t offset, uint64_t length, IoDone done) = 0;
 
+  // Makes the file at least `offset + length` bytes long and reserves the space (fallocate):
+  // bytes never written read as zeros, bytes already there are unchanged. Much cheaper than
+  // zero_fill, but on a real disk the first overwrite of allocated space makes its sync also
+  // commit a metadata update (ext4's unwritten extents), where zero-filled space needs none.
+  // Same durability and crash rules as a write that grows the file; a failure (a full disk)
+  // leaves the size as it was.
+  virtual void allocate(uint64_t offset, uint64_t length, IoDone done) = 0;
+
   // Reads up to `length` bytes at `offset`; fewer at the end of the file, none past it.
   virtual void read_at(uint64_t offset, uint64_t length, ReadDone done) = 0;
 

@@ -7,14 +7,16 @@
 // abandons everything from position p on, and the next append starts a new segment whose
 // header records the cut, so recovery follows the chain of headers backwards from the newest
 // segment and never reads abandoned bytes (whose records would otherwise still pass their
-// checks). A new segment is preallocated (written with zeros and synced, so later syncs need
-// no metadata update) or recycled from a trimmed one.
+// checks). A new segment is a spare: preallocated by writing zeros and syncing, so later
+// syncs need no metadata update, or recycled from a trimmed one.
 //
 // Spares off the sync path. Zeroing a segment inside the flush that needs it would hold that
 // flush for the whole fill (64 MiB by default). So once the head segment is half full and no
 // spare exists, the log prepares one in the background: `<prefix>.prep.<n>` zero-filled and
 // synced one chunk at a time (other files' operations run beside it), then renamed to a spare
-// and its name synced.
+// and its name synced. A flush that needs a segment before the spare is ready allocates a
+// fresh one (fallocate: quick, but each sync of it also commits a metadata update) and the
+// spare goes to the segment after.
 // A crash mid-way leaves a `.prep.` file, which recovery deletes; its number is never reused.
 //
 // The log knows records, positions and sizes; what the records mean is its owner's business.
