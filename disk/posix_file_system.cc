@@ -87,6 +87,7 @@ struct PosixFileSystem::Inode {
   // Its strand only (initialised before the first operation is queued).
   uint64_t end;               // size after the last executed operation: where append() writes
   bool dirty = true;          // written or truncated since the last successful fdatasync
+  uint64_t released_to = 0;   // release_cache_below() dropped the pages below this
   absl::Status sync_failure;  // the first failed fdatasync: every later sync reports it
   // Set by completions (the sink's thread), read by File::size().
   std::atomic<uint64_t> completed_size;
@@ -146,6 +147,14 @@ class PosixFileSystem::PosixFile final : public File {
         done(std::move(result));
       };
     });
+  }
+
+  void release_cache_below(uint64_t offset) override {
+    fs_.submit(handle_->inode->strand,
+               [fs = &fs_, h = handle_, offset]() mutable -> absl::AnyInvocable<void()> {
+                 fs->release_cache(*h, offset);
+                 return [h = std::move(h)] {};  // the handle may close only after it ran
+               });
   }
 
   void sync(IoDone done) override {
@@ -438,6 +447,19 @@ void PosixFileSystem::sync_dir(IoDone done) {
   });
 }
 
+// Drops whole pages only, from where the last call stopped: a partly written last page stays
+// cached, or the next write into it would first read it back from the disk.
+void PosixFileSystem::release_cache(Handle& handle, uint64_t offset) {
+  constexpr uint64_t kPage = 4096;
+  Inode& inode = *handle.inode;
+  const uint64_t up_to = std::min(offset, inode.end) / kPage * kPage;
+  if (up_to <= inode.released_to) return;
+  // Best effort: a failure only leaves the pages cached.
+  (void)::posix_fadvise(inode.fd, static_cast<off_t>(inode.released_to),
+                        static_cast<off_t>(up_to - inode.released_to), POSIX_FADV_DONTNEED);
+  inode.released_to = up_to;
+}
+
 absl::Status PosixFileSystem::allocate(Handle& handle, uint64_t offset, uint64_t length) {
   Inode& inode = *handle.inode;
   if (offset > kMaxOffset || length > kMaxOffset - offset) {
@@ -579,6 +601,7 @@ absl::Status PosixFileSystem::truncate(Handle& handle, uint64_t size) {
     return ErrnoToStatus(err, absl::StrCat("truncate ", path(handle.name), " to ", size, " bytes"));
   }
   inode.end = size;
+  inode.released_to = std::min(inode.released_to, size);
   return absl::OkStatus();
 }
 

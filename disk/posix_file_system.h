@@ -130,6 +130,7 @@ class PosixFileSystem final : public FileSystem {
   absl::Status write(Handle& handle, bool append, uint64_t offset, std::string_view data);
   absl::Status write_zeros(Handle& handle, uint64_t offset, uint64_t length);
   absl::Status allocate(Handle& handle, uint64_t offset, uint64_t length);
+  void release_cache(Handle& handle, uint64_t offset);
   absl::StatusOr<std::string> read(Handle& handle, uint64_t offset, uint64_t length);
   absl::Status sync(Handle& handle);
   absl::Status truncate(Handle& handle, uint64_t size);

@@ -75,6 +75,8 @@ class SimFile final : public File {
         [result, done = std::move(done)](absl::Status) mutable { done(std::move(*result)); });
   }
 
+  void release_cache_below(uint64_t) override {}  // a memory hint: nothing to model
+
   void sync(IoDone done) override {
     disk_.submit(
         "sync", ino_, disk_.sync_latency_ns(), [disk = &disk_, ino = ino_] { return disk->sync(ino); },

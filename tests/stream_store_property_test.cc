@@ -648,12 +648,12 @@ TEST(StreamStoreProperty, OneSpareServesOneNewSegment) {
 }
 
 // Spares off the sync path (docs/storage.md, "Spares"): once the head segment is half full a
-// spare is prepared in the background, chunk by chunk; the next new segment takes it instead
-// of zero-filling inside its flush. A crash mid-way leaves a `.prep.` file that recovery
+// spare is prepared in the background (allocated, synced, renamed); the next new segment takes
+// it instead of allocating inside its flush. A crash mid-way leaves a `.prep.` file that recovery
 // deletes, and nothing of the log is lost.
 TEST(StreamStoreProperty, ASpareIsPreparedInTheBackgroundAndACrashMidWayLosesNothing) {
   StoreOptions options = small_options();
-  options.segment_bytes = 4 << 20;  // four chunks of preparation
+  options.segment_bytes = 4 << 20;
   StoreHarness h;
   ASSERT_TRUE(h.open(options).ok());
   auto names_with = [&](std::string_view part) {
@@ -670,22 +670,28 @@ TEST(StreamStoreProperty, ASpareIsPreparedInTheBackgroundAndACrashMidWayLosesNot
       ASSERT_TRUE(h.sync().ok());
     }
   };
-  fill(1, 2200);  // past half of the first segment
-  EXPECT_EQ(names_with(".prep."), 1);  // started by that flush, not finished yet
-  EXPECT_EQ(names_with(".spare."), 0);
-  const std::vector<Entry> before = read_back(h, 1, 2201);
+  // Up to the batch whose flush passed half of the first segment and so started a spare.
+  uint64_t last = 0;
+  while (names_with(".prep.") == 0) {
+    ASSERT_LT(last, 4000u) << "no spare was started past half of the first segment";
+    fill(last + 1, last + 200);
+    last += 200;
+  }
+  EXPECT_GT(last, 1000u) << "started before the head segment was half full";
+  EXPECT_EQ(names_with(".spare."), 0);  // not finished yet
+  const std::vector<Entry> before = read_back(h, 1, last + 1);
 
   ASSERT_TRUE(h.crash_and_reopen(sim::CrashMode::kLoseAll, options).ok());
-  EXPECT_EQ(h.store().tail_id(), 2200u);
-  EXPECT_EQ(read_back(h, 1, 2201), before);
-  append_range(h, 2201, 2201, 1000);
+  EXPECT_EQ(h.store().tail_id(), last);
+  EXPECT_EQ(read_back(h, 1, last + 1), before);
+  append_range(h, last + 1, last + 1, 1000);
   ASSERT_TRUE(h.sync().ok());  // deletes the interrupted one, starts another
   h.run_until([&] { return names_with(".spare.") == 1; });
   ASSERT_EQ(names_with(".spare."), 1);
   EXPECT_EQ(names_with(".prep."), 0);
   const int segments = names_with("s1.live.0");
 
-  fill(2202, 4400);  // needs a new segment: it takes the spare
+  fill(last + 2, 4400);  // needs a new segment: it takes the spare
   EXPECT_EQ(names_with("s1.live.0"), segments + 1);
   const std::vector<Entry> all = read_back(h, 1, 4401);
   ASSERT_EQ(all.size(), 4400u);

@@ -65,6 +65,12 @@ class File {
   // Reads up to `length` bytes at `offset`; fewer at the end of the file, none past it.
   virtual void read_at(uint64_t offset, uint64_t length, ReadDone done) = 0;
 
+  // A hint that bytes below `offset` that are durable will not be read soon: the binding may
+  // drop them from memory (a WAL's pages are written once and read back rarely; kept, they
+  // crowd out the page cache of the services that use it). Changes no content, no
+  // durability, no order; has no callback. The simulator ignores it.
+  virtual void release_cache_below(uint64_t offset) = 0;
+
   // fdatasync: see the durability contract above.
   virtual void sync(IoDone done) = 0;
 

@@ -31,10 +31,6 @@ std::string SegmentLog::spare_name(uint64_t old_seq) const {
 
 std::string SegmentLog::prep_name(uint64_t seq) const { return absl::StrCat(prefix_, ".prep.", seq); }
 
-namespace {
-constexpr uint64_t kPrepareChunkBytes = 1 << 20;
-}  // namespace
-
 void SegmentLog::maybe_prepare_spare() {
   if (spare_ || preparing_ || head_seq_ == 0) return;
   if (segments_.at(head_seq_).end * 2 < segment_bytes_) return;
@@ -44,37 +40,31 @@ void SegmentLog::maybe_prepare_spare() {
   if (!file.ok()) return;  // the flush that needs a segment makes one itself
   retired_prep_file_.reset();  // its operations completed before this flush's
   preparing_ = Preparing{seq, std::move(*file)};
-  prepare_chunk(prepare_generation_, 0);
-}
-
-void SegmentLog::prepare_chunk(uint64_t generation, uint64_t offset) {
-  if (offset >= segment_bytes_) {
-    // Closed before the rename: the spare is reopened under its new name when taken.
-    const std::string from = prep_name(preparing_->seq);
-    preparing_->file.reset();
-    files_.rename(from, spare_name(preparing_->seq),
-                  [this, alive = std::weak_ptr<bool>(alive_), generation](absl::Status s) {
-                    if (alive.expired() || generation != prepare_generation_) return;
-                    if (!s.ok()) return finish_prepare(generation, s);
-                    files_.sync_dir([this, alive, generation](absl::Status s) {
-                      if (alive.expired() || generation != prepare_generation_) return;
-                      finish_prepare(generation, s);
-                    });
-                  });
-    return;
-  }
-  const uint64_t length = std::min(kPrepareChunkBytes, segment_bytes_ - offset);
-  auto join = Join::make(
-      [this, alive = std::weak_ptr<bool>(alive_), generation, next = offset + length](
-          absl::Status s) {
-        if (alive.expired() || generation != prepare_generation_) return;
-        if (!s.ok()) return finish_prepare(generation, s);
-        prepare_chunk(generation, next);
-      });
+  const uint64_t generation = prepare_generation_;
+  auto join = Join::make([this, alive = std::weak_ptr<bool>(alive_), generation](absl::Status s) {
+    if (alive.expired() || generation != prepare_generation_) return;
+    if (!s.ok()) return finish_prepare(generation, s);
+    name_spare(generation);
+  });
   join->pending += 2;
-  preparing_->file->zero_fill(offset, length, [join](absl::Status s) { join->finish(s); });
+  preparing_->file->allocate(0, segment_bytes_, [join](absl::Status s) { join->finish(s); });
   preparing_->file->sync([join](absl::Status s) { join->finish(s); });
   join->finish(absl::OkStatus());
+}
+
+void SegmentLog::name_spare(uint64_t generation) {
+  // Closed before the rename: the spare is reopened under its new name when taken.
+  const std::string from = prep_name(preparing_->seq);
+  preparing_->file.reset();
+  files_.rename(from, spare_name(preparing_->seq),
+                [this, alive = std::weak_ptr<bool>(alive_), generation](absl::Status s) {
+                  if (alive.expired() || generation != prepare_generation_) return;
+                  if (!s.ok()) return finish_prepare(generation, s);
+                  files_.sync_dir([this, alive, generation](absl::Status s) {
+                    if (alive.expired() || generation != prepare_generation_) return;
+                    finish_prepare(generation, s);
+                  });
+                });
 }
 
 void SegmentLog::finish_prepare(uint64_t generation, const absl::Status& status) {
@@ -209,7 +199,7 @@ void SegmentLog::flush() {
 }
 
 // One segment at a time, oldest first: a segment's bytes reach the disk only once every older
-// one's are durable. Written side by side, a failed write (ENOSPC zero-filling a new file)
+// one's are durable. Written side by side, a failed write (ENOSPC allocating a new file)
 // could leave a durable segment chained to one that never became durable, and recovery would
 // call everything older dead (found by BUGGIFY's short segments with ENOSPC: a member lost
 // entries it had acknowledged long before).
@@ -227,7 +217,10 @@ void SegmentLog::flush_segments(uint64_t from_seq, uint64_t last_seq, IoDone don
       Segment& flushed = found->second;
       if (status.ok()) {
         flushed.durable = flushed.written;
-        flushed.ready = true;  // only now: a zero fill that failed is redone by the next flush
+        // Tailing readers are served from the owner's memory; what is durable is read back
+        // only by catch-up and recovery.
+        if (flushed.file) flushed.file->release_cache_below(flushed.durable);
+        flushed.ready = true;  // only now: an allocation that failed is redone by the next flush
       } else if (!flushed.in_flight.empty()) {
         // Rewritten by the next flush at the same offsets: writes are idempotent.
         flushed.written -= flushed.in_flight.size();
@@ -240,10 +233,8 @@ void SegmentLog::flush_segments(uint64_t from_seq, uint64_t last_seq, IoDone don
     flush_segments(seq + 1, last_seq, std::move(done));
   });
   if (!segment.ready) {
-    // A new segment: a spare (zero-filled, or recycled), or else a fresh file whose space is
-    // only allocated: zero-filling it here would hold this flush for the whole segment (half
-    // a second at 64 MiB), where allocated space costs each of its syncs a metadata update.
-    // Its name synced. Taken now: if the rename fails, the retry finds the file under one
+    // A new segment: a spare (allocated, or recycled), or else a fresh file allocated here;
+    // its name synced. Taken now: if the rename fails, the retry finds the file under one
     // name or the other.
     const std::optional<std::string> spare = std::exchange(spare_, std::nullopt);
     absl::StatusOr<std::unique_ptr<File>> file =
