@@ -249,6 +249,28 @@ TEST_F(PosixFileSystemTest, AllocateGrowsWithZerosAndKeepsWhatTheFileHas) {
   EXPECT_EQ(file->size(), 3 + big);
 }
 
+// Releasing the cache is a hint: the bytes, the size and later writes are unchanged, also for a
+// partly written last page, beyond the end, and after the file shrank below it.
+TEST_F(PosixFileSystemTest, ReleasingTheCacheChangesNoByte) {
+  auto file = open("f");
+  ASSERT_NE(file, nullptr);
+  std::string expected(3 * 4096 + 100, 'a');
+  for (size_t i = 0; i < expected.size(); ++i) expected[i] = static_cast<char>('a' + i % 26);
+  ASSERT_TRUE(append(*file, expected).ok());
+  ASSERT_TRUE(await([&](IoDone done) { file->sync(std::move(done)); }).ok());
+  file->release_cache_below(expected.size());
+  file->release_cache_below(uint64_t{1} << 40);  // past the end
+  EXPECT_EQ(read(*file, 0, expected.size()).value(), expected);
+  ASSERT_TRUE(append(*file, "tail").ok());  // into the partly written page
+  expected += "tail";
+  EXPECT_EQ(read(*file, 0, expected.size() + 10).value(), expected);
+  ASSERT_TRUE(truncate(*file, 10).ok());
+  file->release_cache_below(5);
+  ASSERT_TRUE(append(*file, "X").ok());
+  EXPECT_EQ(read(*file, 0, 100).value(), expected.substr(0, 10) + "X");
+  EXPECT_EQ(file->size(), 11u);
+}
+
 TEST_F(PosixFileSystemTest, ReadPastEndOfFileReturnsFewerBytes) {
   auto file = create("f", "abc");
   ASSERT_NE(file, nullptr);
