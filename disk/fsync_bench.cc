@@ -110,7 +110,9 @@ std::string summary(std::vector<double> values, const char* format) {
   const double median = values.size() % 2 == 1
                             ? values[values.size() / 2]
                             : (values[values.size() / 2 - 1] + values[values.size() / 2]) / 2;
-  const absl::ParsedFormat<'f'> f(format);
+  // Checked at run time: the format is a parameter (clang refuses the constexpr constructor).
+  const std::unique_ptr<absl::ParsedFormat<'f'>> parsed = absl::ParsedFormat<'f'>::New(format);
+  const absl::ParsedFormat<'f'>& f = *parsed;
   return absl::StrCat(absl::StrFormat(f, median), " [", absl::StrFormat(f, values.front()), " .. ",
                       absl::StrFormat(f, values.back()), "]");
 }

@@ -11,6 +11,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "core/link/handshake.h"
+#include "core/storage/store_files.h"
 
 namespace walle::runtime {
 namespace {
@@ -90,8 +91,10 @@ absl::StatusOr<ClusterFile> parse_cluster_file(std::string_view text, std::strin
       }
       file.servers.emplace(id, *address);
     } else if (words[0] == "stream") {
-      if (words.size() != 2 || !valid_name(words[1])) {
-        return error("want 'stream NAME' (letters, digits, - _ .)");
+      if (words.size() != 2) return error("want 'stream NAME'");
+      // The storage engine's rule, so that every stream the file names can be opened.
+      if (absl::Status valid = storage::validate_store_name(std::string(words[1])); !valid.ok()) {
+        return error(valid.message());
       }
       for (const std::string& s : file.streams) {
         if (s == words[1]) return error(absl::StrCat("stream ", words[1], " listed twice"));

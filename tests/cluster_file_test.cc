@@ -38,7 +38,12 @@ TEST(ClusterFile, MistakesAreRefusedNamingTheLine) {
       {head + "server 1 127.0.0.1:70000\n", "the port must be 1..65535"},
       {head + "server 16777216 127.0.0.1:7101\n", "server ids must be below"},
       {head + "stream s\n", "line 4: stream s listed twice"},
-      {head + "stream a/b\n", "want 'stream NAME'"},
+      {head + "stream a/b\n", "line 4: stream store name 'a/b' may only hold [a-z0-9_-]"},
+      {head + "stream a b\n", "line 4: want 'stream NAME'"},
+      // Names the storage engine cannot open are refused here, not by every server later.
+      {head + "stream Orders\n", "line 4: stream store name 'Orders' may only hold [a-z0-9_-]"},
+      {head + "stream a.b\n", "may only hold [a-z0-9_-]"},
+      {head + "stream " + std::string(65, 'x') + "\n", "must be 1..64 characters"},
       {head + "cluster other\n", "a second 'cluster' line"},
       {head + "servers 1 127.0.0.1:1\n", "unknown keyword 'servers'"},
       {"server 0 127.0.0.1:1\nstream s\n", "no 'cluster' line"},

@@ -159,5 +159,23 @@ TEST(Handshake, GarbageInsteadOfAHelloIsRefusedAndFinal) {
   EXPECT_FALSE(a.on_payload(b.hello(), out).ok());  // failed for good
 }
 
+// A peer's Refusal is a refusal whatever code it carries: one that says OK (code 0) once aborted
+// the process, from an unauthenticated peer (found by fuzz/link_fuzz.cc).
+TEST(Handshake, ARefusalIsAFailureWhateverCodeItCarries) {
+  for (const int code : {0, 5, 16, 17, 255}) {
+    SCOPED_TRACE(code);
+    Handshake a(config(1), nonce_of(17));
+    std::vector<std::string> out;
+    const absl::Status s =
+        a.on_payload(wire::encode(Refusal{static_cast<uint8_t>(code), "go away"}), out);
+    EXPECT_FALSE(s.ok());
+    EXPECT_EQ(s.code(), code == 5 ? absl::StatusCode::kNotFound
+                        : code == 16 ? absl::StatusCode::kUnauthenticated
+                                     : absl::StatusCode::kUnknown);
+    EXPECT_NE(s.message().find("refused by the peer: go away"), std::string::npos) << s;
+    EXPECT_FALSE(a.established());
+  }
+}
+
 }  // namespace
 }  // namespace walle::link

@@ -43,6 +43,21 @@ TEST(ProtocolMessages, StatusesKeepTheirCodeAndMessage) {
   EXPECT_EQ(unknown.to_status().code(), absl::StatusCode::kUnknown);
 }
 
+// One encoding per message: a damage byte no TailDamage has is refused, not read as kRot and
+// sent on as another byte (found by fuzz/link_fuzz.cc).
+TEST(ProtocolMessages, ATailReplyWithAnUnknownDamageByteIsRefused) {
+  TailReply reply;
+  reply.stream = "s";
+  reply.damage = storage::TailDamage::kRot;
+  std::string bytes = wire::encode(reply);
+  ASSERT_TRUE(wire::decode<ProtocolMessage>(bytes).ok());
+  bytes.back() = 9;  // the damage byte is the last field
+  const absl::StatusOr<ProtocolMessage> decoded = wire::decode<ProtocolMessage>(bytes);
+  ASSERT_FALSE(decoded.ok());
+  EXPECT_NE(decoded.status().message().find("tail damage byte is 9"), std::string::npos)
+      << decoded.status();
+}
+
 RC_GTEST_PROP(ProtocolMessages, PutRequestsRoundTripForAnyValues,
               (std::string stream, uint64_t request_id, uint64_t ts, uint64_t id, uint64_t c,
                uint64_t cx, uint64_t entry_id, std::string data)) {

@@ -66,7 +66,10 @@ absl::StatusOr<LinkMessage> decode_answer(std::string_view payload) {
         absl::StrCat("not a WALLE handshake frame: ", message.status().message()));
   }
   if (const Refusal* r = std::get_if<Refusal>(&*message)) {
-    return absl::Status(static_cast<absl::StatusCode>(r->code),
+    // The code is the peer's word: a refusal that says OK, or a code absl does not know, is
+    // still a refusal (an OK status here would abort the process: found by fuzz/link_fuzz.cc).
+    const bool known = r->code > 0 && r->code <= static_cast<uint8_t>(absl::StatusCode::kUnauthenticated);
+    return absl::Status(known ? static_cast<absl::StatusCode>(r->code) : absl::StatusCode::kUnknown,
                         absl::StrCat("refused by the peer: ", r->reason));
   }
   return message;

@@ -169,7 +169,14 @@ struct TailReply {
   void serialize(Archive& ar) {
     uint8_t byte = static_cast<uint8_t>(damage);
     ar(stream, request_id, status, heads, byte);
-    if constexpr (Archive::is_loading::value) damage = storage::tail_damage_from(byte);
+    if constexpr (Archive::is_loading::value) {
+      // Strict, as for bools: one encoding per message (found by fuzz/link_fuzz.cc: 9 read as
+      // kRot and went back out as 2).
+      if (byte > static_cast<uint8_t>(storage::TailDamage::kRot)) {
+        throw cereal::Exception("tail damage byte is " + std::to_string(byte));
+      }
+      damage = static_cast<storage::TailDamage>(byte);
+    }
   }
 };
 

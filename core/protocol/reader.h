@@ -31,6 +31,19 @@ struct ReaderOptions {
   uint64_t first_request_id = 0;
 };
 
+// The read a Reader has in progress. At namespace scope: clang 14 cannot default-construct a
+// nested struct with member initializers inside std::optional (the fuzz build uses clang).
+struct ReaderPendingRead {
+  uint64_t from = 0;
+  int64_t wait_ns = 0;
+  absl::AnyInvocable<void(absl::StatusOr<std::vector<Entry>>)> done;
+  uint64_t request_id = 0;
+  NodeId member = 0;
+  size_t tries = 0;
+  absl::Status last_error;
+  bool all_beyond_commit = true;
+};
+
 class Reader {
  public:
   using Done = absl::AnyInvocable<void(absl::StatusOr<std::vector<Entry>>)>;
@@ -51,16 +64,7 @@ class Reader {
   void check_invariants() const;
 
  private:
-  struct Pending {
-    uint64_t from;
-    int64_t wait_ns;
-    Done done;
-    uint64_t request_id = 0;
-    NodeId member = 0;
-    size_t tries = 0;
-    absl::Status last_error;
-    bool all_beyond_commit = true;
-  };
+  using Pending = ReaderPendingRead;
   void ask();
   void next_member(absl::Status why);
   void finish(absl::StatusOr<std::vector<Entry>> result);

@@ -166,7 +166,7 @@ class Parser {
       if (!consume(":")) return error("expected ':' after a member name");
       JsonValue value;
       if (absl::Status s = parse_value(value, depth + 1); !s.ok()) return s;
-      out.members.emplace_back(std::move(key), std::move(value));
+      out.members.push_back(JsonMember{std::move(key), std::move(value)});
       skip_space();
       if (consume("}")) return absl::OkStatus();
       if (!consume(",")) return error("expected ',' or '}' in an object");

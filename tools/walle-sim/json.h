@@ -40,6 +40,8 @@ class JsonObject {
   std::string body_;
 };
 
+struct JsonMember;
+
 // A parsed JSON value. Numbers keep their text, so 64-bit seeds and counts stay exact.
 struct JsonValue {
   enum class Kind : uint8_t { kNull, kBool, kNumber, kString, kArray, kObject };
@@ -47,10 +49,17 @@ struct JsonValue {
   bool boolean = false;
   std::string text;  // a string's value, or a number as written
   std::vector<JsonValue> items;
-  std::vector<std::pair<std::string, JsonValue>> members;  // in the order written
+  std::vector<JsonMember> members;  // in the order written
 
   // The member named `key` of an object, or nullptr.
   const JsonValue* find(std::string_view key) const;
+};
+
+// One member of an object. (A std::pair would need JsonValue complete inside its own
+// definition, which libstdc++ accepts from GCC and refuses from clang.)
+struct JsonMember {
+  std::string name;
+  JsonValue value;
 };
 
 // Parses one JSON text (surrounding whitespace allowed). Errors say what and at which byte.
