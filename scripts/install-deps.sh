@@ -11,6 +11,7 @@ packages=(
   libspdlog-dev  # the server's leveled logs to stderr (runtime/logger.h)
   parallel  # GNU parallel: tests/sharded_sweep_test.sh runs shards with it
   liburing-dev  # io_uring, for disk/uring_bench.cc (walle-uring-bench; optional in CMake)
+  clang libclang-rt-14-dev  # libFuzzer and clang's sanitizers, for scripts/fuzz.sh
 )
 
 missing=()
