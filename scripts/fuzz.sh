@@ -29,7 +29,7 @@ while [ $# -gt 0 ]; do
     *) targets+=("$1"); shift ;;
   esac
 done
-all=(wire_decode_fuzz store_recovery_fuzz link_fuzz cluster_file_fuzz)
+all=(wire_decode_fuzz store_recovery_fuzz link_fuzz cluster_file_fuzz member_fuzz)
 [ ${#targets[@]} -eq 0 ] && targets=("${all[@]}")
 for t in "${targets[@]}"; do
   [ -f "fuzz/$t.cc" ] || { echo "fuzz.sh: no target $t (have: ${all[*]})" >&2; exit 2; }
@@ -48,6 +48,9 @@ run_one() {
   mkdir -p "$work" "$seed"
   local limit=(-max_total_time="$seconds")
   [ -n "$runs" ] && limit=(-runs="$runs")
+  # Open finding (fuzz/README.md): member_fuzz reaches a reference cycle (indirect leaks only)
+  # when a member crashes during its store's open; until it is fixed, leaks do not stop it.
+  [ "$t" = member_fuzz ] && limit+=(-detect_leaks=0)
   # The first corpus directory receives new inputs; the repo's is only read.
   "build/fuzz/fuzz/$t" "${limit[@]}" -print_final_stats=1 -timeout=25 -rss_limit_mb=2048 \
     -artifact_prefix="build/fuzz/artifacts/$t-" "$work" "$seed" \
