@@ -54,7 +54,7 @@ void Checker::check_step() {
   replicas_.assign(member_count_, nullptr);
   for (NodeId m = 0; m < member_count_; ++m) {
     auto* member = static_cast<protocol::MemberNode*>(sim_.node(m));  // see watch()
-    const protocol::StreamReplica* replica = member == nullptr ? nullptr : member->replica(kStream);
+    const protocol::StreamReplica* replica = member == nullptr ? nullptr : member->replica(stream_);
     replicas_[m] = replica;
     if (replica != nullptr) check_commit(m, replica->store());
   }
@@ -111,20 +111,20 @@ bool holds(const storage::StreamStore& store, uint64_t id, uint64_t checksum) {
 
 }  // namespace
 
-storage::StreamStore* member_store(Simulation& sim, NodeId node) {
+storage::StreamStore* member_store(Simulation& sim, NodeId node, const std::string& stream) {
   auto* member = sim.node_as<protocol::MemberNode>(node);
-  return member == nullptr ? nullptr : member->store(kStream);
+  return member == nullptr ? nullptr : member->store(stream);
 }
 
-absl::Status member_open_failure(Simulation& sim, NodeId node) {
+absl::Status member_open_failure(Simulation& sim, NodeId node, const std::string& stream) {
   auto* member = sim.node_as<protocol::MemberNode>(node);
-  return member == nullptr ? absl::OkStatus() : member->open_failure(kStream);
+  return member == nullptr ? absl::OkStatus() : member->open_failure(stream);
 }
 
 void Checker::before_crash(NodeId member) {
   if (promised_.contains(member)) promises_to_check_.insert(member);
   if (corruptible_.contains(member)) return;
-  const storage::StreamStore* store = member_store(sim_, member);
+  const storage::StreamStore* store = member_store(sim_, member, stream_);
   if (store == nullptr) return;  // not open: what must survive an earlier crash still must
   absl::btree_map<uint64_t, uint64_t> survive = std::move(must_survive_[member]);
   for (const auto& [id, checksum] : member_acks_[member]) survive[id] = checksum;
@@ -148,7 +148,7 @@ void Checker::before_crash(NodeId member) {
 
 void Checker::check_recoveries() {
   for (auto it = promises_to_check_.begin(); it != promises_to_check_.end();) {
-    const storage::StreamStore* store = member_store(sim_, *it);
+    const storage::StreamStore* store = member_store(sim_, *it, stream_);
     if (store == nullptr) {
       ++it;
       continue;  // still down, or recovering
@@ -163,7 +163,7 @@ void Checker::check_recoveries() {
     it = promises_to_check_.erase(it);
   }
   for (auto it = must_survive_.begin(); it != must_survive_.end();) {
-    const storage::StreamStore* store = member_store(sim_, it->first);
+    const storage::StreamStore* store = member_store(sim_, it->first, stream_);
     if (store == nullptr) {
       ++it;
       continue;  // still down, or recovering

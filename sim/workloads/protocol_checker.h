@@ -27,10 +27,10 @@ using protocol::ClaimResult;
 
 class ProtocolClient;
 
-// The member's store of the workload's stream; nullptr while it is down or recovering.
-storage::StreamStore* member_store(Simulation& sim, NodeId node);
-// Why the member does not serve the workload's stream: its last failed open (OK if none).
-absl::Status member_open_failure(Simulation& sim, NodeId node);
+// The member's store of `stream`; nullptr while it is down or recovering.
+storage::StreamStore* member_store(Simulation& sim, NodeId node, const std::string& stream = kStream);
+// Why the member does not serve `stream`: its last failed open (OK if none).
+absl::Status member_open_failure(Simulation& sim, NodeId node, const std::string& stream = kStream);
 
 // Every invariant, checked as events happen; the first violation is kept.
 class Checker {
@@ -38,8 +38,14 @@ class Checker {
   // Members in `corruptible` may lose what they acknowledged to corruption (the budget).
   // Without `judge_leases` (clocks drifting past the lease bound, where a lease promises
   // nothing) the lease checks are off; every other check holds whatever the clocks do.
-  Checker(Simulation& sim, absl::btree_set<NodeId> corruptible, bool judge_leases = true)
-      : sim_(sim), corruptible_(std::move(corruptible)), judge_leases_(judge_leases) {}
+  // One checker judges one stream: its clients' acknowledgements and reads, its replicas.
+  Checker(Simulation& sim, absl::btree_set<NodeId> corruptible, bool judge_leases = true,
+          std::string stream = kStream)
+      : sim_(sim),
+        corruptible_(std::move(corruptible)),
+        judge_leases_(judge_leases),
+        stream_(std::move(stream)) {}
+  const std::string& stream() const { return stream_; }
 
   void on_claimed(const protocol::ClaimResult& result) {
     // Durability: a claim adopts every entry older writers had acknowledged before it
@@ -131,6 +137,7 @@ class Checker {
   Simulation& sim_;
   absl::btree_set<NodeId> corruptible_;
   bool judge_leases_;
+  std::string stream_;
   absl::btree_map<uint64_t, std::pair<uint64_t, WriterId>> acked_;  // id -> checksum, writer
   absl::btree_map<uint64_t, uint64_t> read_;                        // id -> checksum read
   absl::btree_map<int64_t, uint64_t> ack_times_;  // time -> highest id acknowledged by then

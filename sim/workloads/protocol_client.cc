@@ -23,13 +23,13 @@ ProtocolClient::ProtocolClient(Env& env, const ClientConfig& config, Checker& ch
       checker_(checker),
       registry_(registry),
       client_(env),
-      reader_(client_.open_reader(protocol::ReaderOptions{kStream, config.members})) {
+      reader_(client_.open_reader(protocol::ReaderOptions{config.stream, config.members})) {
   registry_[env_.self] = this;
 }
 
 ProtocolClient::~ProtocolClient() { registry_[env_.self] = nullptr; }
 
-const protocol::Writer* ProtocolClient::writer() const { return client_.writer(kStream); }
+const protocol::Writer* ProtocolClient::writer() const { return client_.writer(config_.stream); }
 
 void ProtocolClient::start() {
   schedule_tick(env_.random.uniform_between(0, 20) * kNanosPerMilli);
@@ -39,7 +39,7 @@ void ProtocolClient::receive(NodeId from, std::string_view bytes) {
   absl::StatusOr<ProtocolMessage> m = wire::decode<ProtocolMessage>(bytes);
   if (!m.ok()) return;
   // The claim's writer id, before its last reply may complete (and retire) it.
-  const protocol::ClaimCoordinator* claim = client_.claim_in_progress(kStream);
+  const protocol::ClaimCoordinator* claim = client_.claim_in_progress(config_.stream);
   const std::optional<WriterId> claiming =
       claim != nullptr ? std::optional<WriterId>(claim->writer()) : std::nullopt;
   const client::Routed routed = client_.on_message(from, *m);
@@ -52,7 +52,7 @@ void ProtocolClient::receive(NodeId from, std::string_view bytes) {
     return;
   }
   if (routed != client::Routed::kWriter) return;
-  const Writer* writer = client_.writer(kStream);
+  const Writer* writer = client_.writer(config_.stream);
   const auto* reply = std::get_if<protocol::PutReply>(&*m);
   if (writer != nullptr && reply != nullptr && reply->entry_id > 0 &&
       reply->status.to_status().ok()) {
@@ -65,7 +65,7 @@ void ProtocolClient::receive(NodeId from, std::string_view bytes) {
 }
 
 void ProtocolClient::claim_now(bool preempt) {
-  if (stopped_ || client_.claim_in_progress(kStream) != nullptr || written_ >= config_.entries) {
+  if (stopped_ || client_.claim_in_progress(config_.stream) != nullptr || written_ >= config_.entries) {
     return;
   }
   start_claim(preempt);
@@ -79,20 +79,20 @@ void ProtocolClient::tick() {
   schedule_tick(25 * kNanosPerMilli);
   if (stopped_) return;
   const int64_t now = env_.clock.now_ns();
-  const Writer* writer = client_.writer(kStream);
+  const Writer* writer = client_.writer(config_.stream);
   if (writer != nullptr && writer->closed()) {
     // Lost to a newer writer: let it work a while before competing again, or two clients
     // would take the stream from each other forever (the original's WaitAndClaim).
-    client_.drop_writer(kStream, writer->close_reason());
+    client_.drop_writer(config_.stream, writer->close_reason());
     back_off(now);
   } else if (writer != nullptr && written_ >= config_.entries && writer->idle()) {
     // Done: release the stream (heartbeats stop, the lease runs out) for the others.
-    client_.drop_writer(kStream, absl::CancelledError("every entry is written"));
+    client_.drop_writer(config_.stream, absl::CancelledError("every entry is written"));
   }
   if (reads() && !reader_.busy()) read_next();
-  const bool writing = client_.writer(kStream) != nullptr;
+  const bool writing = client_.writer(config_.stream) != nullptr;
   // Only a client with work left claims.
-  if (client_.claim_in_progress(kStream) == nullptr && written_ < config_.entries &&
+  if (client_.claim_in_progress(config_.stream) == nullptr && written_ < config_.entries &&
       now >= next_claim_ns_ &&
       (!writing || env_.random.chance(config_.compete_per_tick))) {
     // Competing with a live writer is a deliberate takeover; otherwise wait for leases.
@@ -125,10 +125,10 @@ void ProtocolClient::back_off(int64_t now) {
 }
 
 void ProtocolClient::start_claim(bool preempt) {
-  ClaimOptions options{kStream,         config_.members, config_.lease_ns, kNanosPerSecond, 5,
+  ClaimOptions options{config_.stream,         config_.members, config_.lease_ns, kNanosPerSecond, 5,
                        config_.claim_chunk_bytes};
   options.preempt = preempt;
-  WriterOptions writer{kStream, config_.members, config_.lease_ns};
+  WriterOptions writer{config_.stream, config_.members, config_.lease_ns};
   writer.max_in_flight_entries = config_.max_in_flight_entries;
   writer.bug_commit_without_majority = config_.bug_commit_without_majority;
   writer.bug_lease_from_reply = config_.bug_lease_from_reply;
@@ -149,7 +149,7 @@ void ProtocolClient::start_claim(bool preempt) {
 }
 
 void ProtocolClient::pump() {
-  Writer* w = client_.writer(kStream);
+  Writer* w = client_.writer(config_.stream);
   if (w == nullptr || w->closed()) return;
   while (written_ < config_.entries) {
     // Eight random letters, then one letter repeated: entries differ, sizes vary, and

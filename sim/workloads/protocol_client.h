@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -14,6 +15,7 @@
 #include "core/env/env.h"
 #include "core/env/node.h"
 #include "core/protocol/claim.h"
+#include "sim/workloads/protocol_checker.h"
 #include "core/protocol/reader.h"
 #include "core/protocol/writer.h"
 
@@ -34,6 +36,7 @@ struct ClientConfig {
   std::function<void(NodeId)>* writer_started = nullptr;
   uint64_t max_in_flight_entries = 32;  // the writer's pipeline
   uint64_t claim_chunk_bytes = 64 << 10;  // a claim's repair reads
+  std::string stream = kStream;  // the one it writes and reads
 };
 
 class ProtocolClient final : public Node {

@@ -1,0 +1,30 @@
+#pragma once
+
+// What the protocol workloads share after the checkers' per-step judgement: running the
+// simulation under them, and the end-of-run checks over the members' logs.
+
+#include <cstdint>
+#include <vector>
+
+#include "sim/simulation.h"
+#include "sim/workloads/protocol_checker.h"
+
+namespace walle::sim::protocol_workload {
+
+class ProtocolClient;
+
+// Steps the simulation to `until_ns`, each checker judging every step; stops stepping at the
+// first failure (the rest of the window then runs unjudged, as the run ends anyway).
+void run_checked(Simulation& sim, const std::vector<Checker*>& checkers, int64_t until_ns);
+
+// Whether every client in `registry` wrote all its `entries`.
+bool all_written(const std::vector<ProtocolClient*>& registry, uint64_t entries);
+
+// After healing, for the checker's stream on members 0..member_count-1: liveness (gaps
+// filled, acknowledged entries committed on a majority, readers caught up), index consistency
+// (every committed id readable or listed missing), and agreement (every committed entry a
+// member holds is the acknowledged one). The first failure goes to `checker`.
+void check_members(Simulation& sim, Checker& checker, uint32_t member_count,
+                   const std::vector<ProtocolClient*>& registry);
+
+}  // namespace walle::sim::protocol_workload
