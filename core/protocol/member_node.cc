@@ -1,5 +1,7 @@
 #include "core/protocol/member_node.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "core/util/check.h"
 #include "core/wire/codec.h"
@@ -8,11 +10,34 @@ namespace walle::protocol {
 
 MemberNode::MemberNode(Env& env, MemberOptions options)
     : env_(env), options_(std::move(options)), reopen_timers_(env.clock) {
-  for (NodeId m : options_.members) {
-    if (m != env_.self) options_.replica.backfill.peers.push_back(m);
-  }
-  options_.replica.members = options_.members;
   options_.store.buggify = env_.buggify;  // the store has no Env: it gets the one route here
+  // The streams this node is a member of, in the configured order.
+  std::vector<std::string> mine;
+  for (const std::string& stream : options_.streams) {
+    const std::vector<NodeId>& members = members_of(options_, stream);
+    // No member list at all: the node serves the stream and its replica knows no peers (tests
+    // of one replica).
+    if (members.empty() || std::find(members.begin(), members.end(), env_.self) != members.end()) {
+      mine.push_back(stream);
+    }
+  }
+  options_.streams = std::move(mine);
+}
+
+const std::vector<NodeId>& MemberNode::members_of(const MemberOptions& options,
+                                                  std::string_view stream) {
+  const auto it = options.stream_members.find(stream);
+  return it == options.stream_members.end() ? options.members : it->second;
+}
+
+ReplicaOptions MemberNode::replica_options(std::string_view stream) const {
+  ReplicaOptions replica = options_.replica;
+  replica.members = members_of(options_, stream);
+  replica.backfill.peers.clear();
+  for (NodeId m : replica.members) {
+    if (m != env_.self) replica.backfill.peers.push_back(m);
+  }
+  return replica;
 }
 
 MemberNode::~MemberNode() = default;
@@ -72,7 +97,7 @@ void MemberNode::serve(const std::string& name, std::unique_ptr<storage::StreamS
   WALLE_CHECK_MSG(!hosted_.contains(name), "a stream opened twice");  // one replica per store
   Hosted& h = hosted_[name];
   h.store = std::move(store);
-  h.replica = std::make_unique<StreamReplica>(env_, *h.store, options_.replica);
+  h.replica = std::make_unique<StreamReplica>(env_, *h.store, replica_options(name));
 }
 
 StreamReplica* MemberNode::replica(std::string_view stream) {

@@ -23,9 +23,12 @@ struct MemberOptions {
   std::vector<std::string> streams;
   storage::StoreOptions store;
   ReplicaOptions replica;
-  // Every stream's members, this node included (the same for all streams until topology
-  // changes exist); the others are the replicas' backfill peers.
+  // Every stream's members, this node included; the others are the replicas' backfill peers.
+  // Empty: the node serves every stream, its replicas knowing no peers (tests of one replica).
   std::vector<NodeId> members;
+  // The members of the streams whose set differs from `members` (until topology lives in a
+  // root stream). This node opens and serves only the streams it is a member of.
+  std::map<std::string, std::vector<NodeId>, std::less<>> stream_members;
   // A stream whose store fails to open (disk full, unreadable metadata) is retried after this
   // long, doubling up to max_reopen_ns; meanwhile requests for it get kNotFound.
   int64_t reopen_ns = 100 * kNanosPerMilli;
@@ -34,6 +37,9 @@ struct MemberOptions {
 
 class MemberNode final : public Node {
  public:
+  // The members of `stream` by `options`.
+  static const std::vector<NodeId>& members_of(const MemberOptions& options, std::string_view stream);
+
   MemberNode(Env& env, MemberOptions options);
   ~MemberNode() override;
 
@@ -50,6 +56,8 @@ class MemberNode final : public Node {
   uint64_t malformed_messages() const { return malformed_messages_; }
 
  private:
+  // The replica options of `stream`: its members, and the others as backfill peers.
+  ReplicaOptions replica_options(std::string_view stream) const;
   struct Hosted {
     std::unique_ptr<storage::StreamStore> store;
     std::unique_ptr<StreamReplica> replica;

@@ -22,6 +22,7 @@ namespace {
 // One stream of the workload: its clients (nodes), its registry of them, its checker.
 struct StreamUnderTest {
   std::string name;
+  std::vector<NodeId> members;  // a subset of the cluster's: streams overlap
   std::vector<NodeId> clients;
   std::vector<ProtocolClient*> registry;  // by node id; only this stream's clients are set
   std::unique_ptr<Checker> checker;
@@ -33,12 +34,14 @@ class MultiStreamWorkload final : public Workload {
  public:
   std::string_view name() const override { return "streams"; }
   std::string_view description() const override {
-    return "many streams on one cluster: every member hosts all of them, each has its own "
-           "writers and reader and its own checkers, under swarm-chosen faults";
+    return "many streams on one cluster, on overlapping member sets, each with its own writers, "
+           "reader and checkers, under swarm-chosen faults";
   }
   std::vector<std::string> parameters() const override {
     return {"streams=0      1..64 streams (0: the swarm picks 2..16)",
-            "members=0      3 or 5 (0: the swarm picks)",
+            "members=0      3 or 5 members in the cluster (0: the swarm picks)",
+            "replicas=0     3 or 5 members per stream, at most members (0: the swarm picks; "
+            "fewer than members: each stream on its own subset)",
             "clients=0      1..2 competing writers per stream (0: the swarm picks)",
             "entries=40     entries each client writes",
             "fault_ms=2000  simulated time with faults on",
@@ -53,6 +56,7 @@ class MultiStreamWorkload final : public Workload {
     ParamReader params(options.params);
     auto streams = params.integer("streams", 0, 0, 64);
     auto members = params.integer("members", 0, 0, 5);
+    auto replicas = params.integer("replicas", 0, 0, 5);
     auto clients = params.integer("clients", 0, 0, 2);
     auto entries = params.integer("entries", 40, 0, 100000);
     auto fault_ms = params.integer("fault_ms", 2000, 0, 3600 * 1000);
@@ -60,7 +64,7 @@ class MultiStreamWorkload final : public Workload {
     auto faults = params.integer("faults", 1, 0, 1);
     auto corruption = params.integer("corruption", 1, 0, 1);
     auto bug_ack = params.integer("bug_ack_before_sync", 0, 0, 1);
-    for (const auto* p : {&streams, &members, &clients, &entries, &fault_ms, &heal_ms, &faults,
+    for (const auto* p : {&streams, &members, &replicas, &clients, &entries, &fault_ms, &heal_ms, &faults,
                           &corruption, &bug_ack}) {
       if (!p->ok()) return p->status();
     }
@@ -68,12 +72,24 @@ class MultiStreamWorkload final : public Workload {
     if (*members != 0 && *members != 3 && *members != 5) {
       return absl::InvalidArgumentError("parameter members must be 0, 3 or 5");
     }
+    if (*replicas != 0 && *replicas != 3 && *replicas != 5) {
+      return absl::InvalidArgumentError("parameter replicas must be 0, 3 or 5");
+    }
+    if (*replicas != 0 && *members != 0 && *replicas > *members) {
+      return absl::InvalidArgumentError("parameter replicas must be at most members");
+    }
 
     Prng swarm(Prng(options.seed).fork(0x5717));
     const uint32_t member_count =
         *members ? static_cast<uint32_t>(*members) : (swarm.chance(0.6) ? 3u : 5u);
     const uint32_t stream_count =
         *streams ? static_cast<uint32_t>(*streams) : static_cast<uint32_t>(swarm.uniform_between(2, 16));
+    const uint32_t replica_count =
+        *replicas ? static_cast<uint32_t>(*replicas)
+                  : (member_count == 5 && swarm.chance(0.5) ? 5u : 3u);
+    if (replica_count > member_count) {
+      return absl::InvalidArgumentError("parameter replicas must be at most members");
+    }
     const uint32_t clients_per_stream =
         *clients ? static_cast<uint32_t>(*clients) : static_cast<uint32_t>(swarm.uniform_between(1, 2));
 
@@ -81,22 +97,39 @@ class MultiStreamWorkload final : public Workload {
     config.seed = options.seed;
     config.node_count = member_count + stream_count * clients_per_stream;
     FaultPlan plan = *faults ? FaultPlan::swarm(swarm, config) : FaultPlan::none();
-    // The corruption budget holds per stream; every member hosts every stream, so one
-    // minority of corruptible members keeps each stream's budget.
+    plan.wipe_probability = 0;  // a wiped member may only return through a topology change
+
+    std::vector<NodeId> member_ids;
+    for (NodeId m = 0; m < member_count; ++m) member_ids.push_back(m);
+    std::vector<StreamUnderTest> under_test(stream_count);
+    for (StreamUnderTest& st : under_test) {
+      // replica_count of the members, drawn without replacement, in id order.
+      std::vector<NodeId> pool = member_ids;
+      while (st.members.size() < replica_count) {
+        const size_t pick = swarm.uniform(pool.size());
+        st.members.push_back(pool[pick]);
+        pool.erase(pool.begin() + static_cast<std::ptrdiff_t>(pick));
+      }
+      std::sort(st.members.begin(), st.members.end());
+    }
+    // The corruption budget holds per stream: a member may be corruptible only while every
+    // stream it serves keeps a majority of members that are not.
     absl::btree_set<NodeId> corruptible;
-    while (*corruption == 1 && corruptible.size() < (member_count - 1) / 2) {
-      corruptible.insert(static_cast<NodeId>(swarm.uniform(member_count)));
+    for (int tries = 0; *corruption == 1 && tries < 8; ++tries) {
+      const NodeId candidate = static_cast<NodeId>(swarm.uniform(member_count));
+      const bool fits = std::all_of(under_test.begin(), under_test.end(), [&](const StreamUnderTest& st) {
+        if (std::find(st.members.begin(), st.members.end(), candidate) == st.members.end()) return true;
+        size_t already = 0;
+        for (NodeId m : st.members) already += corruptible.contains(m);
+        return already + 1 <= (st.members.size() - 1) / 2;
+      });
+      if (fits) corruptible.insert(candidate);
     }
     if (corruptible.empty()) {
       plan.bit_flip_per_second = 0;
       plan.latent_error_per_second = 0;
     }
-    plan.wipe_probability = 0;  // a wiped member may only return through a topology change
-
-    std::vector<NodeId> member_ids;
-    for (NodeId m = 0; m < member_count; ++m) member_ids.push_back(m);
     const int64_t lease_ns = swarm.uniform_between(100, 400) * kNanosPerMilli;
-    std::vector<StreamUnderTest> under_test(stream_count);
     protocol::MemberOptions member_options;
     member_options.members = member_ids;
     member_options.replica.resolve_after_ns = 4 * lease_ns;
@@ -107,11 +140,12 @@ class MultiStreamWorkload final : public Workload {
       StreamUnderTest& st = under_test[i];
       st.name = absl::StrCat("s", i);
       member_options.streams.push_back(st.name);
+      if (st.members != member_ids) member_options.stream_members[st.name] = st.members;
       for (uint32_t c = 0; c < clients_per_stream; ++c) {
         st.clients.push_back(member_count + i * clients_per_stream + c);
       }
       st.registry.assign(config.node_count, nullptr);
-      st.config = ClientConfig{member_ids,
+      st.config = ClientConfig{st.members,
                                lease_ns,
                                static_cast<uint64_t>(*entries),
                                static_cast<uint64_t>(swarm.uniform_between(0, 1024)),
@@ -141,7 +175,7 @@ class MultiStreamWorkload final : public Workload {
     std::vector<Checker*> checkers;
     for (StreamUnderTest& st : under_test) {
       st.checker = std::make_unique<Checker>(s, corruptible, /*judge_leases=*/true, st.name);
-      st.checker->watch(&st.registry, member_count);
+      st.checker->watch(&st.registry, st.members);
       checkers.push_back(st.checker.get());
     }
     for (NodeId n = 0; n < config.node_count; ++n) {
@@ -150,7 +184,8 @@ class MultiStreamWorkload final : public Workload {
     s.set_before_crash([&checkers](NodeId node) {
       for (Checker* c : checkers) c->before_crash(node);
     });
-    Nemesis nemesis(s, plan, (member_count - 1) / 2,
+    // At most a minority of the smallest member set down at once.
+    Nemesis nemesis(s, plan, (replica_count - 1) / 2,
                     Nemesis::Hooks{.on_wipe = {}, .may_corrupt = [&corruptible](NodeId n) {
                                      return corruptible.contains(n);
                                    }});
@@ -175,7 +210,7 @@ class MultiStreamWorkload final : public Workload {
         checker.fail(absl::StrCat("liveness: nothing was committed in ", *heal_ms,
                                   "ms after healing"));
       }
-      if (checker.status().ok()) check_members(s, checker, member_count, st.registry);
+      if (checker.status().ok()) check_members(s, checker, st.registry);
     }
 
     RunResult result;
@@ -188,7 +223,7 @@ class MultiStreamWorkload final : public Workload {
     }
     result.digest = s.trace().digest();
     result.setup = absl::StrCat(describe_config(config), " members=", member_count,
-                                " streams=", stream_count, " clients_per_stream=", clients_per_stream,
+                                " streams=", stream_count, " replicas=", replica_count, " clients_per_stream=", clients_per_stream,
                                 " lease_ms=", lease_ns / kNanosPerMilli, " faults: ", plan.describe(),
                                 corruptible.empty() ? "" : " corruptible=", absl::StrJoin(corruptible, ","));
     result.stats = s.stats();

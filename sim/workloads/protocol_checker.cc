@@ -51,27 +51,27 @@ void Checker::check_step() {
   if (recoveries_pending()) check_recoveries();
   if (clients_ == nullptr || !status_.ok()) return;
   // One look at each member serves every check.
-  replicas_.assign(member_count_, nullptr);
-  for (NodeId m = 0; m < member_count_; ++m) {
-    auto* member = static_cast<protocol::MemberNode*>(sim_.node(m));  // see watch()
+  replicas_.assign(members_.size(), nullptr);
+  for (size_t i = 0; i < members_.size(); ++i) {
+    auto* member = static_cast<protocol::MemberNode*>(sim_.node(members_[i]));  // see watch()
     const protocol::StreamReplica* replica = member == nullptr ? nullptr : member->replica(stream_);
-    replicas_[m] = replica;
-    if (replica != nullptr) check_commit(m, replica->store());
+    replicas_[i] = replica;
+    if (replica != nullptr) check_commit(i, replica->store());
   }
   if (judge_leases_) check_leases(replicas_);
 }
 
 void Checker::check_leases(const std::vector<const protocol::StreamReplica*>& replicas) {
-  for (NodeId n = member_count_; n < clients_->size() && status_.ok(); ++n) {
+  for (NodeId n = 0; n < clients_->size() && status_.ok(); ++n) {
     const ProtocolClient* client = (*clients_)[n];
     if (client == nullptr || client->writer() == nullptr || !client->writer()->lease_valid()) {
       continue;
     }
     const WriterId writer = client->writer()->id();
     size_t protecting = 0;
-    for (NodeId m = 0; m < replicas.size(); ++m) {
-      protecting += replicas[m] == nullptr || lease_doubt_[m] ||
-                    replicas[m]->protects_lease_of(writer);
+    for (size_t i = 0; i < replicas.size(); ++i) {
+      protecting += replicas[i] == nullptr || lease_doubt_[i] ||
+                    replicas[i]->protects_lease_of(writer);
     }
     if (protecting <= replicas.size() / 2) {
       fail(absl::StrCat("lease interval: client ", n, " trusts the lease of writer ", writer.ts,
@@ -81,10 +81,11 @@ void Checker::check_leases(const std::vector<const protocol::StreamReplica*>& re
   }
 }
 
-void Checker::check_commit(NodeId member, const storage::StreamStore& store) {
+void Checker::check_commit(size_t index, const storage::StreamStore& store) {
+  const NodeId member = members_[index];
   const uint64_t committed = store.committed_id();
-  if (committed == member_commit_[member]) return;
-  member_commit_[member] = committed;
+  if (committed == member_commit_[index]) return;
+  member_commit_[index] = committed;
   const std::optional<storage::EntryHead> head = store.head(committed);
   if (committed == 0 || !head.has_value()) return;
   if (auto acked = acked_.find(committed);

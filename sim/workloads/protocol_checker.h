@@ -99,17 +99,16 @@ class Checker {
     WriterId& promised = promised_[member];
     promised = std::max(promised, writer);
   }
-  // The checks below run after every simulation step, over the workload's clients and its
-  // members (nodes 0..member_count-1, all MemberNodes).
-  void watch(const std::vector<ProtocolClient*>* clients, uint32_t member_count) {
+  // The checks below run after every simulation step, over the stream's clients (set in
+  // `clients`, by node id) and its members (MemberNodes).
+  void watch(const std::vector<ProtocolClient*>* clients, std::vector<NodeId> members) {
     clients_ = clients;
-    member_count_ = member_count;
-    member_commit_.assign(member_count, 0);
-    lease_doubt_.assign(member_count, false);
-    for (NodeId m : corruptible_) {
-      if (m < member_count) lease_doubt_[m] = true;
-    }
+    members_ = std::move(members);
+    member_commit_.assign(members_.size(), 0);
+    lease_doubt_.assign(members_.size(), false);
+    for (size_t i = 0; i < members_.size(); ++i) lease_doubt_[i] = corruptible_.contains(members_[i]);
   }
+  const std::vector<NodeId>& members() const { return members_; }
   // What the checker judges after every simulation step.
   void check_step();
   void before_crash(NodeId member);
@@ -155,13 +154,14 @@ class Checker {
   // Agreement at the moment a member commits, not only at the end: the entry at a member's
   // new commit point is the acknowledged one there, and the one every other member committed
   // there. Entries chain by checksum, so this vouches for everything below it too.
-  void check_commit(NodeId member, const storage::StreamStore& store);
+  void check_commit(size_t index, const storage::StreamStore& store);
 
   const std::vector<ProtocolClient*>* clients_ = nullptr;
-  uint32_t member_count_ = 0;
-  std::vector<const protocol::StreamReplica*> replicas_;  // this step's, by member
+  std::vector<NodeId> members_;
+  // By position in members_:
+  std::vector<const protocol::StreamReplica*> replicas_;  // this step's
   std::vector<uint64_t> member_commit_;                    // the commit point last judged
-  std::vector<bool> lease_doubt_;                          // corruptible, by member
+  std::vector<bool> lease_doubt_;                          // corruptible
   absl::btree_map<uint64_t, uint64_t> committed_at_;   // id -> checksum a member committed
   uint64_t acks_ = 0;
   absl::Status status_;

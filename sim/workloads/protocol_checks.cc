@@ -32,14 +32,15 @@ bool all_written(const std::vector<ProtocolClient*>& registry, uint64_t entries)
 
 // Agreement and durability on the members: every committed entry a member holds is the one
 // acknowledged at that id.
-void check_members(Simulation& sim, Checker& checker, uint32_t member_count,
+void check_members(Simulation& sim, Checker& checker,
                    const std::vector<ProtocolClient*>& registry) {
+  const std::vector<NodeId>& members = checker.members();
   // Liveness after healing: gaps are filled, and what was acknowledged is committed (visible
   // to readers) on a majority: announced by its writer, or resolved by the members.
   // Entries acknowledged in the last second may still await their announcement.
   const uint64_t settled = checker.max_acked_by(sim.now_ns() - kNanosPerSecond);
   uint32_t caught_up = 0;
-  for (NodeId m = 0; m < member_count; ++m) {
+  for (const NodeId m : members) {
     storage::StreamStore* store = member_store(sim, m, checker.stream());
     if (store == nullptr) {
       // Both metadata copies rotted (latent errors on a corruptible member): it lost its
@@ -62,12 +63,12 @@ void check_members(Simulation& sim, Checker& checker, uint32_t member_count,
     }
     caught_up += store->committed_id() >= settled;
   }
-  if (caught_up < member_count / 2 + 1) {
+  if (caught_up < members.size() / 2 + 1) {
     checker.fail(absl::StrCat("liveness: acknowledged entries up to ", settled,
                               " are committed on only ", caught_up, " members after healing"));
     return;
   }
-  for (NodeId n = member_count; n < registry.size(); ++n) {
+  for (NodeId n = 0; n < registry.size(); ++n) {
     const ProtocolClient* client = registry[n];
     if (client != nullptr && client->reads() && client->read_through() < settled) {
       checker.fail(absl::StrCat("liveness: client ", n, " has read through entry ",
@@ -76,7 +77,8 @@ void check_members(Simulation& sim, Checker& checker, uint32_t member_count,
       return;
     }
   }
-  for (NodeId m = 0; m < member_count && checker.status().ok(); ++m) {
+  for (const NodeId m : members) {
+    if (!checker.status().ok()) break;
     storage::StreamStore* store = member_store(sim, m, checker.stream());
     if (store == nullptr) continue;
     uint64_t from = std::max<uint64_t>(1, store->meta().first_entry_id);

@@ -20,11 +20,11 @@ void run_checked(Simulation& sim, const std::vector<Checker*>& checkers, int64_t
 // Whether every client in `registry` wrote all its `entries`.
 bool all_written(const std::vector<ProtocolClient*>& registry, uint64_t entries);
 
-// After healing, for the checker's stream on members 0..member_count-1: liveness (gaps
+// After healing, for the checker's stream on its members: liveness (gaps
 // filled, acknowledged entries committed on a majority, readers caught up), index consistency
 // (every committed id readable or listed missing), and agreement (every committed entry a
 // member holds is the acknowledged one). The first failure goes to `checker`.
-void check_members(Simulation& sim, Checker& checker, uint32_t member_count,
+void check_members(Simulation& sim, Checker& checker,
                    const std::vector<ProtocolClient*>& registry);
 
 }  // namespace walle::sim::protocol_workload

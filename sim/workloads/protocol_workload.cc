@@ -194,7 +194,7 @@ class ProtocolWorkload final : public Workload {
     Simulation& s = **sim;
     s.trace().set_text_sink(options.trace_sink);
     checker = std::make_unique<Checker>(s, corruptible, /*judge_leases=*/!clocks_wild);
-    checker->watch(&registry, member_count);
+    checker->watch(&registry, member_ids);
     for (NodeId n = 0; n < config.node_count; ++n) {
       if (!corruptible.contains(n)) s.disk(n).config().read_error_probability = 0;
     }
@@ -282,7 +282,7 @@ class ProtocolWorkload final : public Workload {
       checker->fail(
           absl::StrCat("liveness: nothing was committed in ", *heal_ms, "ms after healing"));
     }
-    if (checker->status().ok()) check_members(s, *checker, member_count, registry);
+    if (checker->status().ok()) check_members(s, *checker, registry);
 
     RunResult result;
     result.status = checker->status();
