@@ -28,7 +28,7 @@ struct MemberOptions {
   std::vector<NodeId> members;
   // The members of the streams whose set differs from `members` (until topology lives in a
   // root stream). This node opens and serves only the streams it is a member of.
-  std::map<std::string, std::vector<NodeId>, std::less<>> stream_members;
+  std::map<std::string, std::vector<NodeId>, std::less<>> stream_members = {};
   // A stream whose store fails to open (disk full, unreadable metadata) is retried after this
   // long, doubling up to max_reopen_ns; meanwhile requests for it get kNotFound.
   int64_t reopen_ns = 100 * kNanosPerMilli;
