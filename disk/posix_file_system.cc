@@ -252,7 +252,11 @@ PosixFileSystem::~PosixFileSystem() {
   ::close(dir_fd_);  // releases the flock
 }
 
-void PosixFileSystem::submit(Strand& strand, Operation op) {
+void PosixFileSystem::submit(Strand& file_strand, Operation op) {
+  // Every operation goes through one strand: the contract still orders all files
+  // (file_system.h). Per-file strands come back once core no longer relies on that order.
+  (void)file_strand;
+  Strand& strand = dir_strand_;
   in_flight_->fetch_add(1, std::memory_order_relaxed);
   {
     std::lock_guard<std::mutex> lock(queue_mu_);

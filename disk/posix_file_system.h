@@ -26,14 +26,14 @@ namespace walle::disk {
 
 // The production FileSystem: real files in one data directory.
 //
-// Threading. Each file's asynchronous operations, and the directory's, form a strand: queued
-// in submission order and executed one at a time, with plain syscalls (pwrite, pread,
-// fdatasync, ftruncate, renameat, unlinkat, fsync of the directory), by a small pool of I/O
-// threads. Different strands run side by side, so one file's long zero fill or fdatasync never
-// holds another file's sync. Each operation's completion callback is handed to the
-// CompletionSink, never run on an I/O thread, before the strand's next operation starts; the
-// sink (the runtime's event loop) runs them in order, so each file's operations complete in
-// submission order as the contract requires.
+// Threading. Every asynchronous operation (on any file, and the directory's) goes into one
+// strand: queued in submission order and executed one at a time, with plain syscalls
+// (pwrite, pread, fdatasync, ftruncate, renameat, unlinkat, fsync of the directory), by a pool
+// of I/O threads of which one at a time holds the strand. Each completion is handed to the
+// CompletionSink, never run on an I/O thread, before the next operation starts; the sink (the
+// runtime's event loop) runs them in order, so operations complete in submission order as the
+// contract requires. (The machinery keeps a strand per file for when the contract allows
+// files to overlap; see file_system.h for why it does not yet.)
 // open(), list() and exists() are synchronous and run on the calling thread; they see every
 // directory change that has executed, which includes every completed one and possibly some
 // still queued (do not race them against your own pending rename/remove of the same name).

@@ -30,9 +30,9 @@ enum class CrashMode {
 // One node's simulated disk (FoundationDB's AsyncFileNonDurable, TigerBeetle's storage):
 // bytes live in memory; every file keeps, for each sector written since its last sync, the
 // sector's durable content, so that a crash can decide sector by sector what landed.
-// Operations of one file (and the directory's among themselves) run in submission order after
-// a simulated latency; different files' operations overlap and may complete in any order. All
-// complete through the node's incarnation guard: a crashed process never sees a completion.
+// Operations run in submission order (all files and the directory: file_system.h) after a
+// simulated latency, and complete through the node's incarnation guard: a crashed process
+// never sees a completion.
 class SimDisk final : public FileSystem {
  public:
   SimDisk(NodeHost& host, const DiskConfig& config);
@@ -142,8 +142,8 @@ class SimDisk final : public FileSystem {
   uint64_t next_inode_ = 1;
   uint64_t used_bytes_ = 0;
   uint64_t corruptions_ = 0;
-  // One queue per file (by inode) and one for the directory (0): operations of one queue
-  // complete in submission order, different queues overlap freely.
+  // The queue's end, under key 0 (one key per inode would let files overlap: that contract is
+  // not in force yet, see file_system.h).
   absl::flat_hash_map<uint64_t, int64_t> busy_until_ns_;
   WriteObserver write_observer_;
 };
