@@ -84,14 +84,13 @@ struct PosixFileSystem::Inode {
   Inode& operator=(const Inode&) = delete;
 
   const int fd;
-  // Its strand only (initialised before the first operation is queued).
+  // I/O thread only (initialised before the first operation is queued).
   uint64_t end;               // size after the last executed operation: where append() writes
   bool dirty = true;          // written or truncated since the last successful fdatasync
   uint64_t released_to = 0;   // release_cache_below() dropped the pages below this
   absl::Status sync_failure;  // the first failed fdatasync: every later sync reports it
   // Set by completions (the sink's thread), read by File::size().
   std::atomic<uint64_t> completed_size;
-  Strand strand;  // this file's operations, in submission order
 };
 
 // What an operation of one handle needs; shared by the handle and its queued operations, so
@@ -124,7 +123,7 @@ class PosixFileSystem::PosixFile final : public File {
   }
 
   void zero_fill(uint64_t offset, uint64_t length, IoDone done) override {
-    fs_.submit(handle_->inode->strand, [fs = &fs_, h = handle_, offset, length,
+    fs_.submit([fs = &fs_, h = handle_, offset, length,
                 done = std::move(done)]() mutable -> absl::AnyInvocable<void()> {
       absl::Status status = fs->write_zeros(*h, offset, length);
       return completion(std::move(h), std::move(status), std::move(done));
@@ -132,7 +131,7 @@ class PosixFileSystem::PosixFile final : public File {
   }
 
   void allocate(uint64_t offset, uint64_t length, IoDone done) override {
-    fs_.submit(handle_->inode->strand, [fs = &fs_, h = handle_, offset, length,
+    fs_.submit([fs = &fs_, h = handle_, offset, length,
                 done = std::move(done)]() mutable -> absl::AnyInvocable<void()> {
       absl::Status status = fs->allocate(*h, offset, length);
       return completion(std::move(h), std::move(status), std::move(done));
@@ -140,7 +139,7 @@ class PosixFileSystem::PosixFile final : public File {
   }
 
   void read_at(uint64_t offset, uint64_t length, ReadDone done) override {
-    fs_.submit(handle_->inode->strand, [fs = &fs_, h = handle_, offset, length,
+    fs_.submit([fs = &fs_, h = handle_, offset, length,
                 done = std::move(done)]() mutable -> absl::AnyInvocable<void()> {
       absl::StatusOr<std::string> result = fs->read(*h, offset, length);
       return [result = std::move(result), done = std::move(done)]() mutable {
@@ -150,8 +149,7 @@ class PosixFileSystem::PosixFile final : public File {
   }
 
   void release_cache_below(uint64_t offset) override {
-    fs_.submit(handle_->inode->strand,
-               [fs = &fs_, h = handle_, offset]() mutable -> absl::AnyInvocable<void()> {
+    fs_.submit([fs = &fs_, h = handle_, offset]() mutable -> absl::AnyInvocable<void()> {
                  fs->release_cache(*h, offset);
                  return [h = std::move(h)] {};  // the handle may close only after it ran
                });
@@ -159,7 +157,7 @@ class PosixFileSystem::PosixFile final : public File {
 
   void sync(IoDone done) override {
     fs_.submit(
-        handle_->inode->strand, [fs = &fs_, h = handle_, queued_at = monotonic_ns(),
+        [fs = &fs_, h = handle_, queued_at = monotonic_ns(),
          done = std::move(done)]() mutable -> absl::AnyInvocable<void()> {
           fs->sync_queue_latency_.record(monotonic_ns() - queued_at);
           absl::Status status = fs->sync(*h);
@@ -170,7 +168,7 @@ class PosixFileSystem::PosixFile final : public File {
   }
 
   void truncate(uint64_t size_bytes, IoDone done) override {
-    fs_.submit(handle_->inode->strand, [fs = &fs_, h = handle_, size_bytes,
+    fs_.submit([fs = &fs_, h = handle_, size_bytes,
                 done = std::move(done)]() mutable -> absl::AnyInvocable<void()> {
       absl::Status status = fs->truncate(*h, size_bytes);
       return completion(std::move(h), std::move(status), std::move(done));
@@ -179,7 +177,7 @@ class PosixFileSystem::PosixFile final : public File {
 
  private:
   void submit_write(bool append, uint64_t offset, std::string data, IoDone done) {
-    fs_.submit(handle_->inode->strand, [fs = &fs_, h = handle_, append, offset, data = std::move(data),
+    fs_.submit([fs = &fs_, h = handle_, append, offset, data = std::move(data),
                 done = std::move(done)]() mutable -> absl::AnyInvocable<void()> {
       absl::Status status = fs->write(*h, append, offset, data);
       std::string().swap(data);  // free the buffer on the I/O thread, not at completion
@@ -232,12 +230,9 @@ absl::StatusOr<std::unique_ptr<PosixFileSystem>> PosixFileSystem::Open(std::stri
 }
 
 PosixFileSystem::PosixFileSystem(std::string dir, int dir_fd, CompletionSink& sink)
-    : dir_(std::move(dir)), dir_fd_(dir_fd), sink_(sink) {
-  for (int i = 0; i < kIoThreads; ++i) {
-    io_threads_.emplace_back([this] { io_loop(); });
-    // Best effort: a name for debuggers and top.
-    pthread_setname_np(io_threads_.back().native_handle(), "walle-io");
-  }
+    : dir_(std::move(dir)), dir_fd_(dir_fd), sink_(sink), io_thread_([this] { io_loop(); }) {
+  // Best effort: a name for debuggers and top.
+  pthread_setname_np(io_thread_.native_handle(), "walle-io");
 }
 
 PosixFileSystem::~PosixFileSystem() {
@@ -247,65 +242,40 @@ PosixFileSystem::~PosixFileSystem() {
     std::lock_guard<std::mutex> lock(queue_mu_);
     stopping_ = true;
   }
-  queue_cv_.notify_all();
-  for (std::thread& thread : io_threads_) thread.join();
+  queue_cv_.notify_one();
+  io_thread_.join();
   ::close(dir_fd_);  // releases the flock
 }
 
-void PosixFileSystem::submit(Strand& file_strand, Operation op) {
-  // Every operation goes through one strand: the contract still orders all files
-  // (file_system.h). Per-file strands come back once core no longer relies on that order.
-  (void)file_strand;
-  Strand& strand = dir_strand_;
+void PosixFileSystem::submit(Operation op) {
   in_flight_->fetch_add(1, std::memory_order_relaxed);
   {
     std::lock_guard<std::mutex> lock(queue_mu_);
     WALLE_CHECK_MSG(!stopping_, "I/O submitted to a PosixFileSystem being destroyed");
-    strand.ops.push_back(std::move(op));
-    if (strand.scheduled) return;  // its thread takes this one after the earlier ones
-    strand.scheduled = true;
-    ready_.push_back(&strand);
+    queue_.push_back(std::move(op));
   }
   queue_cv_.notify_one();
 }
 
-// Takes one operation of a ready strand, runs it, posts its completion, and requeues the
-// strand behind the others if it has more: one file's operations never overlap and complete
-// in order, different files' run side by side and a long zero fill cannot starve a sync.
 void PosixFileSystem::io_loop() {
+  std::deque<Operation> batch;
   for (;;) {
-    Strand* strand = nullptr;
-    Operation op;
     {
       std::unique_lock<std::mutex> lock(queue_mu_);
-      queue_cv_.wait(lock, [this] { return !ready_.empty() || stopping_; });
-      if (ready_.empty()) return;  // stopping, and everything queued has run
-      strand = ready_.front();
-      ready_.pop_front();
-      op = std::move(strand->ops.front());
-      strand->ops.pop_front();
+      queue_cv_.wait(lock, [this] { return !queue_.empty() || stopping_; });
+      if (queue_.empty()) return;  // stopping, and everything queued has run
+      batch.swap(queue_);
     }
-    absl::AnyInvocable<void()> completion = op();
-    operations_.fetch_add(1, std::memory_order_relaxed);
-    // Posted before the strand's next operation can run: the sink keeps the file's order.
-    // The counter is shared: a completion may run after the file system is gone.
-    sink_.post([in_flight = in_flight_, completion = std::move(completion)]() mutable {
-      completion();
-      in_flight->fetch_sub(1, std::memory_order_relaxed);
-    });
-    bool more = false;
-    {
-      std::lock_guard<std::mutex> lock(queue_mu_);
-      more = !strand->ops.empty();
-      if (more) {
-        ready_.push_back(strand);
-      } else {
-        strand->scheduled = false;
-      }
+    while (!batch.empty()) {
+      absl::AnyInvocable<void()> completion = batch.front()();
+      batch.pop_front();  // drops the operation's buffers and references here
+      operations_.fetch_add(1, std::memory_order_relaxed);
+      // The counter is shared: a completion may run after the file system is gone.
+      sink_.post([in_flight = in_flight_, completion = std::move(completion)]() mutable {
+        completion();
+        in_flight->fetch_sub(1, std::memory_order_relaxed);
+      });
     }
-    if (more) queue_cv_.notify_one();
-    // `op` is dropped last: it may hold the last reference to the strand's inode.
-    op = nullptr;
   }
 }
 
@@ -413,7 +383,7 @@ bool PosixFileSystem::exists(std::string_view name) const {
 void PosixFileSystem::rename(std::string_view from, std::string_view to, IoDone done) {
   absl::Status valid = ValidateFileName(from);
   if (valid.ok()) valid = ValidateFileName(to);
-  submit(dir_strand_, [this, valid = std::move(valid), from = std::string(from), to = std::string(to),
+  submit([this, valid = std::move(valid), from = std::string(from), to = std::string(to),
           done = std::move(done)]() mutable -> absl::AnyInvocable<void()> {
     absl::Status status = valid;
     if (status.ok() && ::renameat(dir_fd_, from.c_str(), dir_fd_, to.c_str()) != 0) {
@@ -427,7 +397,7 @@ void PosixFileSystem::rename(std::string_view from, std::string_view to, IoDone 
 
 void PosixFileSystem::remove(std::string_view name, IoDone done) {
   absl::Status valid = ValidateFileName(name);
-  submit(dir_strand_, [this, valid = std::move(valid), name = std::string(name),
+  submit([this, valid = std::move(valid), name = std::string(name),
           done = std::move(done)]() mutable -> absl::AnyInvocable<void()> {
     absl::Status status = valid;
     if (status.ok() && ::unlinkat(dir_fd_, name.c_str(), 0) != 0) {
@@ -440,7 +410,7 @@ void PosixFileSystem::remove(std::string_view name, IoDone done) {
 }
 
 void PosixFileSystem::sync_dir(IoDone done) {
-  submit(dir_strand_, [this, done = std::move(done)]() mutable -> absl::AnyInvocable<void()> {
+  submit([this, done = std::move(done)]() mutable -> absl::AnyInvocable<void()> {
     absl::Status status;
     if (retry_eintr([&] { return ::fsync(dir_fd_); }) != 0) {
       const int err = errno;

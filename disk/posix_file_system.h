@@ -26,14 +26,12 @@ namespace walle::disk {
 
 // The production FileSystem: real files in one data directory.
 //
-// Threading. Every asynchronous operation (on any file, and the directory's) goes into one
-// strand: queued in submission order and executed one at a time, with plain syscalls
-// (pwrite, pread, fdatasync, ftruncate, renameat, unlinkat, fsync of the directory), by a pool
-// of I/O threads of which one at a time holds the strand. Each completion is handed to the
-// CompletionSink, never run on an I/O thread, before the next operation starts; the sink (the
-// runtime's event loop) runs them in order, so operations complete in submission order as the
-// contract requires. (The machinery keeps a strand per file for when the contract allows
-// files to overlap; see file_system.h for why it does not yet.)
+// Threading. Every asynchronous operation of the file system (on any of its files, and the
+// directory operations) is queued, in submission order, for ONE background I/O thread that
+// executes them one at a time with plain syscalls (pwrite, pread, fdatasync, ftruncate,
+// renameat, unlinkat, fsync of the directory). Each operation's completion callback is handed
+// to the CompletionSink, never run on the I/O thread; the sink (the runtime's event loop) runs
+// them in order, so operations complete in submission order as the contract requires.
 // open(), list() and exists() are synchronous and run on the calling thread; they see every
 // directory change that has executed, which includes every completed one and possibly some
 // still queued (do not race them against your own pending rename/remove of the same name).
@@ -42,14 +40,14 @@ namespace walle::disk {
 // writes it has in flight), and submitting never blocks the event loop.
 //
 // Sizes. File::size() is the file's size as of the last *completed* write or truncate of the
-// file: the file's strand records the size each write leaves behind, and the completion updates
+// file: the I/O thread records the size each write leaves behind, and the completion updates
 // the file's size on the loop thread just before the callback runs (as in the simulator, where
 // a write takes effect when it completes). It costs no syscall, and it never shows a write
 // whose callback has not run yet. append() writes at the file's end as of execution, tracked
-// by its strand. All handles open on one inode (the same name opened twice) share this
+// on the I/O thread. All handles open on one inode (the same name opened twice) share this
 // state.
 //
-// Sync coalescing. Each file remembers, in its strand, whether it was written or truncated
+// Sync coalescing. Each file remembers, on the I/O thread, whether it was written or truncated
 // since its last successful fdatasync. A sync() of a file that was not is satisfied without a
 // syscall: so consecutive queued syncs of one file with no write between them share one
 // fdatasync. A file is considered dirty when opened (an earlier process may have left unsynced
@@ -92,7 +90,7 @@ class PosixFileSystem final : public FileSystem {
   // Counters, for tests and benchmarks. Read after an operation's completion has run, they
   // include that operation.
   struct Stats {
-    uint64_t operations = 0;  // executed by the I/O threads
+    uint64_t operations = 0;  // executed on the I/O thread
     uint64_t syncs = 0;       // File::sync() calls executed
     uint64_t fdatasyncs = 0;  // fdatasync syscalls those needed (fewer: coalesced)
   };
@@ -108,25 +106,17 @@ class PosixFileSystem final : public FileSystem {
   class PosixFile;
   struct Inode;
   struct Handle;
-  // Runs on an I/O thread; returns the completion to post to the sink.
+  // Runs on the I/O thread; returns the completion to post to the sink.
   using Operation = absl::AnyInvocable<absl::AnyInvocable<void()>()>;
-  // One file's (or the directory's) queue of operations. Guarded by queue_mu_.
-  struct Strand {
-    std::deque<Operation> ops;
-    bool scheduled = false;  // in ready_ or running on a thread
-  };
-  // Enough for a sync of each of a few busy files at once; more threads would only contend for
-  // the one disk.
-  static constexpr int kIoThreads = 4;
 
   PosixFileSystem(std::string dir, int dir_fd, CompletionSink& sink);
 
-  // Queues `op` behind every earlier operation of `strand`.
-  void submit(Strand& strand, Operation op);
+  // Queues `op` behind every earlier operation.
+  void submit(Operation op);
   void io_loop();
   std::string path(std::string_view name) const;
 
-  // Operations, on an I/O thread.
+  // Operations on the I/O thread.
   absl::Status write(Handle& handle, bool append, uint64_t offset, std::string_view data);
   absl::Status write_zeros(Handle& handle, uint64_t offset, uint64_t length);
   absl::Status allocate(Handle& handle, uint64_t offset, uint64_t length);
@@ -143,9 +133,8 @@ class PosixFileSystem final : public FileSystem {
 
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;
-  Strand dir_strand_;             // rename, remove, sync_dir
-  std::deque<Strand*> ready_;     // strands with operations and no thread; guarded by queue_mu_
-  bool stopping_ = false;         // guarded by queue_mu_
+  std::deque<Operation> queue_;  // guarded by queue_mu_
+  bool stopping_ = false;        // guarded by queue_mu_
   std::shared_ptr<std::atomic<uint64_t>> in_flight_ = std::make_shared<std::atomic<uint64_t>>(0);
 
   // Inodes with a live handle or a queued operation, by (device, inode number), so that two
@@ -160,7 +149,7 @@ class PosixFileSystem final : public FileSystem {
   LatencyHistogram sync_queue_latency_;
   LatencyHistogram fdatasync_latency_;
 
-  std::vector<std::thread> io_threads_;  // last: start after every other member is ready
+  std::thread io_thread_;  // last: starts after every other member is ready
 };
 
 }  // namespace walle::disk

@@ -103,11 +103,8 @@ SimDisk::~SimDisk() = default;
 void SimDisk::submit(const char* op, uint64_t ino, int64_t latency_ns,
                      absl::AnyInvocable<absl::Status()> apply, IoDone done) {
   Simulation& sim = host_.sim();
-  // One queue for every file and the directory: the contract orders them all (file_system.h).
-  (void)ino;
-  int64_t& busy_until_ns = busy_until_ns_[0];
-  const int64_t at_ns = std::max(sim.now_ns(), busy_until_ns) + latency_ns;
-  busy_until_ns = at_ns;
+  const int64_t at_ns = std::max(sim.now_ns(), busy_until_ns_) + latency_ns;
+  busy_until_ns_ = at_ns;
   host_.post_at(at_ns, [this, op, ino, apply = std::move(apply), done = std::move(done)]() mutable {
     absl::Status status = apply();
     Trace& trace = host_.sim().trace();
@@ -456,7 +453,7 @@ void SimDisk::crash(CrashMode mode) {
     crash_file(inode, mode);
   }
   collect_garbage();
-  busy_until_ns_.clear();
+  busy_until_ns_ = 0;
 }
 
 void SimDisk::wipe() {
@@ -466,7 +463,7 @@ void SimDisk::wipe() {
   unsynced_dir_ops_.clear();
   used_bytes_ = 0;
   corruptions_ = 0;
-  busy_until_ns_.clear();
+  busy_until_ns_ = 0;
 }
 
 absl::Status SimDisk::flip_bit(std::string_view name, uint64_t offset, int bit) {

@@ -10,7 +10,6 @@
 
 #include "absl/container/btree_map.h"
 #include "absl/container/btree_set.h"
-#include "absl/container/flat_hash_map.h"
 #include "core/env/file_system.h"
 #include "sim/config.h"
 #include "sim/file_bytes.h"
@@ -142,9 +141,7 @@ class SimDisk final : public FileSystem {
   uint64_t next_inode_ = 1;
   uint64_t used_bytes_ = 0;
   uint64_t corruptions_ = 0;
-  // The queue's end, under key 0 (one key per inode would let files overlap: that contract is
-  // not in force yet, see file_system.h).
-  absl::flat_hash_map<uint64_t, int64_t> busy_until_ns_;
+  int64_t busy_until_ns_ = 0;  // the queue: operations complete in submission order
   WriteObserver write_observer_;
 };
 
