@@ -25,8 +25,10 @@ class StoreNode final : public Node {
   // After every step (NodeHost): each test checks the store's invariants as it goes.
   void check_invariants() const override {
     if (store != nullptr) store->check_invariants();
+    if (journal != nullptr) journal->check_invariants();
   }
   Env& env;
+  std::unique_ptr<Journal> journal;  // outlives the store, which syncs through it
   std::unique_ptr<StreamStore> store;
 };
 
@@ -61,6 +63,15 @@ inline void rot_entry_record(sim::SimDisk& disk, uint64_t checksum) {
   const auto at = find_entry_record(disk, checksum);
   ASSERT_TRUE(at.has_value()) << "no record with checksum " << checksum;
   ASSERT_TRUE(disk.flip_bit(at->first, at->second + 3, 2).ok());
+}
+
+// Small journal segments, so that short histories roll, checkpoint and trim the journal.
+inline JournalOptions small_journal_options() {
+  JournalOptions o;
+  o.segment_bytes = 8192;
+  o.checkpoint_segments = 2;
+  o.checkpoint_parallelism = 2;
+  return o;
 }
 
 inline StoreOptions small_options() {
@@ -98,7 +109,28 @@ class StoreHarness {
   StoreNode& node() { return *sim_->node_as<StoreNode>(0); }
   StreamStore& store() { return *node().store; }
 
-  absl::Status open(const StoreOptions& options = small_options(), std::string name = "s1") {
+  // From the next open on, the store syncs through a journal (opened, and so redone, before
+  // the store at every open after a crash).
+  void use_journal(const JournalOptions& options) { journal_options_ = options; }
+
+  absl::Status open_journal() {
+    std::optional<absl::StatusOr<std::unique_ptr<Journal>>> result;
+    Journal::open(node().env.files, *journal_options_,
+                  [&result](absl::StatusOr<std::unique_ptr<Journal>> j) { result = std::move(j); });
+    run_until([&result] { return result.has_value(); });
+    if (!result) return absl::InternalError("journal open never completed");
+    if (!result->ok()) return result->status();
+    node().journal = std::move(**result);
+    return absl::OkStatus();
+  }
+
+  Journal* journal() { return node().journal.get(); }
+
+  absl::Status open(StoreOptions options = small_options(), std::string name = "s1") {
+    if (journal_options_ && node().journal == nullptr) {
+      if (absl::Status s = open_journal(); !s.ok()) return s;
+    }
+    if (journal_options_) options.journal = node().journal.get();
     std::optional<absl::StatusOr<std::unique_ptr<StreamStore>>> result;
     StreamStore::open(
         node().env.files, std::move(name), options,
@@ -164,6 +196,7 @@ class StoreHarness {
 
  private:
   std::unique_ptr<sim::Simulation> sim_;
+  std::optional<JournalOptions> journal_options_;
 };
 
 }  // namespace walle::storage::testing

@@ -30,8 +30,9 @@ enum class RecordType : uint8_t {
   kSegmentHeader = 4,  // first record of every segment
   kMeta = 5,           // the stream's metadata (metadata file)
   kSyncMark = 6,       // every byte of the log before a position was durable (segment_log.h)
+  kJournalWrite = 7,   // bytes a log wrote into one of its segments (journal.h)
 };
-inline constexpr uint8_t kMaxRecordType = 6;
+inline constexpr uint8_t kMaxRecordType = 7;
 
 inline constexpr uint64_t kRecordHeaderBytes = 24;
 inline constexpr uint64_t kRecordAlignment = 8;

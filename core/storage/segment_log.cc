@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "core/storage/journal.h"
 #include "core/storage/records.h"
 #include "core/storage/sector_salvage.h"
 #include "core/storage/sync_mark.h"
@@ -166,6 +167,11 @@ void SegmentLog::roll() {
   needs_new_segment_ = true;
 }
 
+void SegmentLog::use_journal(Journal* journal) {
+  journal_ = journal;
+  if (journal_ != nullptr) next_seq_ = std::max(next_seq_, journal_->max_seq(prefix_) + 1);
+}
+
 void SegmentLog::sync(IoDone done) {
   waiting_.push_back(std::move(done));
   flush();
@@ -219,7 +225,8 @@ void SegmentLog::flush_segments(uint64_t from_seq, uint64_t last_seq, IoDone don
         flushed.durable = flushed.written;
         // Tailing readers are served from the owner's memory; what is durable is read back
         // only by catch-up and recovery.
-        if (flushed.file) flushed.file->release_cache_below(flushed.durable);
+        // (Journaled, the file's bytes are not synced yet: its checkpoint syncs them.)
+        if (flushed.file && journal_ == nullptr) flushed.file->release_cache_below(flushed.durable);
         flushed.ready = true;  // only now: an allocation that failed is redone by the next flush
       } else if (!flushed.in_flight.empty()) {
         // Rewritten by the next flush at the same offsets: writes are idempotent.
@@ -264,7 +271,14 @@ void SegmentLog::flush_segments(uint64_t from_seq, uint64_t last_seq, IoDone don
     queued_bytes_ -= segment.in_flight.size();
     join->pending += 2;
     segment.file->write_at(offset, segment.in_flight, [join](absl::Status s) { join->finish(s); });
-    segment.file->sync([join](absl::Status s) { join->finish(s); });
+    if (journal_ != nullptr) {
+      // Written to the journal after the file write was submitted, so that a checkpoint's
+      // sync of this file, later, covers it.
+      journal_->write(prefix_, seq, offset, segment.in_flight);
+      journal_->sync([join](absl::Status s) { join->finish(s); });
+    } else {
+      segment.file->sync([join](absl::Status s) { join->finish(s); });
+    }
   }
   join->finish(absl::OkStatus());
 }

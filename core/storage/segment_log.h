@@ -50,6 +50,8 @@
 
 namespace walle::storage {
 
+class Journal;
+
 struct SegmentHeader {
   uint64_t seq = 0;
   uint64_t previous_seq = 0;  // 0: the log starts here
@@ -136,6 +138,11 @@ class SegmentLog {
   // Group commit: `done` runs once everything appended before this call is durable.
   void sync(IoDone done);
 
+  // From now on, flushes write this log's segments without syncing them and make the same
+  // bytes durable through `journal` (journal.h), which outlives the log; nullptr: no journal.
+  // New segments take numbers above any the journal may hold for this log's prefix.
+  void use_journal(Journal* journal);
+
   // Reads `length` bytes at `position` (queued bytes included).
   void read(Position position, uint64_t length, ReadDone done);
 
@@ -221,6 +228,7 @@ class SegmentLog {
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   std::function<std::string()> owner_state_;
   std::function<std::string()> mark_state_;
+  Journal* journal_ = nullptr;
 };
 
 }  // namespace walle::storage

@@ -32,6 +32,7 @@
 #include "core/env/buggify.h"
 #include "core/env/file_system.h"
 #include "core/storage/entry.h"
+#include "core/storage/journal.h"
 #include "core/storage/log_index.h"
 #include "core/storage/range_set.h"
 #include "core/storage/segment_log.h"
@@ -50,6 +51,10 @@ struct StoreOptions {
   // Fault points (WALLE_BUGGIFY): tiny read chunks, early segment rolls, a sparser index.
   // The opener's Env::buggify (MemberNode passes its own); nullptr in production.
   Buggify* buggify = nullptr;
+  // The data directory's shared journal (journal.h), opened before the store: its logs then
+  // sync through it, one group commit for all the streams of a server. nullptr: each log
+  // fdatasyncs its own segments.
+  Journal* journal = nullptr;
 
   absl::Status validate() const;
 };

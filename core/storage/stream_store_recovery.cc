@@ -191,12 +191,14 @@ class StreamStore::Recovery : public std::enable_shared_from_this<StreamStore::R
           if (!live.ok()) return self->fail(live.status());
           StreamStore& s = *self->store_;
           s.live_ = std::move(live->log);
+          s.live_->use_journal(s.options_.journal);
           SegmentLog::open(s.files_, fill_prefix(s.name_), fill_seed(s.name_),
                            s.options_.segment_bytes,
                            ignore_records(),
                            [self, next_ptr](absl::StatusOr<SegmentLog::Recovered> fill) {
                              if (!fill.ok()) return self->fail(fill.status());
                              self->store_->fill_ = std::move(fill->log);
+                             self->store_->fill_->use_journal(self->store_->options_.journal);
                              (*next_ptr)();
                            });
         });
@@ -356,6 +358,7 @@ class StreamStore::Recovery : public std::enable_shared_from_this<StreamStore::R
   void finish_live(SegmentLog::Recovered live) {
     StreamStore& s = *store_;
     s.live_ = std::move(live.log);
+    s.live_->use_journal(s.options_.journal);
     s.report_.records += live.records;
     s.report_.segments += live.segments;
     s.report_.torn_tail_bytes = live.torn_tail_bytes;
@@ -475,6 +478,7 @@ class StreamStore::Recovery : public std::enable_shared_from_this<StreamStore::R
   void finish(SegmentLog::Recovered fill) {
     StreamStore& s = *store_;
     s.fill_ = std::move(fill.log);
+    s.fill_->use_journal(s.options_.journal);
     s.report_.records += fill.records;
     s.report_.segments += fill.segments;
     s.report_.dead_segments += fill.dead_segments;

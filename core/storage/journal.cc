@@ -1,0 +1,297 @@
+#include "core/storage/journal.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "core/storage/records.h"
+#include "core/util/check.h"
+#include "core/util/join.h"
+
+namespace walle::storage {
+namespace {
+
+constexpr uint64_t kJournalSeed = 0x6a6f75726e616c;  // "journal"
+
+// kJournalWrite: bytes a log wrote at `offset` of its segment `seq`.
+struct JournalWrite {
+  std::string prefix;
+  uint64_t seq = 0;
+  uint64_t offset = 0;
+  std::string bytes;
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(prefix, seq, offset, bytes);
+  }
+};
+
+// The name SegmentLog gives segment `seq` of `prefix` (segment_log.cc).
+std::string segment_file(const std::string& prefix, uint64_t seq) {
+  return absl::StrFormat("%s.%08d", prefix, seq);
+}
+
+}  // namespace
+
+absl::Status JournalOptions::validate() const {
+  if (segment_bytes < 8192 || segment_bytes % kRecordAlignment != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "journal segment_bytes=", segment_bytes, " must be a multiple of 8, >= 8192"));
+  }
+  if (checkpoint_segments < 2) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("journal checkpoint_segments=", checkpoint_segments, " must be >= 2"));
+  }
+  if (checkpoint_parallelism < 1) {
+    return absl::InvalidArgumentError("journal checkpoint_parallelism must be >= 1");
+  }
+  return absl::OkStatus();
+}
+
+// Journal::open's work: recover the journal log, write every valid record back into its
+// segment file as it is read (in journal order: a later write of the same bytes wins, and
+// they are the same bytes), then sync each file touched.
+class Journal::Redo : public std::enable_shared_from_this<Journal::Redo> {
+ public:
+  Redo(FileSystem& files, const JournalOptions& options, OpenDone done)
+      : files_(files), options_(options), done_(std::move(done)) {}
+
+  void start() {
+    auto self = shared_from_this();
+    SegmentLog::Visitor visitor{
+        [self](const RecordView& record, SegmentLog::Position) { self->on_record(record); },
+        [self](SegmentLog::Position, SegmentLog::Position) { self->recovery_.holes = true; },
+        [](std::string_view, SegmentLog::Position) {},
+        [](std::string_view, SegmentLog::Position) {}};
+    SegmentLog::open(files_, std::string(kPrefix), kJournalSeed, options_.segment_bytes,
+                     std::move(visitor),
+                     [self](absl::StatusOr<SegmentLog::Recovered> recovered) {
+                       self->on_recovered(std::move(recovered));
+                     });
+  }
+
+ private:
+  void on_record(const RecordView& record) {
+    ++recovery_.records;
+    if (record.type != RecordType::kJournalWrite) return;  // passed its checks: not ours to judge
+    std::optional<JournalWrite> write = decode_payload<JournalWrite>(record.payload);
+    if (!write) return;
+    uint64_t& max_seq = max_seq_[write->prefix];
+    max_seq = std::max(max_seq, write->seq);
+    const std::string name = segment_file(write->prefix, write->seq);
+    auto it = touched_.find(name);
+    if (it == touched_.end()) {
+      if (!files_.exists(name)) {  // trimmed, cut off or dropped since: nothing to redo
+        ++recovery_.skipped_writes;
+        return;
+      }
+      absl::StatusOr<std::unique_ptr<File>> file = files_.open(name, OpenMode::kOpenExisting);
+      if (!file.ok()) return note_error(file.status());
+      it = touched_.emplace(name, std::move(*file)).first;
+    }
+    ++recovery_.redone_writes;
+    ++writes_out_;
+    it->second->write_at(write->offset, std::move(write->bytes),
+                         [self = shared_from_this()](absl::Status s) {
+                           self->note_error(s);
+                           --self->writes_out_;
+                           self->maybe_sync_files();
+                         });
+  }
+
+  void on_recovered(absl::StatusOr<SegmentLog::Recovered> recovered) {
+    if (!recovered.ok()) {
+      note_error(recovered.status());
+      return finish_if_failed_early();
+    }
+    recovery_.torn_tail_bytes = recovered->torn_tail_bytes;
+    recovery_.holes = recovery_.holes || recovered->holes;
+    log_ = std::move(recovered->log);
+    recovered_ = true;
+    maybe_sync_files();
+  }
+
+  // Called when the log failed to open: writes out still complete later, so wait for them.
+  void finish_if_failed_early() {
+    recovered_ = true;
+    maybe_sync_files();
+  }
+
+  void maybe_sync_files() {
+    if (!recovered_ || writes_out_ > 0 || syncing_) return;
+    syncing_ = true;
+    auto self = shared_from_this();
+    auto join = Join::make([self](absl::Status status) {
+      self->note_error(status);
+      self->touched_.clear();
+      self->finish();
+    });
+    if (error_.ok()) {
+      for (auto& [name, file] : touched_) {
+        ++recovery_.redone_files;
+        ++join->pending;
+        file->sync([join](absl::Status s) { join->finish(s); });
+      }
+    }
+    join->finish(absl::OkStatus());
+  }
+
+  void finish() {
+    if (!error_.ok() || log_ == nullptr) {
+      return done_(absl::Status(error_.code(), absl::StrCat("journal: redo: ", error_.message())));
+    }
+    auto journal = std::unique_ptr<Journal>(
+        new Journal(files_, options_, std::move(log_), recovery_));
+    journal->max_seq_ = std::move(max_seq_);
+    done_(std::move(journal));
+  }
+
+  void note_error(const absl::Status& status) {
+    if (!status.ok() && error_.ok()) error_ = status;
+  }
+
+  FileSystem& files_;
+  JournalOptions options_;
+  OpenDone done_;
+  JournalRecovery recovery_;
+  std::unique_ptr<SegmentLog> log_;
+  absl::flat_hash_map<std::string, uint64_t> max_seq_;
+  absl::btree_map<std::string, std::unique_ptr<File>> touched_;
+  uint64_t writes_out_ = 0;
+  bool recovered_ = false;
+  bool syncing_ = false;
+  absl::Status error_;
+};
+
+void Journal::open(FileSystem& files, const JournalOptions& options, OpenDone done) {
+  if (absl::Status valid = options.validate(); !valid.ok()) return done(valid);
+  std::make_shared<Redo>(files, options, std::move(done))->start();
+}
+
+Journal::Journal(FileSystem& files, const JournalOptions& options, std::unique_ptr<SegmentLog> log,
+                 JournalRecovery recovery)
+    : files_(files), options_(options), log_(std::move(log)), recovery_(recovery) {}
+
+Journal::~Journal() = default;  // alive_ goes: late checkpoint callbacks do nothing
+
+uint64_t Journal::max_record_bytes() const {
+  return std::min<uint64_t>(kMaxRecordPayloadBytes - 4096, options_.segment_bytes / 4);
+}
+
+uint64_t Journal::max_seq(const std::string& prefix) const {
+  auto it = max_seq_.find(prefix);
+  return it == max_seq_.end() ? 0 : it->second;
+}
+
+void Journal::write(const std::string& prefix, uint64_t seq, uint64_t offset,
+                    std::string_view bytes) {
+  uint64_t& max_seq = max_seq_[prefix];
+  max_seq = std::max(max_seq, seq);
+  const uint64_t chunk = max_record_bytes();
+  for (uint64_t at = 0; at < bytes.size(); at += chunk) {
+    const std::string_view part = bytes.substr(at, chunk);
+    const SegmentLog::Position position = log_->append(
+        RecordType::kJournalWrite,
+        encode_payload(JournalWrite{prefix, seq, offset + at, std::string(part)}));
+    auto [it, fresh] = pending_.try_emplace(prefix);
+    if (fresh) it->second.from = position;
+    it->second.seqs.insert(seq);
+  }
+}
+
+void Journal::sync(IoDone done) {
+  log_->sync([this, alive = std::weak_ptr<bool>(alive_), done = std::move(done)](
+                 absl::Status status) mutable {
+    done(status);
+    if (!alive.expired() && status.ok()) maybe_checkpoint();
+  });
+}
+
+void Journal::maybe_checkpoint() {
+  if (!checkpoint_queue_.empty() || !checkpointing_.empty() || trimming_) return;
+  const std::vector<uint64_t> segments = log_->segments();
+  if (segments.size() < options_.checkpoint_segments) return;
+  const uint64_t oldest = segments.front();
+  for (const auto& [prefix, pending] : pending_) {
+    if (pending.from.seq <= oldest) checkpoint_queue_.push_back(prefix);
+  }
+  if (checkpoint_queue_.empty()) return maybe_trim();
+  ++checkpoints_;
+  for (uint64_t i = 0; i < options_.checkpoint_parallelism; ++i) checkpoint_next();
+}
+
+// Syncs one queued log's files, by name (the log may have closed since: its files are what
+// the journal protects).
+void Journal::checkpoint_next() {
+  if (checkpoint_queue_.empty()) return;
+  const std::string prefix = std::move(checkpoint_queue_.back());
+  checkpoint_queue_.pop_back();
+  auto it = pending_.find(prefix);
+  if (it == pending_.end()) return checkpoint_next();
+  absl::btree_set<uint64_t> seqs = it->second.seqs;
+  checkpointing_[prefix] = std::move(it->second);
+  pending_.erase(it);
+  auto join = Join::make([this, alive = std::weak_ptr<bool>(alive_), prefix,
+                          seqs](absl::Status status) mutable {
+    if (alive.expired()) return;
+    finish_checkpoint(prefix, std::move(seqs), status);
+  });
+  for (uint64_t seq : seqs) {
+    const std::string name = segment_file(prefix, seq);
+    if (!files_.exists(name)) continue;  // trimmed or cut off: nothing of it to keep
+    absl::StatusOr<std::unique_ptr<File>> file = files_.open(name, OpenMode::kOpenExisting);
+    if (!file.ok()) {
+      if (file.status().code() == absl::StatusCode::kNotFound) continue;
+      join->finish(file.status());
+      return;
+    }
+    ++join->pending;
+    // The handle lives until its sync completes.
+    File* raw = file->get();
+    raw->sync([join, owned = std::shared_ptr<File>(std::move(*file))](absl::Status s) {
+      join->finish(s);
+    });
+  }
+  join->finish(absl::OkStatus());
+}
+
+void Journal::finish_checkpoint(const std::string& prefix, absl::btree_set<uint64_t> seqs,
+                                const absl::Status& status) {
+  auto done = checkpointing_.extract(prefix);
+  WALLE_CHECK(!done.empty());
+  if (!status.ok()) {
+    // Still owed: merged back, retried by a later checkpoint.
+    auto [it, fresh] = pending_.try_emplace(prefix);
+    if (fresh || done.mapped().from < it->second.from) it->second.from = done.mapped().from;
+    it->second.seqs.insert(seqs.begin(), seqs.end());
+  }
+  checkpoint_next();
+  if (checkpointing_.empty() && checkpoint_queue_.empty()) maybe_trim();
+}
+
+// Deletes the journal segments that no log's unsynced writes need.
+void Journal::maybe_trim() {
+  if (trimming_) return;
+  const std::vector<uint64_t> segments = log_->segments();
+  if (segments.empty()) return;
+  uint64_t keep = segments.back();  // the head stays
+  for (const auto& [prefix, pending] : pending_) keep = std::min(keep, pending.from.seq);
+  for (const auto& [prefix, pending] : checkpointing_) keep = std::min(keep, pending.from.seq);
+  if (keep <= segments.front()) return;
+  trimming_ = true;
+  log_->delete_before(keep, [this, alive = std::weak_ptr<bool>(alive_)](absl::Status) {
+    if (alive.expired()) return;
+    trimming_ = false;  // a failure leaves the segments: the next checkpoint tries again
+  });
+}
+
+void Journal::check_invariants() const {
+  log_->check_invariants();
+  for (const auto& [prefix, pending] : pending_) {
+    WALLE_CHECK(!pending.seqs.empty());
+    WALLE_CHECK(*pending.seqs.rbegin() <= max_seq(prefix));
+  }
+  WALLE_CHECK(checkpointing_.size() <= options_.checkpoint_parallelism);
+}
+
+}  // namespace walle::storage
