@@ -218,6 +218,40 @@ void SegmentLog::flush_segments(uint64_t from_seq, uint64_t last_seq, IoDone don
   if (it == segments_.end() || it->first > last_seq) return remove_abandoned(std::move(done));
   const uint64_t seq = it->first;
   Segment& segment = it->second;
+  if (!segment.ready) {
+    // A new segment: a spare (allocated, or recycled), or else a fresh file allocated here;
+    // its name synced. Taken now: if the rename fails, the retry finds the file under one
+    // name or the other. Its bytes are written only once its name is durable, so a journal
+    // record naming the segment always names a file that exists (or was deleted since): a
+    // checkpoint that looked its name up too early skipped it, and the journal was trimmed
+    // of bytes the file never got (found by the journaled store property test).
+    const std::optional<std::string> spare = std::exchange(spare_, std::nullopt);
+    absl::StatusOr<std::unique_ptr<File>> file =
+        spare ? files_.open(*spare, OpenMode::kOpenExisting)
+              : files_.open(segment_name(seq), OpenMode::kCreateIfMissing);
+    if (!file.ok()) return done(file.status());
+    segment.file = std::move(*file);
+    auto prepared = Join::make([this, seq, last_seq, done = std::move(done)](
+                                   absl::Status status) mutable {
+      if (!status.ok()) return done(status);
+      auto found = segments_.find(seq);
+      if (found == segments_.end()) return flush_segments(seq + 1, last_seq, std::move(done));
+      found->second.ready = true;
+      flush_segments(seq, last_seq, std::move(done));
+    });
+    if (spare) {
+      ++prepared->pending;
+      files_.rename(*spare, segment_name(seq), [prepared](absl::Status s) { prepared->finish(s); });
+    } else if (segment.file->size() < segment_bytes_) {
+      prepared->pending += 2;
+      segment.file->allocate(0, segment_bytes_, [prepared](absl::Status s) { prepared->finish(s); });
+      segment.file->sync([prepared](absl::Status s) { prepared->finish(s); });
+    }
+    ++prepared->pending;
+    files_.sync_dir([prepared](absl::Status s) { prepared->finish(s); });
+    prepared->finish(absl::OkStatus());
+    return;
+  }
   auto join = Join::make([this, seq, last_seq, done = std::move(done)](absl::Status status) mutable {
     if (auto found = segments_.find(seq); found != segments_.end()) {
       Segment& flushed = found->second;
@@ -227,7 +261,6 @@ void SegmentLog::flush_segments(uint64_t from_seq, uint64_t last_seq, IoDone don
         // only by catch-up and recovery.
         // (Journaled, the file's bytes are not synced yet: its checkpoint syncs them.)
         if (flushed.file && journal_ == nullptr) flushed.file->release_cache_below(flushed.durable);
-        flushed.ready = true;  // only now: an allocation that failed is redone by the next flush
       } else if (!flushed.in_flight.empty()) {
         // Rewritten by the next flush at the same offsets: writes are idempotent.
         flushed.written -= flushed.in_flight.size();
@@ -239,30 +272,6 @@ void SegmentLog::flush_segments(uint64_t from_seq, uint64_t last_seq, IoDone don
     if (!status.ok()) return done(status);
     flush_segments(seq + 1, last_seq, std::move(done));
   });
-  if (!segment.ready) {
-    // A new segment: a spare (allocated, or recycled), or else a fresh file allocated here;
-    // its name synced. Taken now: if the rename fails, the retry finds the file under one
-    // name or the other.
-    const std::optional<std::string> spare = std::exchange(spare_, std::nullopt);
-    absl::StatusOr<std::unique_ptr<File>> file =
-        spare ? files_.open(*spare, OpenMode::kOpenExisting)
-              : files_.open(segment_name(seq), OpenMode::kCreateIfMissing);
-    if (!file.ok()) {
-      join->finish(file.status());
-      return;
-    }
-    segment.file = std::move(*file);
-    if (spare) {
-      ++join->pending;
-      files_.rename(*spare, segment_name(seq), [join](absl::Status s) { join->finish(s); });
-    } else if (segment.file->size() < segment_bytes_) {
-      join->pending += 2;
-      segment.file->allocate(0, segment_bytes_, [join](absl::Status s) { join->finish(s); });
-      segment.file->sync([join](absl::Status s) { join->finish(s); });
-    }
-    ++join->pending;
-    files_.sync_dir([join](absl::Status s) { join->finish(s); });
-  }
   if (!segment.queued.empty()) {
     const uint64_t offset = segment.written;
     segment.in_flight = std::move(segment.queued);
@@ -368,6 +377,7 @@ void SegmentLog::delete_before(uint64_t seq, IoDone done) {
   bool have_spare = spare_.has_value() || preparing_.has_value();
   for (auto it = segments_.begin(); it != segments_.end() && it->first < seq;) {
     WALLE_CHECK(it->first != head_seq_);
+    if (!it->second.ready || !it->second.queued.empty() || !it->second.in_flight.empty()) break;
     const std::string name = segment_name(it->first);
     const bool recycle = !have_spare && it->second.ready && it->second.in_flight.empty() &&
                          it->second.file != nullptr && it->second.file->size() == segment_bytes_;

@@ -146,7 +146,10 @@ class SegmentLog {
   // Reads `length` bytes at `position` (queued bytes included).
   void read(Position position, uint64_t length, ReadDone done);
 
-  // Deletes whole segments strictly before segment `seq` (recycling one as a spare).
+  // Deletes whole segments strictly before segment `seq` (recycling one as a spare), up to
+  // the first one a flush has not settled (bytes queued or being written, or its file not
+  // ready): those stay for a later call. (Found with the journal, whose checkpoint can finish
+  // before its own records are flushed: deleting such a segment lost its queued bytes' count.)
   void delete_before(uint64_t seq, IoDone done);
   // Deletes every file of the log.
   void remove_all(IoDone done);
