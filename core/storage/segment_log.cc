@@ -33,7 +33,7 @@ std::string SegmentLog::spare_name(uint64_t old_seq) const {
 std::string SegmentLog::prep_name(uint64_t seq) const { return absl::StrCat(prefix_, ".prep.", seq); }
 
 void SegmentLog::maybe_prepare_spare() {
-  if (spare_ || preparing_ || head_seq_ == 0) return;
+  if (spare_ || preparing_ || recycling_ || head_seq_ == 0) return;
   if (segments_.at(head_seq_).end * 2 < segment_bytes_) return;
   const uint64_t seq = next_seq_++;  // a number no segment will take
   absl::StatusOr<std::unique_ptr<File>> file =
@@ -374,7 +374,7 @@ void SegmentLog::delete_before(uint64_t seq, IoDone done) {
   auto countdown = std::make_shared<Join>();
   countdown->pending = 1;
   countdown->done = std::move(done);
-  bool have_spare = spare_.has_value() || preparing_.has_value();
+  bool have_spare = spare_.has_value() || preparing_.has_value() || recycling_;
   for (auto it = segments_.begin(); it != segments_.end() && it->first < seq;) {
     WALLE_CHECK(it->first != head_seq_);
     if (!it->second.ready || !it->second.queued.empty() || !it->second.in_flight.empty()) break;
@@ -384,10 +384,23 @@ void SegmentLog::delete_before(uint64_t seq, IoDone done) {
     it->second.file.reset();
     ++countdown->pending;
     if (recycle) {
+      // A spare only once renamed: a flush that took it sooner found no file of that name
+      // (found by the journal, whose trims and flushes interleave).
       have_spare = true;
-      spare_ = spare_name(it->first);
+      recycling_ = true;
       files_.rename(name, spare_name(it->first),
-                    [countdown](absl::Status s) { countdown->finish(s); });
+                    [this, alive = std::weak_ptr<bool>(alive_), countdown,
+                     spare = spare_name(it->first)](absl::Status s) {
+                      if (!alive.expired()) {
+                        recycling_ = false;
+                        if (s.ok() && !spare_ && !preparing_) {
+                          spare_ = spare;
+                        } else {
+                          stale_preps_.push_back(spare);
+                        }
+                      }
+                      countdown->finish(s);
+                    });
     } else {
       files_.remove(name, [countdown](absl::Status s) { countdown->finish(s); });
     }

@@ -219,6 +219,7 @@ class SegmentLog {
   std::vector<std::string> stale_preps_;  // spares a crash left half prepared, to delete
   // The spare the next new segment takes (synced, full size, name synced), if any.
   std::optional<std::string> spare_;
+  bool recycling_ = false;  // a trimmed segment is being renamed into the spare
   // The spare being prepared: its number, file, and the generation its callbacks belong to
   // (remove_all and destruction end a preparation; its late completions then do nothing).
   struct Preparing {
