@@ -79,6 +79,16 @@ absl::StatusOr<std::unique_ptr<Server>> Server::create(const ServerOptions& opti
   member.store.segment_bytes = options.segment_bytes;
   member.replica.members = member.members;
   if (absl::Status st = member.store.validate(); !st.ok()) return st;
+  if (options.sync == "journal") {
+    storage::JournalOptions journal;
+    journal.segment_bytes = options.journal_segment_bytes;
+    journal.checkpoint_segments = options.journal_checkpoint_segments;
+    if (absl::Status st = journal.validate(); !st.ok()) return st;
+    member.journal = journal;
+  } else if (options.sync != "per-stream") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--sync ", options.sync, ": must be journal or per-stream"));
+  }
   s->node_ = std::make_unique<protocol::MemberNode>(*s->env_, std::move(member));
 
   if (!options.metrics_listen.empty()) {

@@ -34,6 +34,11 @@ struct ServerOptions {
   size_t max_connections = 1024;
   size_t max_buffered_bytes = 64u << 20;  // per connection
   uint64_t segment_bytes = 64ULL << 20;
+  // "journal": every stream syncs through one shared journal (one fdatasync per round for
+  // all streams); "per-stream": each stream syncs its own segment files.
+  std::string sync = "journal";
+  uint64_t journal_segment_bytes = 64ULL << 20;
+  uint64_t journal_checkpoint_segments = 4;
   // A clean stop waits this long at most for in-flight syncs and their acknowledgements.
   int64_t shutdown_timeout_ms = 5000;
 };

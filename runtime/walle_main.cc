@@ -51,6 +51,19 @@ int main(int argc, char** argv) {
   app.add_option("--max-buffered-bytes", options.max_buffered_bytes,
                  "replies queued for one connection before it is dropped (a peer that does not read)");
   app.add_option("--segment-bytes", options.segment_bytes, "preallocated size of a log segment");
+  app.add_option("--sync", options.sync,
+                 "journal: all streams sync through one shared journal, one fdatasync per round "
+                 "whatever the number of streams; per-stream: each stream fdatasyncs its own files "
+                 "(docs/storage.md)")
+      ->check(CLI::IsMember({"journal", "per-stream"}))
+      ->capture_default_str();
+  app.add_option("--journal-segment-bytes", options.journal_segment_bytes,
+                 "size of a journal segment")
+      ->capture_default_str();
+  app.add_option("--journal-checkpoint-segments", options.journal_checkpoint_segments,
+                 "journal segments kept before the streams' files are synced and the oldest "
+                 "deleted (bounds the journal, and the redo after a crash)")
+      ->capture_default_str();
   app.add_option("--shutdown-timeout-ms", options.shutdown_timeout_ms,
                  "how long a clean stop waits for in-flight syncs and acknowledgements");
   app.add_option("--log-level", log_level, "debug, info, warning or error");

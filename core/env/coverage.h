@@ -29,6 +29,8 @@ enum class CoveragePath : uint8_t {
   kRecoveryUncertain,        // recovery's verdict: uncertain (torn or rot)
   kRecoveryRot,              // recovery's verdict: rot
   kRecoveryUnreadable,       // recovery read around unreadable sectors
+  kJournalRedo,              // a journal's open wrote its records back into the logs' files
+  kJournalCheckpoint,        // a journal synced its logs' files and could trim its oldest segment
   // BUGGIFY fault points (core/env/buggify.h): counted when they fire.
   kBuggifyShortSegments,     // the store rolls its segment after an append
   kBuggifySparseIndex,       // the store indexes sparsely
@@ -54,7 +56,7 @@ inline constexpr std::array<const char*, kCoveragePaths> kCoveragePathNames = {
     "uncertain_tails_vote", "refill",               "fast_forward_replaces_suffix",
     "resolver_claim",      "recovery_torn_tail",    "recovery_uncommitted_hole",
     "recovery_committed_hole", "recovery_uncertain", "recovery_rot",
-    "recovery_unreadable",
+    "recovery_unreadable", "journal_redo", "journal_checkpoint",
     "buggify_short_segments", "buggify_sparse_index", "buggify_tiny_read_chunks",
     "buggify_queue_full",     "buggify_queue_expires_early", "buggify_one_entry_repair",
     "buggify_phase_timeout",  "buggify_delayed_resend", "buggify_early_resend",

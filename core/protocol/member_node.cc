@@ -11,6 +11,7 @@ namespace walle::protocol {
 MemberNode::MemberNode(Env& env, MemberOptions options)
     : env_(env), options_(std::move(options)), reopen_timers_(env.clock) {
   options_.store.buggify = env_.buggify;  // the store has no Env: it gets the one route here
+  if (options_.journal) options_.journal->coverage = env_.coverage;
   // The streams this node is a member of, in the configured order.
   std::vector<std::string> mine;
   for (const std::string& stream : options_.streams) {
@@ -42,7 +43,43 @@ ReplicaOptions MemberNode::replica_options(std::string_view stream) const {
 
 MemberNode::~MemberNode() = default;
 
-void MemberNode::start() { open_next(0); }
+void MemberNode::start() {
+  // Without a journal of its own, a directory last served with one still has it redone first
+  // (acknowledged bytes may be there only), then removed.
+  if (!options_.journal && !storage::Journal::exists_in(env_.files)) return open_next(0);
+  open_journal(options_.reopen_ns);
+}
+
+// The journal first: its redo completes every store's files before any store reads them.
+// A journal that cannot open (disk full, an I/O error) is retried, doubling, like a store.
+void MemberNode::open_journal(int64_t retry_ns) {
+  storage::Journal::open(
+      env_.files, options_.journal.value_or(storage::JournalOptions{}),
+      [this, retry_ns](absl::StatusOr<std::unique_ptr<storage::Journal>> journal) {
+        if (!journal.ok()) {
+          WALLE_EVENT(env_, "member: cannot open the journal: ", journal.status().message());
+          reopen_timers_.start(retry_ns, [this, retry_ns] {
+            open_journal(std::min(2 * retry_ns, options_.max_reopen_ns));
+          });
+          return;
+        }
+        journal_ = std::move(*journal);
+        const storage::JournalRecovery& r = journal_->recovery();
+        if (r.redone_writes > 0) WALLE_COVER(env_, CoveragePath::kJournalRedo);
+        WALLE_EVENT(env_, "member: journal open: ", r.records, " records, ", r.redone_writes,
+                    " writes redone into ", r.redone_files, " files, ", r.skipped_writes,
+                    " skipped, torn tail ", r.torn_tail_bytes);
+        if (options_.journal) {
+          options_.store.journal = journal_.get();
+          return open_next(0);
+        }
+        journal_->remove([this](absl::Status status) {
+          if (!status.ok()) WALLE_EVENT(env_, "member: cannot remove the old journal: ", status.message());
+          journal_.reset();
+          open_next(0);
+        });
+      });
+}
 
 void MemberNode::open_next(size_t index) {
   if (index == options_.streams.size()) return;
@@ -179,6 +216,7 @@ void MemberNode::receive(NodeId from, std::string_view bytes) {
 }
 
 void MemberNode::check_invariants() const {
+  if (journal_ != nullptr) journal_->check_invariants();
   for (const auto& [name, hosted] : hosted_) {
     WALLE_CHECK(hosted.store != nullptr && hosted.replica != nullptr);
     WALLE_CHECK(hosted.store->name() == name);

@@ -33,6 +33,9 @@ struct MemberOptions {
   // long, doubling up to max_reopen_ns; meanwhile requests for it get kNotFound.
   int64_t reopen_ns = 100 * kNanosPerMilli;
   int64_t max_reopen_ns = 5 * kNanosPerSecond;
+  // Set: every store of this node syncs through one shared journal (core/storage/journal.h),
+  // opened and redone before any store; unset: each store syncs its own files.
+  std::optional<storage::JournalOptions> journal = {};
 };
 
 class MemberNode final : public Node {
@@ -62,6 +65,7 @@ class MemberNode final : public Node {
     std::unique_ptr<storage::StreamStore> store;
     std::unique_ptr<StreamReplica> replica;
   };
+  void open_journal(int64_t retry_ns);
   void open_next(size_t index);
   // Opens `name` alone (a retry after a failed open), then again later if it fails.
   void open_one(const std::string& name, int64_t retry_ns);
@@ -70,6 +74,8 @@ class MemberNode final : public Node {
 
   Env& env_;
   MemberOptions options_;
+  // Declared before the stores: destroyed after them, which sync through it.
+  std::unique_ptr<storage::Journal> journal_;
   std::map<std::string, Hosted, std::less<>> hosted_;  // ordered: iteration is deterministic
   std::map<std::string, absl::Status, std::less<>> open_failures_;  // streams not open yet
   uint64_t malformed_messages_ = 0;

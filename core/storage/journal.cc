@@ -174,6 +174,20 @@ Journal::Journal(FileSystem& files, const JournalOptions& options, std::unique_p
 
 Journal::~Journal() = default;  // alive_ goes: late checkpoint callbacks do nothing
 
+bool Journal::exists_in(const FileSystem& files) {
+  const std::string dot = std::string(kPrefix) + ".";
+  for (const std::string& name : files.list()) {
+    if (name.rfind(dot, 0) == 0) return true;
+  }
+  return false;
+}
+
+void Journal::remove(IoDone done) {
+  pending_.clear();
+  checkpoint_queue_.clear();
+  log_->remove_all(std::move(done));
+}
+
 uint64_t Journal::max_record_bytes() const {
   return std::min<uint64_t>(kMaxRecordPayloadBytes - 4096, options_.segment_bytes / 4);
 }
@@ -217,6 +231,7 @@ void Journal::maybe_checkpoint() {
   }
   if (checkpoint_queue_.empty()) return maybe_trim();
   ++checkpoints_;
+  if (options_.coverage != nullptr) options_.coverage->hit(CoveragePath::kJournalCheckpoint);
   for (uint64_t i = 0; i < options_.checkpoint_parallelism; ++i) checkpoint_next();
 }
 

@@ -36,6 +36,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
+#include "core/env/coverage.h"
 #include "core/env/file_system.h"
 #include "core/storage/segment_log.h"
 
@@ -48,6 +49,8 @@ struct JournalOptions {
   uint64_t checkpoint_segments = 4;
   // Logs whose files one checkpoint syncs at the same time.
   uint64_t checkpoint_parallelism = 4;
+  // Counts kJournalCheckpoint (the simulator's coverage; MemberNode passes its Env's).
+  Coverage* coverage = nullptr;
 
   absl::Status validate() const;
 };
@@ -84,6 +87,12 @@ class Journal {
   // a log that reopens under a prefix takes numbers above it, so a redo never writes an old
   // incarnation's bytes into a new segment of the same name.
   uint64_t max_seq(const std::string& prefix) const;
+
+  // Whether `files` holds a journal (a directory last served with one).
+  static bool exists_in(const FileSystem& files);
+  // Deletes the journal's files: for a directory that goes on without one, after open()
+  // redid it (the logs' files then hold everything it did).
+  void remove(IoDone done);
 
   const JournalRecovery& recovery() const { return recovery_; }
   uint64_t segments() const { return log_->segments().size(); }

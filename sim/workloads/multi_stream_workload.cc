@@ -48,6 +48,7 @@ class MultiStreamWorkload final : public Workload {
             "heal_ms=4000   simulated time after healing, for the liveness check",
             "faults=1       0 turns every fault off",
             "corruption=1   0: no bit flips, latent or read errors on any member",
+            kJournalParameter,
             "bug_ack_before_sync=0  1 plants a bug (members acknowledge puts before syncing) the "
             "checkers must catch"};
   }
@@ -64,8 +65,9 @@ class MultiStreamWorkload final : public Workload {
     auto faults = params.integer("faults", 1, 0, 1);
     auto corruption = params.integer("corruption", 1, 0, 1);
     auto bug_ack = params.integer("bug_ack_before_sync", 0, 0, 1);
+    auto journal = params.integer("journal", -1, -1, 1);
     for (const auto* p : {&streams, &members, &replicas, &clients, &entries, &fault_ms, &heal_ms, &faults,
-                          &corruption, &bug_ack}) {
+                          &corruption, &bug_ack, &journal}) {
       if (!p->ok()) return p->status();
     }
     if (absl::Status s = params.check_all_used(); !s.ok()) return s;
@@ -136,6 +138,7 @@ class MultiStreamWorkload final : public Workload {
     member_options.store.segment_bytes = 64 << 10;  // rolls and cuts often, cheap to allocate
     member_options.store.max_entry_bytes = 4096;
     member_options.replica.bug_ack_before_sync = *bug_ack == 1;
+    member_options.journal = journal_for(*journal, options.seed);
     for (uint32_t i = 0; i < stream_count; ++i) {
       StreamUnderTest& st = under_test[i];
       st.name = absl::StrCat("s", i);

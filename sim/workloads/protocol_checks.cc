@@ -115,4 +115,14 @@ void check_members(Simulation& sim, Checker& checker,
   }
 }
 
+std::optional<storage::JournalOptions> journal_for(int64_t param, uint64_t seed) {
+  const bool journaled = param == 1 || (param == -1 && Prng(seed).fork(0x6a6f75).chance(0.5));
+  if (!journaled) return std::nullopt;
+  storage::JournalOptions options;
+  options.segment_bytes = 64 << 10;
+  options.checkpoint_segments = 2;
+  options.checkpoint_parallelism = 2;
+  return options;
+}
+
 }  // namespace walle::sim::protocol_workload

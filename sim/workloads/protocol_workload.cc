@@ -80,6 +80,7 @@ class ProtocolWorkload final : public Workload {
             "wild_clocks=-1 1: clocks drift 15-40%, past the lease bound (a writer trusting 3/4 of "
             "its lease survives up to 1/7): lease checks are off, durability, agreement and "
             "exclusivity still hold (-1: the swarm picks, 5% of seeds with faults; 0: never)",
+            kJournalParameter,
             "bug_ack_before_sync=0, bug_accept_older_writer=0, bug_commit_without_majority=0, "
             "bug_lease_from_reply=0"};
   }
@@ -104,8 +105,9 @@ class ProtocolWorkload final : public Workload {
     auto bug_lease = params.integer("bug_lease_from_reply", 0, 0, 1);
     auto wild_clocks = params.integer("wild_clocks", -1, -1, 1);
     auto byte_streams = params.integer("byte_streams", 0, 0, 1);
+    auto journal = params.integer("journal", -1, -1, 1);
     for (const auto* p : {&members, &clients, &entries, &fault_ms, &heal_ms, &faults, &crashes,
-                          &corruption, &tail_rot, &power_loss, &split_brain, &takeover, &bug_ack, &bug_older, &bug_majority, &bug_lease, &wild_clocks, &byte_streams}) {
+                          &corruption, &tail_rot, &power_loss, &split_brain, &takeover, &bug_ack, &bug_older, &bug_majority, &bug_lease, &wild_clocks, &byte_streams, &journal}) {
       if (!p->ok()) return p->status();
     }
     if (absl::Status s = params.check_all_used(); !s.ok()) return s;
@@ -167,6 +169,7 @@ class ProtocolWorkload final : public Workload {
     member_options.replica.backfill.chunk_bytes = knobs.chunk_bytes;
     member_options.store.max_uncommitted_entries = knobs.max_uncommitted_entries;
     member_options.replica.bug_ack_before_sync = *bug_ack == 1;
+    member_options.journal = journal_for(*journal, options.seed);
     member_options.replica.bug_accept_older_writer = *bug_older == 1;
     std::function<void(NodeId)> writer_started;  // a scenario's cue, see ClientConfig
     const ClientConfig client_config{member_ids,
