@@ -6,7 +6,8 @@
 # p99 commit latency, and fdatasyncs per second per server (server 0's metrics, over the
 # measured window), plus how long the servers took to open the N streams.
 #
-#   bench/streams-bench.sh BUILD_DIR [N...]        (default N: 1 10 100; env SECS=5)
+#   bench/streams-bench.sh BUILD_DIR [N...]        (default N: 1 10 100; env SECS=5,
+#                                                  WALLE_SERVER_FLAGS="--sync per-stream")
 set -euo pipefail
 BUILD=${1:?usage: streams-bench.sh BUILD_DIR [N...]}
 shift
@@ -17,6 +18,8 @@ WCTL="$BUILD/tools/wctl/wctl"
 SECS=${SECS:-5}
 LOG_TAG=streams
 source "$(dirname "$0")/../tests/lib/local_cluster.sh"
+# Extra flags for every server, e.g. WALLE_SERVER_FLAGS="--sync per-stream" for the comparison.
+read -r -a SERVER_FLAGS <<< "${WALLE_SERVER_FLAGS:-}"
 
 fdatasyncs() {  # server 0's fdatasync count
   curl -s "127.0.0.1:${METRICS_PORT[0]}/metrics" | awk '/^walle_disk_syncs_total\{kind="fdatasync"\}/ {print $2}'
