@@ -8,6 +8,8 @@
 //   commits, backfills, syncs, trims), then its files are patched at fuzz-chosen offsets: bytes
 //   overwritten, ranges copied within a file (valid records in the wrong place), files cut
 //   short or removed.
+// Either way, half the inputs (a bit of the first byte) run the store through a journal
+// (core/storage/journal.h), whose files the patches may hit too, and open it (its redo) first.
 // Then StreamStore::open and a read of everything readable. It must never crash, consecutive
 // entries served must chain, and (seeded) every entry served must be one that was written at
 // that id. A few more mutations, a crash and a second recovery follow, checked the same way.
@@ -24,6 +26,7 @@
 
 #include "core/env/node.h"
 #include "core/storage/record_format.h"
+#include "core/storage/journal.h"
 #include "core/storage/records.h"
 #include "core/storage/store_files.h"
 #include "core/storage/stream_store.h"
@@ -39,8 +42,17 @@ class FuzzNode final : public Node {
   void start() override {}
   void receive(NodeId, std::string_view) override {}
   Env& env;
+  std::unique_ptr<Journal> journal;  // outlives the store
   std::unique_ptr<StreamStore> store;
 };
+
+JournalOptions fuzz_journal_options() {
+  JournalOptions o;
+  o.segment_bytes = 8192;
+  o.checkpoint_segments = 2;
+  o.checkpoint_parallelism = 2;
+  return o;
+}
 
 StoreOptions fuzz_options() {
   StoreOptions o;
@@ -94,10 +106,25 @@ class World {
     return result.value_or(absl::InternalError("operation never completed"));
   }
 
+  void set_journaled(bool journaled) { journaled_ = journaled; }
+
   absl::Status open() {
+    StoreOptions options = fuzz_options();
+    if (journaled_) {
+      if (node().journal == nullptr) {
+        std::optional<absl::StatusOr<std::unique_ptr<Journal>>> opened;
+        Journal::open(files(), fuzz_journal_options(),
+                      [&opened](absl::StatusOr<std::unique_ptr<Journal>> j) { opened = std::move(j); });
+        run_until([&opened] { return opened.has_value(); });
+        if (!opened) return absl::InternalError("journal open never completed");
+        if (!opened->ok()) return opened->status();
+        node().journal = std::move(**opened);
+      }
+      options.journal = node().journal.get();
+    }
     std::optional<absl::StatusOr<std::unique_ptr<StreamStore>>> result;
     StreamStore::open(
-        files(), "s1", fuzz_options(),
+        files(), "s1", options,
         [&result](absl::StatusOr<std::unique_ptr<StreamStore>> s) { result = std::move(s); });
     run_until([&result] { return result.has_value(); });
     if (!result) return absl::InternalError("open never completed");
@@ -160,6 +187,7 @@ class World {
 
  private:
   std::unique_ptr<sim::Simulation> sim_;
+  bool journaled_ = false;
 };
 
 // Every entry written at each id: id -> checksum -> entry.
@@ -364,7 +392,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FuzzedDataProvider in(data, size);
   World w;
   Written written;
-  const bool seeded = in.ConsumeBool();
+  const uint8_t mode = in.ConsumeIntegral<uint8_t>();  // bit 0 as ConsumeBool() read it
+  const bool seeded = (mode & 1) != 0;
+  w.set_journaled((mode & 2) != 0);
   if (seeded) {
     if (!run_history(w, in, written)) return 0;
     w.restart(walle::sim::CrashMode::kKeepAll);

@@ -13,6 +13,7 @@ namespace walle::storage {
 namespace {
 
 constexpr uint64_t kJournalSeed = 0x6a6f75726e616c;  // "journal"
+constexpr uint64_t kMaxRedoOffset = 1ULL << 40;       // far beyond any segment
 
 // kJournalWrite: bytes a log wrote at `offset` of its segment `seq`.
 struct JournalWrite {
@@ -75,7 +76,13 @@ class Journal::Redo : public std::enable_shared_from_this<Journal::Redo> {
     ++recovery_.records;
     if (record.type != RecordType::kJournalWrite) return;  // passed its checks: not ours to judge
     std::optional<JournalWrite> write = decode_payload<JournalWrite>(record.payload);
-    if (!write) return;
+    // Passed its checksums yet names no file of ours or an absurd offset: a bug or a forged
+    // file; never redone.
+    if (!write || write->seq == 0 || write->offset > kMaxRedoOffset ||
+        !ValidateFileName(segment_file(write->prefix, write->seq)).ok()) {
+      ++recovery_.invalid_records;
+      return;
+    }
     uint64_t& max_seq = max_seq_[write->prefix];
     max_seq = std::max(max_seq, write->seq);
     const std::string name = segment_file(write->prefix, write->seq);
@@ -90,6 +97,20 @@ class Journal::Redo : public std::enable_shared_from_this<Journal::Redo> {
       it = touched_.emplace(name, std::move(*file)).first;
     }
     ++recovery_.redone_writes;
+    // A segment's writes are contiguous in journal order (a rewrite after a failed write
+    // starts again where that one did), so a write past the end of the previous one means the
+    // records between are not in the journal: torn (never acknowledged; what landed of them
+    // may have been recovered and built on, so it is never touched) or lost to rot. If the
+    // file holds zeros where the gap begins, nothing of it landed: redone as it is, the gap
+    // would read as the end of the log, silently dropping every redone write after it. One
+    // word that fails every check marks it instead: recovery, at a bad record, searches on
+    // for the next valid one, so the gap reads as a hole (found by the journal test of a
+    // rotten record).
+    auto [end, first] = ends_.try_emplace(name, write->offset + write->bytes.size());
+    if (!first) {
+      if (write->offset > end->second) mark_if_never_written(it->second.get(), end->second);
+      end->second = std::max(end->second, write->offset + write->bytes.size());
+    }
     ++writes_out_;
     it->second->write_at(write->offset, std::move(write->bytes),
                          [self = shared_from_this()](absl::Status s) {
@@ -97,6 +118,24 @@ class Journal::Redo : public std::enable_shared_from_this<Journal::Redo> {
                            --self->writes_out_;
                            self->maybe_sync_files();
                          });
+  }
+
+  void mark_if_never_written(File* file, uint64_t at) {
+    ++writes_out_;  // the read, then maybe a write: the files are synced after both
+    file->read_at(at, kRecordAlignment, [self = shared_from_this(), file,
+                                         at](absl::StatusOr<std::string> bytes) {
+      if (bytes.ok() && std::all_of(bytes->begin(), bytes->end(), [](char c) { return c == 0; })) {
+        self->recovery_.lost_bytes_marked += kRecordAlignment;
+        ++self->writes_out_;
+        file->write_at(at, std::string(kRecordAlignment, '\xff'), [self](absl::Status s) {
+          self->note_error(s);
+          --self->writes_out_;
+          self->maybe_sync_files();
+        });
+      }
+      --self->writes_out_;
+      self->maybe_sync_files();
+    });
   }
 
   void on_recovered(absl::StatusOr<SegmentLog::Recovered> recovered) {
@@ -157,6 +196,7 @@ class Journal::Redo : public std::enable_shared_from_this<Journal::Redo> {
   std::unique_ptr<SegmentLog> log_;
   absl::flat_hash_map<std::string, uint64_t> max_seq_;
   absl::btree_map<std::string, std::unique_ptr<File>> touched_;
+  absl::flat_hash_map<std::string, uint64_t> ends_;  // per segment file: the end written so far
   uint64_t writes_out_ = 0;
   bool recovered_ = false;
   bool syncing_ = false;

@@ -62,11 +62,13 @@ struct JournalRecovery {
   uint64_t skipped_writes = 0;  // their segment was gone
   uint64_t redone_files = 0;    // segment files synced after the redo
   uint64_t torn_tail_bytes = 0;
-  // Bytes of logs' segments that a lost journal record should have held (a later record of
-  // the same segment starts past the previous one's end), written as bytes that fail every
-  // check: the log's recovery then sees a hole, not zeros that would end its log early.
+  // Bytes of logs' segments marked as a hole: where journal records were lost (a later
+  // record of the same segment starts past the previous one's end) and the file holds zeros,
+  // one word that fails every check, so the log's recovery sees a hole rather than zeros
+  // that would end its log early.
   uint64_t lost_bytes_marked = 0;
   bool holes = false;  // some journal bytes failed their checks (the logs' marks judge them)
+  uint64_t invalid_records = 0;  // passed their checks but made no sense (never redone)
 };
 
 class Journal {
