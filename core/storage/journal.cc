@@ -144,6 +144,9 @@ class Journal::Redo : public std::enable_shared_from_this<Journal::Redo> {
       return finish_if_failed_early();
     }
     recovery_.torn_tail_bytes = recovered->torn_tail_bytes;
+    recovery_.damaged_headers = recovered->damaged_headers;
+    recovery_.broken_chain = recovered->broken_chain;
+    recovery_.unreadable_bytes = recovered->unreadable_bytes;
     recovery_.holes = recovery_.holes || recovered->holes;
     log_ = std::move(recovered->log);
     recovered_ = true;

@@ -37,6 +37,7 @@ std::string RecoveryReport::describe() const {
   if (unreadable_bytes > 0) absl::StrAppend(&out, "; unreadable ", unreadable_bytes, " B");
   if (damaged_headers > 0) absl::StrAppend(&out, "; damaged headers ", damaged_headers);
   if (broken_chain) absl::StrAppend(&out, "; broken chain");
+  if (journal_damage) absl::StrAppend(&out, "; the journal lost records");
   if (dead_segments > 0) absl::StrAppend(&out, "; dead segments ", dead_segments);
   if (invalid_records > 0) absl::StrAppend(&out, "; invalid records ", invalid_records);
   if (lossy_damage > 0) {

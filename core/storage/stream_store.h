@@ -88,6 +88,9 @@ struct RecoveryReport {
   // bytes a sync mark proves were durable (rot for sure).
   uint64_t lossy_damage = 0;
   uint64_t synced_damage = 0;
+  // The journal this store syncs through lost records it cannot attribute (a damaged header,
+  // a broken chain, unreadable bytes): any acknowledged tail may be gone, so it counts as rot.
+  bool journal_damage = false;
   // The verdict the protocol acts on: kNone if nothing this member may have acknowledged can
   // be gone; kRot if some lossy damage hit synced bytes or unreadable sectors; else kUncertain.
   TailDamage tail_damage() const {

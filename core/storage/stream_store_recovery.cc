@@ -435,6 +435,15 @@ class StreamStore::Recovery : public std::enable_shared_from_this<StreamStore::R
       judge(SegmentLog::Position{live.newest_damaged_header, 0});
     }
     if (live.broken_chain) judge(SegmentLog::Position{UINT64_MAX, 0});
+    // What the journal lost and cannot say whose: this store's acknowledged tail may have
+    // been there only (found by the simulator: a latent error in the journal's first header
+    // hid every record, and a member came back without entries it had acknowledged).
+    const Journal* journal = store_->options_.journal;
+    if (journal != nullptr && journal->lost_records()) {
+      report.journal_damage = true;
+      ++report.lossy_damage;
+      ++report.synced_damage;
+    }
   }
 
   // --- the backfill log --------------------------------------------------------------------
