@@ -144,9 +144,16 @@ class Journal::Redo : public std::enable_shared_from_this<Journal::Redo> {
       return finish_if_failed_early();
     }
     recovery_.torn_tail_bytes = recovered->torn_tail_bytes;
-    recovery_.damaged_headers = recovered->damaged_headers;
-    recovery_.broken_chain = recovered->broken_chain;
-    recovery_.unreadable_bytes = recovered->unreadable_bytes;
+    // As StreamStore's recovery judges its live log (classify_damage): a damaged header of an
+    // older, off-chain segment (a torn creation) loses nothing.
+    const bool newest_dead = recovered->newest_damaged_header > recovered->valid_end.seq;
+    recovery_.lossy =
+        recovered->broken_chain || recovered->unreadable_bytes > 0 || newest_dead;
+    recovery_.lossy_synced =
+        recovered->unreadable_bytes > 0 ||
+        (newest_dead &&
+         recovered->vouches(SegmentLog::Position{recovered->newest_damaged_header, 0})) ||
+        (recovered->broken_chain && recovered->vouches(SegmentLog::Position{UINT64_MAX, 0}));
     recovery_.holes = recovery_.holes || recovered->holes;
     log_ = std::move(recovered->log);
     recovered_ = true;

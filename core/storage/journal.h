@@ -68,11 +68,11 @@ struct JournalRecovery {
   // that would end its log early.
   uint64_t lost_bytes_marked = 0;
   bool holes = false;  // some journal bytes failed their checks (the logs' marks judge them)
-  // Damage that may hide records of any log: a damaged segment header, a broken chain,
-  // unreadable bytes (see Journal::lost_records()).
-  uint64_t damaged_headers = 0;
-  bool broken_chain = false;
-  uint64_t unreadable_bytes = 0;
+  // Damage that may have hidden records of any log, judged as a store judges its own log:
+  // the newest segment's header damaged, a broken chain, unreadable bytes (lossy); and of
+  // those, damage in bytes a sync mark proves were durable, or unreadable (synced).
+  bool lossy = false;
+  bool lossy_synced = false;
   uint64_t invalid_records = 0;  // passed their checks but made no sense (never redone)
 };
 
@@ -107,10 +107,10 @@ class Journal {
 
   const JournalRecovery& recovery() const { return recovery_; }
   // Whether the journal's recovery found damage that may have hidden records of any log, so
-  // that no log can trust its tail: every store opened through it reports rot.
-  bool lost_records() const {
-    return recovery_.damaged_headers > 0 || recovery_.broken_chain || recovery_.unreadable_bytes > 0;
-  }
+  // that no log can trust its tail: every store opened through it reports that damage
+  // (rot if proven synced, else uncertain).
+  bool lost_records() const { return recovery_.lossy; }
+  bool lost_synced_records() const { return recovery_.lossy_synced; }
   uint64_t segments() const { return log_->segments().size(); }
   uint64_t checkpoints() const { return checkpoints_; }
   uint64_t max_record_bytes() const;

@@ -89,7 +89,8 @@ struct RecoveryReport {
   uint64_t lossy_damage = 0;
   uint64_t synced_damage = 0;
   // The journal this store syncs through lost records it cannot attribute (a damaged header,
-  // a broken chain, unreadable bytes): any acknowledged tail may be gone, so it counts as rot.
+  // a broken chain, unreadable bytes): any acknowledged tail may be gone, so it counts as
+  // lossy damage (rot if the journal's damage hit bytes proven synced).
   bool journal_damage = false;
   // The verdict the protocol acts on: kNone if nothing this member may have acknowledged can
   // be gone; kRot if some lossy damage hit synced bytes or unreadable sectors; else kUncertain.

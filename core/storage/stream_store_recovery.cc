@@ -442,7 +442,7 @@ class StreamStore::Recovery : public std::enable_shared_from_this<StreamStore::R
     if (journal != nullptr && journal->lost_records()) {
       report.journal_damage = true;
       ++report.lossy_damage;
-      ++report.synced_damage;
+      if (journal->lost_synced_records()) ++report.synced_damage;
     }
   }
 
