@@ -177,5 +177,35 @@ TEST(Journal, CheckpointsSyncOnlyTheStreamsThatWroteAndBoundTheJournal) {
   EXPECT_EQ(stores.store(2).committed_id(), 1u);
 }
 
+// A directory that goes on without its journal (walle --sync per-stream after a journaled
+// run): the journal is redone, then removed, and the stores, opened on their own, hold every
+// acknowledged entry.
+TEST(Journal, RedoneThenRemovedItLeavesTheStoresWhole) {
+  JournalStores stores(roomy_journal());
+  stores.open(2);
+  for (uint64_t id = 1; id <= 3; ++id) {
+    for (int i = 0; i < 2; ++i) stores.put(i, id);
+    stores.sync_all();
+  }
+  stores.crash();
+  StoreHarness& h = stores.harness();
+  ASSERT_TRUE(Journal::exists_in(h.node().env.files));
+  ASSERT_TRUE(h.open_journal().ok());
+  EXPECT_GT(h.journal()->recovery().redone_writes, 0u);
+  ASSERT_TRUE(h.run_io([&](IoDone done) { h.journal()->remove(std::move(done)); }).ok());
+  h.node().journal.reset();
+  EXPECT_FALSE(Journal::exists_in(h.node().env.files));
+  for (int i = 0; i < 2; ++i) {
+    std::optional<absl::StatusOr<std::unique_ptr<StreamStore>>> result;
+    StreamStore::open(h.node().env.files, "s" + std::to_string(i), small_options(),
+                      [&result](absl::StatusOr<std::unique_ptr<StreamStore>> s) {
+                        result = std::move(s);
+                      });
+    h.run_until([&result] { return result.has_value(); });
+    ASSERT_TRUE(result.has_value() && result->ok()) << i;
+    EXPECT_EQ((**result)->committed_id(), 3u) << "s" << i;
+  }
+}
+
 }  // namespace
 }  // namespace walle::storage::testing

@@ -4,7 +4,6 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "core/storage/records.h"
 #include "core/util/check.h"
 #include "core/util/join.h"
@@ -26,11 +25,6 @@ struct JournalWrite {
     ar(prefix, seq, offset, bytes);
   }
 };
-
-// The name SegmentLog gives segment `seq` of `prefix` (segment_log.cc).
-std::string segment_file(const std::string& prefix, uint64_t seq) {
-  return absl::StrFormat("%s.%08d", prefix, seq);
-}
 
 }  // namespace
 
@@ -79,13 +73,13 @@ class Journal::Redo : public std::enable_shared_from_this<Journal::Redo> {
     // Passed its checksums yet names no file of ours or an absurd offset: a bug or a forged
     // file; never redone.
     if (!write || write->seq == 0 || write->offset > kMaxRedoOffset ||
-        !ValidateFileName(segment_file(write->prefix, write->seq)).ok()) {
+        !ValidateFileName(segment_file_name(write->prefix, write->seq)).ok()) {
       ++recovery_.invalid_records;
       return;
     }
     uint64_t& max_seq = max_seq_[write->prefix];
     max_seq = std::max(max_seq, write->seq);
-    const std::string name = segment_file(write->prefix, write->seq);
+    const std::string name = segment_file_name(write->prefix, write->seq);
     auto it = touched_.find(name);
     if (it == touched_.end()) {
       if (!files_.exists(name)) {  // trimmed, cut off or dropped since: nothing to redo
@@ -111,30 +105,30 @@ class Journal::Redo : public std::enable_shared_from_this<Journal::Redo> {
       if (write->offset > end->second) mark_if_never_written(it->second.get(), end->second);
       end->second = std::max(end->second, write->offset + write->bytes.size());
     }
+    it->second->write_at(write->offset, std::move(write->bytes), io_started());
+  }
+
+  // Counts one operation out; its callback notes the result, and the files are synced once
+  // the log is recovered and nothing is out.
+  IoDone io_started() {
     ++writes_out_;
-    it->second->write_at(write->offset, std::move(write->bytes),
-                         [self = shared_from_this()](absl::Status s) {
-                           self->note_error(s);
-                           --self->writes_out_;
-                           self->maybe_sync_files();
-                         });
+    return [self = shared_from_this()](absl::Status s) {
+      self->note_error(s);
+      --self->writes_out_;
+      self->maybe_sync_files();
+    };
   }
 
   void mark_if_never_written(File* file, uint64_t at) {
-    ++writes_out_;  // the read, then maybe a write: the files are synced after both
-    file->read_at(at, kRecordAlignment, [self = shared_from_this(), file,
-                                         at](absl::StatusOr<std::string> bytes) {
+    // The read, then maybe a write: the files are synced after both.
+    file->read_at(at, kRecordAlignment, [self = shared_from_this(), file, at,
+                                         read_done = io_started()](
+                                            absl::StatusOr<std::string> bytes) mutable {
       if (bytes.ok() && std::all_of(bytes->begin(), bytes->end(), [](char c) { return c == 0; })) {
         self->recovery_.lost_bytes_marked += kRecordAlignment;
-        ++self->writes_out_;
-        file->write_at(at, std::string(kRecordAlignment, '\xff'), [self](absl::Status s) {
-          self->note_error(s);
-          --self->writes_out_;
-          self->maybe_sync_files();
-        });
+        file->write_at(at, std::string(kRecordAlignment, '\xff'), self->io_started());
       }
-      --self->writes_out_;
-      self->maybe_sync_files();
+      read_done(absl::OkStatus());
     });
   }
 
@@ -293,19 +287,17 @@ void Journal::checkpoint_next() {
   checkpoint_queue_.pop_back();
   auto it = pending_.find(prefix);
   if (it == pending_.end()) return checkpoint_next();
-  absl::btree_set<uint64_t> seqs = it->second.seqs;
-  checkpointing_[prefix] = std::move(it->second);
+  const Pending& syncing = checkpointing_[prefix] = std::move(it->second);
   pending_.erase(it);
-  auto join = Join::make([this, alive = std::weak_ptr<bool>(alive_), prefix,
-                          seqs](absl::Status status) mutable {
+  auto join = Join::make([this, alive = std::weak_ptr<bool>(alive_), prefix](absl::Status status) {
     if (alive.expired()) return;
-    finish_checkpoint(prefix, std::move(seqs), status);
+    finish_checkpoint(prefix, status);
   });
-  for (uint64_t seq : seqs) {
-    const std::string name = segment_file(prefix, seq);
-    if (!files_.exists(name)) continue;  // trimmed or cut off: nothing of it to keep
-    absl::StatusOr<std::unique_ptr<File>> file = files_.open(name, OpenMode::kOpenExisting);
+  for (uint64_t seq : syncing.seqs) {
+    absl::StatusOr<std::unique_ptr<File>> file =
+        files_.open(segment_file_name(prefix, seq), OpenMode::kOpenExisting);
     if (!file.ok()) {
+      // Trimmed or cut off since: nothing of it to keep.
       if (file.status().code() == absl::StatusCode::kNotFound) continue;
       join->finish(file.status());
       return;
@@ -320,15 +312,14 @@ void Journal::checkpoint_next() {
   join->finish(absl::OkStatus());
 }
 
-void Journal::finish_checkpoint(const std::string& prefix, absl::btree_set<uint64_t> seqs,
-                                const absl::Status& status) {
+void Journal::finish_checkpoint(const std::string& prefix, const absl::Status& status) {
   auto done = checkpointing_.extract(prefix);
   WALLE_CHECK(!done.empty());
   if (!status.ok()) {
     // Still owed: merged back, retried by a later checkpoint.
     auto [it, fresh] = pending_.try_emplace(prefix);
     if (fresh || done.mapped().from < it->second.from) it->second.from = done.mapped().from;
-    it->second.seqs.insert(seqs.begin(), seqs.end());
+    it->second.seqs.insert(done.mapped().seqs.begin(), done.mapped().seqs.end());
   }
   checkpoint_next();
   if (checkpointing_.empty() && checkpoint_queue_.empty()) maybe_trim();

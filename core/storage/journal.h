@@ -130,8 +130,7 @@ class Journal {
           JournalRecovery recovery);
   void maybe_checkpoint();
   void checkpoint_next();
-  void finish_checkpoint(const std::string& prefix, absl::btree_set<uint64_t> seqs,
-                         const absl::Status& status);
+  void finish_checkpoint(const std::string& prefix, const absl::Status& status);
   void maybe_trim();
 
   FileSystem& files_;

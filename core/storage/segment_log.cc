@@ -22,9 +22,11 @@ SegmentLog::SegmentLog(FileSystem& files, std::string prefix, uint64_t seed, uin
 
 SegmentLog::~SegmentLog() = default;  // alive_ goes: late preparation callbacks do nothing
 
-std::string SegmentLog::segment_name(uint64_t seq) const {
-  return absl::StrFormat("%s.%08d", prefix_, seq);
+std::string segment_file_name(std::string_view prefix, uint64_t seq) {
+  return absl::StrFormat("%s.%08d", std::string(prefix), seq);
 }
+
+std::string SegmentLog::segment_name(uint64_t seq) const { return segment_file_name(prefix_, seq); }
 
 std::string SegmentLog::spare_name(uint64_t old_seq) const {
   return absl::StrCat(prefix_, ".spare.", old_seq);

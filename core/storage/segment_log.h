@@ -52,6 +52,9 @@ namespace walle::storage {
 
 class Journal;
 
+// The file name of segment `seq` of the log `prefix`.
+std::string segment_file_name(std::string_view prefix, uint64_t seq);
+
 struct SegmentHeader {
   uint64_t seq = 0;
   uint64_t previous_seq = 0;  // 0: the log starts here
