@@ -67,11 +67,49 @@ absl::Status make_directories(const std::string& dir) {
   return absl::OkStatus();
 }
 
-// For errors that the interface cannot report (list(), exists()): aborts, naming the errno.
-[[noreturn]] void fatal_errno(int err, const std::string& what) {
-  const std::string message = ErrnoToStatus(err, what).ToString();
-  WALLE_CHECK_MSG(false, message.c_str());
-  __builtin_unreachable();
+// The names of the regular files in the directory `dir_fd` (`dir`, for messages). A directory
+// that cannot be read fails the open: an empty answer could make a store think its data is gone.
+absl::StatusOr<absl::btree_set<std::string, std::less<>>> read_directory(const std::string& dir,
+                                                                        int dir_fd) {
+  // A fresh descriptor: the directory stream's position must not be shared.
+  const int fd =
+      retry_eintr([&] { return ::openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC); });
+  if (fd < 0) {
+    const int err = errno;
+    return ErrnoToStatus(err, absl::StrCat("open directory ", dir));
+  }
+  DIR* stream = ::fdopendir(fd);
+  if (stream == nullptr) {
+    const int err = errno;
+    ::close(fd);
+    return ErrnoToStatus(err, absl::StrCat("fdopendir ", dir));
+  }
+  absl::btree_set<std::string, std::less<>> names;
+  absl::Status status;
+  for (;;) {
+    errno = 0;
+    const dirent* entry = ::readdir(stream);
+    if (entry == nullptr) {
+      if (const int err = errno; err != 0) {
+        status = ErrnoToStatus(err, absl::StrCat("read directory ", dir));
+      }
+      break;
+    }
+    bool regular = entry->d_type == DT_REG;
+    if (entry->d_type == DT_UNKNOWN) {
+      struct stat st;
+      if (::fstatat(dir_fd, entry->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        regular = S_ISREG(st.st_mode);
+      } else if (const int err = errno; err != ENOENT) {  // ENOENT: removed meanwhile
+        status = ErrnoToStatus(err, absl::StrCat("stat ", dir, "/", entry->d_name));
+        break;
+      }
+    }
+    if (regular) names.emplace(entry->d_name);
+  }
+  ::closedir(stream);
+  if (!status.ok()) return status;
+  return names;
 }
 
 }  // namespace
@@ -226,11 +264,23 @@ absl::StatusOr<std::unique_ptr<PosixFileSystem>> PosixFileSystem::Open(std::stri
     }
     return ErrnoToStatus(err, absl::StrCat("lock data directory ", path));
   }
-  return std::unique_ptr<PosixFileSystem>(new PosixFileSystem(std::move(path), fd, sink));
+  absl::StatusOr<absl::btree_set<std::string, std::less<>>> names = read_directory(path, fd);
+  if (!names.ok()) {
+    ::close(fd);
+    return names.status();
+  }
+  return std::unique_ptr<PosixFileSystem>(
+      new PosixFileSystem(std::move(path), fd, *std::move(names), sink));
 }
 
-PosixFileSystem::PosixFileSystem(std::string dir, int dir_fd, CompletionSink& sink)
-    : dir_(std::move(dir)), dir_fd_(dir_fd), sink_(sink), io_thread_([this] { io_loop(); }) {
+PosixFileSystem::PosixFileSystem(std::string dir, int dir_fd,
+                                 absl::btree_set<std::string, std::less<>> names,
+                                 CompletionSink& sink)
+    : dir_(std::move(dir)),
+      dir_fd_(dir_fd),
+      sink_(sink),
+      names_(std::move(names)),
+      io_thread_([this] { io_loop(); }) {
   // Best effort: a name for debuggers and top.
   pthread_setname_np(io_thread_.native_handle(), "walle-io");
 }
@@ -310,10 +360,19 @@ absl::StatusOr<std::unique_ptr<File>> PosixFileSystem::open(std::string_view nam
     ::close(fd);
     return absl::FailedPreconditionError(absl::StrCat(path(name), " is not a regular file"));
   }
+  if (mode == OpenMode::kCreateIfMissing) {
+    std::lock_guard<std::mutex> lock(names_mu_);
+    names_.insert(file);
+  }
   std::shared_ptr<Inode> inode;
   {
     std::lock_guard<std::mutex> lock(inodes_mu_);
-    absl::erase_if(inodes_, [](const auto& entry) { return entry.second.expired(); });
+    // Sweeps closed inodes once the map has doubled since the last sweep: amortized O(1) per
+    // open, where a sweep per open made opening N files O(N^2).
+    if (inodes_.size() >= 2 * inodes_swept_at_ + 64) {
+      absl::erase_if(inodes_, [](const auto& entry) { return entry.second.expired(); });
+      inodes_swept_at_ = inodes_.size();
+    }
     std::weak_ptr<Inode>& slot = inodes_[{st.st_dev, st.st_ino}];
     inode = slot.lock();
     if (inode != nullptr) {
@@ -327,57 +386,18 @@ absl::StatusOr<std::unique_ptr<File>> PosixFileSystem::open(std::string_view nam
   return std::make_unique<PosixFile>(*this, std::move(handle));
 }
 
-std::vector<std::string> PosixFileSystem::list() const {
-  // A fresh descriptor: the directory stream's position must not be shared.
-  const int fd =
-      retry_eintr([&] { return ::openat(dir_fd_, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC); });
-  // list() cannot report an error, and an empty answer could make the caller think its data is
-  // gone: a directory that cannot be read is fatal.
-  if (fd < 0) {
-    const int err = errno;
-    fatal_errno(err, absl::StrCat("open directory ", dir_));
-  }
-  DIR* stream = ::fdopendir(fd);
-  if (stream == nullptr) {
-    const int err = errno;
-    fatal_errno(err, absl::StrCat("fdopendir ", dir_));
-  }
+std::vector<std::string> PosixFileSystem::list(std::string_view prefix) const {
+  std::lock_guard<std::mutex> lock(names_mu_);
   std::vector<std::string> names;
-  for (;;) {
-    errno = 0;
-    const dirent* entry = ::readdir(stream);
-    if (entry == nullptr) {
-      const int err = errno;
-      if (err != 0) fatal_errno(err, absl::StrCat("readdir ", dir_));
-      break;
-    }
-    bool regular = entry->d_type == DT_REG;
-    if (entry->d_type == DT_UNKNOWN) {
-      struct stat st;
-      if (::fstatat(dir_fd_, entry->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-        regular = S_ISREG(st.st_mode);
-      } else if (const int err = errno; err != ENOENT) {  // ENOENT: removed meanwhile
-        fatal_errno(err, absl::StrCat("stat ", path(entry->d_name)));
-      }
-    }
-    if (regular) names.emplace_back(entry->d_name);
+  for (auto it = names_.lower_bound(prefix); it != names_.end() && it->starts_with(prefix); ++it) {
+    names.push_back(*it);
   }
-  ::closedir(stream);
-  std::sort(names.begin(), names.end());
   return names;
 }
 
 bool PosixFileSystem::exists(std::string_view name) const {
-  if (!ValidateFileName(name).ok()) return false;
-  const std::string file(name);
-  struct stat st;
-  if (::fstatat(dir_fd_, file.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
-    return S_ISREG(st.st_mode);
-  }
-  // As with list(): "no" must mean no.
-  const int err = errno;
-  if (err != ENOENT) fatal_errno(err, absl::StrCat("stat ", path(name)));
-  return false;
+  std::lock_guard<std::mutex> lock(names_mu_);
+  return names_.contains(name);
 }
 
 void PosixFileSystem::rename(std::string_view from, std::string_view to, IoDone done) {
@@ -389,6 +409,11 @@ void PosixFileSystem::rename(std::string_view from, std::string_view to, IoDone 
     if (status.ok() && ::renameat(dir_fd_, from.c_str(), dir_fd_, to.c_str()) != 0) {
       const int err = errno;
       status = ErrnoToStatus(err, absl::StrCat("rename ", path(from), " to ", to));
+    }
+    if (status.ok()) {
+      std::lock_guard<std::mutex> lock(names_mu_);
+      names_.erase(from);
+      names_.insert(std::move(to));
     }
     return
         [status = std::move(status), done = std::move(done)]() mutable { done(std::move(status)); };
@@ -403,6 +428,10 @@ void PosixFileSystem::remove(std::string_view name, IoDone done) {
     if (status.ok() && ::unlinkat(dir_fd_, name.c_str(), 0) != 0) {
       const int err = errno;
       status = ErrnoToStatus(err, absl::StrCat("remove ", path(name)));
+    }
+    if (status.ok()) {
+      std::lock_guard<std::mutex> lock(names_mu_);
+      names_.erase(name);
     }
     return
         [status = std::move(status), done = std::move(done)]() mutable { done(std::move(status)); };

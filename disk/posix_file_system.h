@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/btree_set.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
@@ -61,7 +62,10 @@ namespace walle::disk {
 // simulator does; bytes it overwrote below the old end may be partly rewritten.
 //
 // The data directory is locked (flock on the directory) while the file system is open: a second
-// PosixFileSystem on the same directory, in this or another process, fails to open.
+// PosixFileSystem on the same directory, in this or another process, fails to open. It owns the
+// directory's names then: they are read once at open and kept in memory, so list() and
+// exists() make no system call (a server with 10,000 streams lists its directory once, not
+// once per stream). Files created, renamed or removed behind its back are not seen.
 //
 // Lifetime: every File must be closed before the file system is destroyed. The destructor
 // executes every queued operation and posts its completion to the sink, then joins the I/O
@@ -79,7 +83,7 @@ class PosixFileSystem final : public FileSystem {
 
   // FileSystem.
   absl::StatusOr<std::unique_ptr<File>> open(std::string_view name, OpenMode mode) override;
-  std::vector<std::string> list() const override;
+  std::vector<std::string> list(std::string_view prefix = {}) const override;
   bool exists(std::string_view name) const override;
   void rename(std::string_view from, std::string_view to, IoDone done) override;
   void remove(std::string_view name, IoDone done) override;
@@ -109,7 +113,8 @@ class PosixFileSystem final : public FileSystem {
   // Runs on the I/O thread; returns the completion to post to the sink.
   using Operation = absl::AnyInvocable<absl::AnyInvocable<void()>()>;
 
-  PosixFileSystem(std::string dir, int dir_fd, CompletionSink& sink);
+  PosixFileSystem(std::string dir, int dir_fd, absl::btree_set<std::string, std::less<>> names,
+                  CompletionSink& sink);
 
   // Queues `op` behind every earlier operation.
   void submit(Operation op);
@@ -141,6 +146,12 @@ class PosixFileSystem final : public FileSystem {
   // handles on one file share its size and sync state. Only open() touches it.
   std::mutex inodes_mu_;
   absl::flat_hash_map<std::pair<dev_t, ino_t>, std::weak_ptr<Inode>> inodes_;
+  size_t inodes_swept_at_ = 0;  // inodes_' size after the last sweep of expired entries
+
+  // The directory's regular files: read at open, then changed by open(), rename() and remove()
+  // as they succeed.
+  mutable std::mutex names_mu_;
+  absl::btree_set<std::string, std::less<>> names_;  // guarded by names_mu_
 
   std::atomic<int64_t> open_files_{0};
   std::atomic<uint64_t> operations_{0};

@@ -138,6 +138,9 @@ std::string render_server_metrics(const MetricsSources& s) {
               "syncs asked for, and the fdatasyncs they needed (fewer: coalesced)");
   text.sample("walle_disk_syncs_total", {{"kind", "asked"}}, as_double(disk.syncs));
   text.sample("walle_disk_syncs_total", {{"kind", "fdatasync"}}, as_double(disk.fdatasyncs));
+  text.family("walle_disk_operations_total", "counter",
+              "file and directory operations executed (writes, reads, syncs, renames...)");
+  text.sample("walle_disk_operations_total", as_double(disk.operations));
   text.family("walle_disk_operations_in_flight", "gauge",
               "disk operations submitted and not completed (the I/O queue's depth)");
   text.sample("walle_disk_operations_in_flight", as_double(s.files.in_flight()));

@@ -151,10 +151,12 @@ absl::StatusOr<std::unique_ptr<File>> SimDisk::open(std::string_view name, OpenM
   return std::make_unique<SimFile>(*this, it->second, std::string(name));
 }
 
-std::vector<std::string> SimDisk::list() const {
+std::vector<std::string> SimDisk::list(std::string_view prefix) const {
   std::vector<std::string> names;
-  names.reserve(names_.size());
-  for (const auto& [name, ino] : names_) names.push_back(name);
+  for (auto it = names_.lower_bound(prefix); it != names_.end() && it->first.starts_with(prefix);
+       ++it) {
+    names.push_back(it->first);
+  }
   return names;
 }
 

@@ -39,7 +39,7 @@ class SimDisk final : public FileSystem {
 
   // FileSystem.
   absl::StatusOr<std::unique_ptr<File>> open(std::string_view name, OpenMode mode) override;
-  std::vector<std::string> list() const override;
+  std::vector<std::string> list(std::string_view prefix = {}) const override;
   bool exists(std::string_view name) const override;
   void rename(std::string_view from, std::string_view to, IoDone done) override;
   void remove(std::string_view name, IoDone done) override;

@@ -424,9 +424,33 @@ TEST_F(PosixFileSystemTest, ListIsSortedAndHoldsOnlyFiles) {
   for (const char* name : {"c", "a", "b-2", "b-10", "B"}) ASSERT_NE(open(name), nullptr);
   ASSERT_EQ(::mkdir((dir_ + "/subdir").c_str(), 0755), 0);
   EXPECT_THAT(fs_->list(), ElementsAre("B", "a", "b-10", "b-2", "c"));
+  EXPECT_THAT(fs_->list("b-"), ElementsAre("b-10", "b-2"));
+  EXPECT_THAT(fs_->list("b-2"), ElementsAre("b-2"));
+  EXPECT_THAT(fs_->list("x"), IsEmpty());
   EXPECT_TRUE(fs_->exists("a"));
   EXPECT_FALSE(fs_->exists("subdir"));
   EXPECT_FALSE(fs_->exists("d"));
+}
+
+// The names are kept in memory (no listing per store): renames and removals must show, and a
+// new file system on the directory must read the same names from disk.
+TEST_F(PosixFileSystemTest, ListFollowsRenamesAndRemovesAndMatchesTheDirectory) {
+  for (const char* name : {"s1.live.1", "s1.live.2", "s2.live.1"}) ASSERT_NE(open(name), nullptr);
+  ASSERT_TRUE(rename("s1.live.1", "s1.spare.1").ok());
+  ASSERT_TRUE(remove("s2.live.1").ok());
+  EXPECT_THAT(fs_->list("s1."), ElementsAre("s1.live.2", "s1.spare.1"));
+  EXPECT_THAT(fs_->list("s2."), IsEmpty());
+  EXPECT_FALSE(fs_->exists("s2.live.1"));
+  EXPECT_TRUE(fs_->exists("s1.spare.1"));
+  // A failed rename changes nothing.
+  EXPECT_FALSE(rename("nope", "s1.x").ok());
+  EXPECT_FALSE(fs_->exists("s1.x"));
+  const std::vector<std::string> before = fs_->list();
+  fs_.reset();
+  auto fs = PosixFileSystem::Open(dir_, queue_);
+  ASSERT_TRUE(fs.ok()) << fs.status();
+  fs_ = std::move(*fs);
+  EXPECT_EQ(fs_->list(), before);
 }
 
 TEST_F(PosixFileSystemTest, InvalidNamesAreRejected) {

@@ -594,6 +594,10 @@ TEST_F(SimDiskTest, ListIsSortedAndReflectsCreateRenameRemove) {
   ASSERT_TRUE(rename("zeta", "beta").ok());
   ASSERT_TRUE(remove("mid").ok());
   EXPECT_THAT(fs().list(), ElementsAre("alpha", "beta"));
+  open("be");
+  EXPECT_THAT(fs().list("be"), ElementsAre("be", "beta"));
+  EXPECT_THAT(fs().list("bet"), ElementsAre("beta"));
+  EXPECT_THAT(fs().list("c"), IsEmpty());
 }
 
 TEST_F(SimDiskTest, RemoveKeepsOpenHandlesWorking) {

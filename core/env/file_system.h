@@ -96,8 +96,10 @@ class FileSystem {
 
   virtual absl::StatusOr<std::unique_ptr<File>> open(std::string_view name, OpenMode mode) = 0;
 
-  // All file names, sorted.
-  virtual std::vector<std::string> list() const = 0;
+  // The file names that start with `prefix` (all of them by default), sorted. A store lists
+  // its own prefix only, so that opening N stores costs N small lookups, not N whole listings
+  // of a directory of N stores' files.
+  virtual std::vector<std::string> list(std::string_view prefix = {}) const = 0;
 
   virtual bool exists(std::string_view name) const = 0;
 

@@ -220,10 +220,7 @@ Journal::~Journal() = default;  // alive_ goes: late checkpoint callbacks do not
 
 bool Journal::exists_in(const FileSystem& files) {
   const std::string dot = std::string(kPrefix) + ".";
-  for (const std::string& name : files.list()) {
-    if (name.rfind(dot, 0) == 0) return true;
-  }
-  return false;
+  return !files.list(dot).empty();
 }
 
 void Journal::remove(IoDone done) {

@@ -418,8 +418,7 @@ void SegmentLog::remove_all(IoDone done) {
   countdown->pending = 1;
   countdown->done = std::move(done);
   const std::string dot = prefix_ + ".";
-  for (const std::string& name : files_.list()) {
-    if (name.rfind(dot, 0) != 0) continue;
+  for (const std::string& name : files_.list(dot)) {
     ++countdown->pending;
     files_.remove(name, [countdown](absl::Status s) { countdown->finish(s); });
   }

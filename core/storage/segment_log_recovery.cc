@@ -30,8 +30,7 @@ class SegmentLog::Recovery : public std::enable_shared_from_this<SegmentLog::Rec
 
   void start() {
     const std::string dot = log_->prefix_ + ".";
-    for (const std::string& name : log_->files_.list()) {
-      if (name.rfind(dot, 0) != 0) continue;
+    for (const std::string& name : log_->files_.list(dot)) {
       uint64_t seq;
       const std::string rest = name.substr(dot.size());
       if (rest.rfind("spare.", 0) == 0) {

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# A server's limits with many streams (the "Many streams per server" issue's Limits part):
+# three fresh walle servers hosting N streams (default 10000). Prints, per server: how long it
+# took to open the streams, open file descriptors, resident memory and disk use; then the
+# fdatasyncs and writes the servers do over an idle window; then it writes a few entries to
+# every stream (wctl bench --streams N), kills every server with SIGKILL, restarts them and
+# prints the same figures for the recovery.
+#
+#   bench/limits-bench.sh BUILD_DIR [N]     (env SEGMENT_BYTES=4194304, IDLE_SECS=5,
+#                                            WALLE_SERVER_FLAGS="...")
+set -euo pipefail
+BUILD=${1:?usage: limits-bench.sh BUILD_DIR [N]}
+N=${2:-10000}
+WALLE="$BUILD/runtime/walle"
+WCTL="$BUILD/tools/wctl/wctl"
+IDLE_SECS=${IDLE_SECS:-5}
+LOG_TAG=limits
+source "$(dirname "$0")/../tests/lib/local_cluster.sh"
+read -r -a SERVER_FLAGS <<< "${WALLE_SERVER_FLAGS:-}"
+SERVER_FLAGS+=(--segment-bytes "${SEGMENT_BYTES:-4194304}")
+
+metric() {  # metric I NAME_REGEX: the sum of server I's samples of the metrics matching it
+  curl -s "127.0.0.1:${METRICS_PORT[$1]}/metrics" | awk -v re="$2" '$1 ~ re {s += $2} END {print s + 0}'
+}
+wctl() { "$WCTL" --cluster-file "$WORK/cluster" --secret-file "$WORK/secret" "$@"; }
+all_answer() {  # every server answers for the last stream (each opens streams in order)
+  wctl --json status "s$((N - 1))" 2>/dev/null | grep -o '"answered":true' | wc -l | grep -q 3
+}
+
+# figures WHAT T0: one line per server.
+figures() {
+  local what=$1 t0=$2
+  local secs=$(python3 -c "print('%.1f' % ($(date +%s.%N) - $t0))")
+  for i in 0 1 2; do
+    local pid=${SERVER_PID[$i]}
+    local fds=$(ls /proc/"$pid"/fd | wc -l)
+    local rss=$(awk '/VmRSS/ {printf "%.0f", $2 / 1024}' /proc/"$pid"/status)
+    local hwm=$(awk '/VmHWM/ {printf "%.0f", $2 / 1024}' /proc/"$pid"/status)
+    local disk=$(du -sm "$WORK/d$i" | cut -f1)
+    echo "$what: server $i: $N streams open in ${secs}s; $fds fds, RSS $rss MiB (peak $hwm MiB), data dir $disk MiB"
+  done
+}
+
+names=()
+for i in $(seq 0 $((N - 1))); do names+=("s$i"); done
+make_cluster "${names[@]}"
+t0=$(date +%s.%N)
+for i in 0 1 2; do start_server "$i"; done
+wait_for "the servers to open $N streams" 1800 all_answer
+figures "fresh start" "$t0"
+
+sync_metric='^walle_disk_syncs_total[{]kind="fdatasync"[}]'
+ops_metric='^walle_disk_operations_total'
+before_syncs=$(metric 0 "$sync_metric"); before_ops=$(metric 0 "$ops_metric")
+sleep "$IDLE_SECS"  # the measured idle window, not a wait for a condition
+echo "idle ${IDLE_SECS}s: server 0: $(( $(metric 0 "$sync_metric") - before_syncs )) syncs," \
+     "$(( $(metric 0 "$ops_metric") - before_ops )) disk operations"
+
+log "writing to every stream"
+wctl --json bench --entry-bytes 1024 --in-flight 1 --streams "$N" --duration-s 5 --warmup-s 0 \
+  > "$WORK/bench.json" 2>/dev/null || fail "wctl bench failed"
+python3 -c "import json; r = json.load(open('$WORK/bench.json')); print('wrote %d entries (%.0f/s)' % (r['entries'], r['entries_per_s']))"
+
+for i in 0 1 2; do stop_server "$i" KILL; done
+t0=$(date +%s.%N)
+for i in 0 1 2; do start_server "$i"; done
+wait_for "the servers to recover $N streams" 1800 all_answer
+figures "after kill -9" "$t0"
