@@ -7,6 +7,7 @@
 # prints the same figures for the recovery.
 #
 #   bench/limits-bench.sh BUILD_DIR [N]     (env SEGMENT_BYTES=4194304, IDLE_SECS=5,
+#                                            STOP_AFTER_KILL=1 E2E_KEEP=1 WORK=DIR,
 #                                            WALLE_SERVER_FLAGS="...")
 set -euo pipefail
 BUILD=${1:?usage: limits-bench.sh BUILD_DIR [N]}
@@ -23,8 +24,8 @@ metric() {  # metric I NAME_REGEX: the sum of server I's samples of the metrics 
   curl -s "127.0.0.1:${METRICS_PORT[$1]}/metrics" | awk -v re="$2" '$1 ~ re {s += $2} END {print s + 0}'
 }
 wctl() { "$WCTL" --cluster-file "$WORK/cluster" --secret-file "$WORK/secret" "$@"; }
-all_answer() {  # every server answers for the last stream (each opens streams in order)
-  wctl --json status "s$((N - 1))" 2>/dev/null | grep -o '"answered":true' | wc -l | grep -q 3
+all_answer() {  # every server serves every stream
+  for i in 0 1 2; do [ "$(metric "$i" '^walle_streams[{]state="serving"[}]')" -eq "$N" ] || return 1; done
 }
 
 # figures WHAT T0: one line per server.
@@ -36,7 +37,7 @@ figures() {
     local fds=$(ls /proc/"$pid"/fd | wc -l)
     local rss=$(awk '/VmRSS/ {printf "%.0f", $2 / 1024}' /proc/"$pid"/status)
     local hwm=$(awk '/VmHWM/ {printf "%.0f", $2 / 1024}' /proc/"$pid"/status)
-    local disk=$(du -sm "$WORK/d$i" | cut -f1)
+    local disk=$(du -sm "$WORK/d$i" 2>/dev/null | cut -f1)
     echo "$what: server $i: $N streams open in ${secs}s; $fds fds, RSS $rss MiB (peak $hwm MiB), data dir $disk MiB"
   done
 }
@@ -62,6 +63,8 @@ wctl --json bench --entry-bytes 1024 --in-flight 1 --streams "$N" --duration-s 5
 python3 -c "import json; r = json.load(open('$WORK/bench.json')); print('wrote %d entries (%.0f/s)' % (r['entries'], r['entries_per_s']))"
 
 for i in 0 1 2; do stop_server "$i" KILL; done
+# STOP_AFTER_KILL=1 (with E2E_KEEP=1): leave the killed servers' directories for a profile.
+[ -n "${STOP_AFTER_KILL:-}" ] && exit 0
 t0=$(date +%s.%N)
 for i in 0 1 2; do start_server "$i"; done
 wait_for "the servers to recover $N streams" 1800 all_answer

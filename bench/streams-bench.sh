@@ -39,7 +39,11 @@ run_config() {
   make_cluster "${names[@]}"
   local t0=$(date +%s.%N)
   for i in 0 1 2; do start_server "$i"; done
-  last_open() { "$WCTL" --cluster-file "$WORK/cluster" --secret-file "$WORK/secret" --json status "b$((n - 1))" | grep -o '"answered":true' | wc -l | grep -q 3; }
+  last_open() {  # every server serves every stream
+    for i in 0 1 2; do
+      [ "$(curl -s "127.0.0.1:${METRICS_PORT[$i]}/metrics" | awk '/^walle_streams\{state="serving"\}/ {print $2}')" = "$n" ] || return 1
+    done
+  }
   wait_for "the servers to open $n streams" 600 last_open
   local opened=$(python3 -c "import sys; print('%.1f' % ($(date +%s.%N) - $t0))")
   local before=$(fdatasyncs)

@@ -22,6 +22,8 @@ namespace walle::disk {
 namespace {
 
 constexpr uint64_t kMaxOffset = static_cast<uint64_t>(std::numeric_limits<off_t>::max());
+// Reads at least this long ask the file system where data is and skip holes.
+constexpr uint64_t kSkipHolesFrom = 64 * 1024;
 
 int64_t monotonic_ns() {
   timespec t;
@@ -555,21 +557,42 @@ absl::StatusOr<std::string> PosixFileSystem::read(Handle& handle, uint64_t offse
   if (offset >= inode.end || length == 0) return std::string();
   // Sized by the known end: a huge `length` allocates no more than the file holds.
   std::string buffer(std::min(length, inode.end - offset), '\0');
-  size_t got = 0;
-  while (got < buffer.size()) {
-    const ssize_t n = ::pread(inode.fd, buffer.data() + got, buffer.size() - got,
-                              static_cast<off_t>(offset + got));
-    if (n > 0) {
-      got += static_cast<size_t>(n);
-      continue;
+  const uint64_t end = offset + buffer.size();
+  // Large reads skip holes (space allocated and never written reads as zeros, which the
+  // buffer already holds): a recovery reading preallocated segments would otherwise make the
+  // kernel fill the page cache with zeros, most of a restart with thousands of streams.
+  uint64_t pos = offset;
+  while (pos < end) {
+    uint64_t data = pos;
+    uint64_t data_end = end;
+    if (buffer.size() >= kSkipHolesFrom) {
+      const off_t d = ::lseek(inode.fd, static_cast<off_t>(pos), SEEK_DATA);
+      if (d < 0 && errno == ENXIO) break;  // no data after pos: the rest is zeros
+      if (d >= 0) {
+        data = static_cast<uint64_t>(d);
+        if (data >= end) break;
+        const off_t h = ::lseek(inode.fd, d, SEEK_HOLE);
+        if (h >= 0) data_end = std::min(end, static_cast<uint64_t>(h));
+      }  // else: seeking unsupported here, read it all
     }
-    if (n == 0) break;  // end of file
-    const int err = errno;
-    if (err == EINTR) continue;
-    return ErrnoToStatus(err, absl::StrCat("pread ", path(handle.name), " at offset ", offset, " (",
-                                           buffer.size(), " bytes)"));
+    while (data < data_end) {
+      const ssize_t n = ::pread(inode.fd, buffer.data() + (data - offset), data_end - data,
+                                static_cast<off_t>(data));
+      if (n > 0) {
+        data += static_cast<uint64_t>(n);
+        continue;
+      }
+      if (n == 0) {  // end of file
+        buffer.resize(data - offset);
+        return buffer;
+      }
+      const int err = errno;
+      if (err == EINTR) continue;
+      return ErrnoToStatus(err, absl::StrCat("pread ", path(handle.name), " at offset ", data,
+                                             " (", data_end - data, " bytes)"));
+    }
+    pos = data_end;
   }
-  buffer.resize(got);
   return buffer;
 }
 

@@ -271,6 +271,31 @@ TEST_F(PosixFileSystemTest, AllocateGrowsWithZerosAndKeepsWhatTheFileHas) {
   EXPECT_EQ(file->size(), 3 + big);
 }
 
+// Large reads skip the holes of allocated space (SEEK_DATA): every byte written must still be
+// read, synced or only in the page cache, wherever it lies among never-written space.
+TEST_F(PosixFileSystemTest, LargeReadsOfAllocatedSpaceSeeEveryWrittenByte) {
+  auto file = open("f");
+  ASSERT_NE(file, nullptr);
+  const uint64_t size = uint64_t{4} << 20;
+  ASSERT_TRUE(await([&](IoDone done) { file->allocate(0, size, std::move(done)); }).ok());
+  std::string expected(size, '\0');
+  auto put = [&](uint64_t offset, const std::string& bytes) {
+    ASSERT_TRUE(write_at(*file, offset, bytes).ok());
+    expected.replace(offset, bytes.size(), bytes);
+  };
+  put(0, "head");
+  put(300'001, std::string(70'000, 'm'));
+  ASSERT_TRUE(sync(*file).ok());
+  put(2'000'000, "cached, not synced");
+  put(size - 3, "end");
+  EXPECT_EQ(read(*file, 0, size).value(), expected);
+  EXPECT_EQ(read(*file, 250'000, 200'000).value(), expected.substr(250'000, 200'000));
+  ASSERT_TRUE(sync(*file).ok());
+  EXPECT_EQ(read(*file, 0, size).value(), expected);
+  // A read that starts in a hole and ends in one.
+  EXPECT_EQ(read(*file, 1'000'000, 1'500'000).value(), expected.substr(1'000'000, 1'500'000));
+}
+
 TEST_F(PosixFileSystemTest, ReadPastEndOfFileReturnsFewerBytes) {
   auto file = create("f", "abc");
   ASSERT_NE(file, nullptr);

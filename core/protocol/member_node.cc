@@ -46,7 +46,7 @@ MemberNode::~MemberNode() = default;
 void MemberNode::start() {
   // Without a journal of its own, a directory last served with one still has it redone first
   // (acknowledged bytes may be there only), then removed.
-  if (!options_.journal && !storage::Journal::exists_in(env_.files)) return open_next(0);
+  if (!options_.journal && !storage::Journal::exists_in(env_.files)) return open_stores();
   open_journal(options_.reopen_ns);
 }
 
@@ -71,22 +71,27 @@ void MemberNode::open_journal(int64_t retry_ns) {
                     " skipped, torn tail ", r.torn_tail_bytes);
         if (options_.journal) {
           options_.store.journal = journal_.get();
-          return open_next(0);
+          return open_stores();
         }
         journal_->remove([this](absl::Status status) {
           if (!status.ok()) WALLE_EVENT(env_, "member: cannot remove the old journal: ", status.message());
           journal_.reset();
-          open_next(0);
+          open_stores();
         });
       });
 }
 
-void MemberNode::open_next(size_t index) {
-  if (index == options_.streams.size()) return;
-  const std::string name = options_.streams[index];
+void MemberNode::open_stores() {
+  WALLE_CHECK(options_.open_parallelism > 0);
+  for (size_t i = 0; i < options_.open_parallelism; ++i) open_next();
+}
+
+void MemberNode::open_next() {
+  if (next_open_ == options_.streams.size()) return;
+  const std::string name = options_.streams[next_open_++];
   storage::StreamStore::open(
       env_.files, name, options_.store,
-      [this, index, name](absl::StatusOr<std::unique_ptr<storage::StreamStore>> store) {
+      [this, name](absl::StatusOr<std::unique_ptr<storage::StreamStore>> store) {
         // A store that cannot open (disk full, rotten metadata) is not served for now;
         // requests for it get kNotFound and peers work around it until a retry succeeds.
         if (store.ok()) {
@@ -96,7 +101,12 @@ void MemberNode::open_next(size_t index) {
           open_failures_[name] = store.status();
           open_one(name, options_.reopen_ns);
         }
-        open_next(index + 1);
+        WALLE_CHECK(opens_ended_ < next_open_);
+        if (++opens_ended_ == options_.streams.size()) {
+          WALLE_EVENT(env_, "member: every store's first open ended: ", hosted_.size(), " of ",
+                      options_.streams.size(), " served");
+        }
+        open_next();
       });
 }
 

@@ -22,14 +22,14 @@ uint64_t load_u64(const char* p) {
 uint32_t header_check(const char* header, uint64_t seed) {
   return static_cast<uint32_t>(XXH3_64bits_withSeed(header + 4, kRecordHeaderBytes - 4, seed));
 }
-bool all_zero(std::string_view bytes) {
-  for (char c : bytes) {
-    if (c != 0) return false;
-  }
-  return true;
-}
-
 }  // namespace
+
+bool all_zero(std::string_view bytes) {
+  // The first byte is zero and every byte equals the next: memcmp runs at memory speed, where a
+  // byte loop made recovery's check of preallocated segment tails most of a server's start.
+  return bytes.empty() ||
+         (bytes[0] == 0 && std::memcmp(bytes.data(), bytes.data() + 1, bytes.size() - 1) == 0);
+}
 
 void append_record(std::string& out, RecordType type, std::string_view payload, uint64_t seed) {
   WALLE_CHECK(out.size() % kRecordAlignment == 0);

@@ -44,6 +44,9 @@ inline uint64_t record_size(uint64_t payload_bytes) {
 }
 
 // Appends one record to `out` (whose size must be a multiple of 8).
+// True if every byte of `bytes` is zero (fast: recovery checks whole preallocated tails).
+bool all_zero(std::string_view bytes);
+
 void append_record(std::string& out, RecordType type, std::string_view payload, uint64_t seed);
 
 struct RecordView {

@@ -14,13 +14,6 @@
 #include "core/util/check.h"
 
 namespace walle::storage {
-namespace {
-
-bool all_zero(std::string_view bytes) {
-  return std::all_of(bytes.begin(), bytes.end(), [](char c) { return c == 0; });
-}
-
-}  // namespace
 
 class SegmentLog::Recovery : public std::enable_shared_from_this<SegmentLog::Recovery> {
  public:
@@ -231,7 +224,11 @@ class SegmentLog::Recovery : public std::enable_shared_from_this<SegmentLog::Rec
     }
     if (head) {
       result_.valid_end = Position{seq, stop};
-      for (uint64_t k = stop; k < bytes.size(); ++k) result_.torn_tail_bytes += bytes[k] != 0;
+      if (!clean_end) {
+        result_.torn_tail_bytes += static_cast<uint64_t>(
+            std::count_if(bytes.begin() + static_cast<std::ptrdiff_t>(stop), bytes.end(),
+                          [](char c) { return c != 0; }));
+      }
     } else if (stop < chain_[i].second) {
       // A segment ends before its successor says it should: its last writes were lost.
       result_.holes = true;
