@@ -116,14 +116,58 @@ absl::StatusOr<absl::btree_set<std::string, std::less<>>> read_directory(const s
 
 }  // namespace
 
+// The data files' descriptors and the cap on them (see "Descriptors" in the header). Guarded
+// by `mu`, except that an inode's `fd` is changed only on the I/O thread (and by the inode's
+// constructor and destructor), so the I/O thread may use a descriptor without the lock.
+struct PosixFileSystem::Descriptors {
+  std::mutex mu;
+  size_t max_open = 0;            // 0: no cap
+  size_t open = 0;                // descriptors open, pinned ones included
+  std::list<Inode*> lru;          // inodes with an open, unpinned descriptor, most recent first
+  absl::flat_hash_map<std::string, Inode*> by_name;  // live inodes by their current name
+  uint64_t reopens = 0;
+  uint64_t closed_for_cap = 0;
+};
+
 // One file (inode) with at least one handle or queued operation. Owns the descriptor.
 struct PosixFileSystem::Inode {
-  Inode(int fd, uint64_t size) : fd(fd), end(size), completed_size(size) {}
-  ~Inode() { ::close(fd); }
+  Inode(std::shared_ptr<Descriptors> descriptors, int fd, uint64_t size, std::string name,
+        dev_t dev, ino_t ino)
+      : descriptors(std::move(descriptors)),
+        fd(fd),
+        name(std::move(name)),
+        dev(dev),
+        ino(ino),
+        end(size),
+        completed_size(size) {
+    std::lock_guard<std::mutex> lock(this->descriptors->mu);
+    ++this->descriptors->open;
+    this->descriptors->by_name[this->name] = this;
+    lru_position = this->descriptors->lru.insert(this->descriptors->lru.begin(), this);
+    in_lru = true;
+  }
+  ~Inode() {
+    std::lock_guard<std::mutex> lock(descriptors->mu);
+    if (in_lru) descriptors->lru.erase(lru_position);
+    if (auto it = descriptors->by_name.find(name); it != descriptors->by_name.end() && it->second == this) {
+      descriptors->by_name.erase(it);
+    }
+    if (fd >= 0) {
+      ::close(fd);
+      --descriptors->open;
+    }
+  }
   Inode(const Inode&) = delete;
   Inode& operator=(const Inode&) = delete;
 
-  const int fd;
+  const std::shared_ptr<Descriptors> descriptors;
+  int fd;            // -1: closed by the cap, reopened by name when next used
+  std::string name;  // its current name; empty once removed or renamed over (it is pinned then)
+  bool pinned = false;  // no name to reopen by: its descriptor stays open
+  bool in_lru = false;
+  std::list<Inode*>::iterator lru_position;
+  const dev_t dev;
+  const ino_t ino;
   // I/O thread only (initialised before the first operation is queued).
   uint64_t end;               // size after the last executed operation: where append() writes
   bool dirty = true;          // written or truncated since the last successful fdatasync
@@ -242,7 +286,8 @@ class PosixFileSystem::PosixFile final : public File {
 };
 
 absl::StatusOr<std::unique_ptr<PosixFileSystem>> PosixFileSystem::Open(std::string_view dir,
-                                                                       CompletionSink& sink) {
+                                                                       CompletionSink& sink,
+                                                                       Options options) {
   if (dir.empty()) return absl::InvalidArgumentError("data directory path is empty");
   std::string path(dir);
   while (path.size() > 1 && path.back() == '/') path.pop_back();
@@ -272,17 +317,19 @@ absl::StatusOr<std::unique_ptr<PosixFileSystem>> PosixFileSystem::Open(std::stri
     return names.status();
   }
   return std::unique_ptr<PosixFileSystem>(
-      new PosixFileSystem(std::move(path), fd, *std::move(names), sink));
+      new PosixFileSystem(std::move(path), fd, *std::move(names), sink, options));
 }
 
 PosixFileSystem::PosixFileSystem(std::string dir, int dir_fd,
                                  absl::btree_set<std::string, std::less<>> names,
-                                 CompletionSink& sink)
+                                 CompletionSink& sink, Options options)
     : dir_(std::move(dir)),
       dir_fd_(dir_fd),
       sink_(sink),
+      descriptors_(std::make_shared<Descriptors>()),
       names_(std::move(names)),
       io_thread_([this] { io_loop(); }) {
+  descriptors_->max_open = options.max_open_files;
   // Best effort: a name for debuggers and top.
   pthread_setname_np(io_thread_.native_handle(), "walle-io");
 }
@@ -340,6 +387,10 @@ PosixFileSystem::Stats PosixFileSystem::stats() const {
   s.operations = operations_.load();
   s.syncs = syncs_.load();
   s.fdatasyncs = fdatasyncs_.load();
+  std::lock_guard<std::mutex> lock(descriptors_->mu);
+  s.open_descriptors = descriptors_->open;
+  s.reopens = descriptors_->reopens;
+  s.closed_for_cap = descriptors_->closed_for_cap;
   return s;
 }
 
@@ -380,7 +431,8 @@ absl::StatusOr<std::unique_ptr<File>> PosixFileSystem::open(std::string_view nam
     if (inode != nullptr) {
       ::close(fd);  // already open: share its descriptor, size and sync state
     } else {
-      inode = std::make_shared<Inode>(fd, static_cast<uint64_t>(st.st_size));
+      inode = std::make_shared<Inode>(descriptors_, fd, static_cast<uint64_t>(st.st_size), file,
+                                      st.st_dev, st.st_ino);
       slot = inode;
     }
   }
@@ -408,9 +460,34 @@ void PosixFileSystem::rename(std::string_view from, std::string_view to, IoDone 
   submit([this, valid = std::move(valid), from = std::string(from), to = std::string(to),
           done = std::move(done)]() mutable -> absl::AnyInvocable<void()> {
     absl::Status status = valid;
-    if (status.ok() && ::renameat(dir_fd_, from.c_str(), dir_fd_, to.c_str()) != 0) {
-      const int err = errno;
-      status = ErrnoToStatus(err, absl::StrCat("rename ", path(from), " to ", to));
+    if (status.ok() && from != to) {
+      Descriptors& d = *descriptors_;
+      std::lock_guard<std::mutex> lock(d.mu);
+      // A file open under `to` loses its name: it keeps its descriptor.
+      Inode* replaced = nullptr;
+      if (auto it = d.by_name.find(to); it != d.by_name.end()) {
+        replaced = it->second;
+        status = ensure_open_locked(*replaced);
+        if (status.ok()) pin_locked(*replaced);
+      }
+      if (status.ok() && ::renameat(dir_fd_, from.c_str(), dir_fd_, to.c_str()) != 0) {
+        const int err = errno;
+        status = ErrnoToStatus(err, absl::StrCat("rename ", path(from), " to ", to));
+      }
+      if (!status.ok()) {
+        if (replaced != nullptr && replaced->pinned) unpin_locked(*replaced);
+      } else {
+        if (replaced != nullptr) {
+          replaced->name.clear();
+          d.by_name.erase(to);
+        }
+        if (auto it = d.by_name.find(from); it != d.by_name.end()) {
+          Inode* moved = it->second;
+          d.by_name.erase(it);
+          moved->name = to;
+          d.by_name[to] = moved;
+        }
+      }
     }
     if (status.ok()) {
       std::lock_guard<std::mutex> lock(names_mu_);
@@ -427,9 +504,26 @@ void PosixFileSystem::remove(std::string_view name, IoDone done) {
   submit([this, valid = std::move(valid), name = std::string(name),
           done = std::move(done)]() mutable -> absl::AnyInvocable<void()> {
     absl::Status status = valid;
-    if (status.ok() && ::unlinkat(dir_fd_, name.c_str(), 0) != 0) {
-      const int err = errno;
-      status = ErrnoToStatus(err, absl::StrCat("remove ", path(name)));
+    if (status.ok()) {
+      Descriptors& d = *descriptors_;
+      std::lock_guard<std::mutex> lock(d.mu);
+      // A file open under the name keeps working: it keeps its descriptor.
+      Inode* removed = nullptr;
+      if (auto it = d.by_name.find(name); it != d.by_name.end()) {
+        removed = it->second;
+        status = ensure_open_locked(*removed);
+        if (status.ok()) pin_locked(*removed);
+      }
+      if (status.ok() && ::unlinkat(dir_fd_, name.c_str(), 0) != 0) {
+        const int err = errno;
+        status = ErrnoToStatus(err, absl::StrCat("remove ", path(name)));
+      }
+      if (!status.ok()) {
+        if (removed != nullptr && removed->pinned) unpin_locked(*removed);
+      } else if (removed != nullptr) {
+        removed->name.clear();
+        d.by_name.erase(name);
+      }
     }
     if (status.ok()) {
       std::lock_guard<std::mutex> lock(names_mu_);
@@ -459,6 +553,7 @@ void PosixFileSystem::release_cache(Handle& handle, uint64_t offset) {
   Inode& inode = *handle.inode;
   const uint64_t up_to = std::min(offset, inode.end) / kPage * kPage;
   if (up_to <= inode.released_to) return;
+  if (!ensure_open(inode).ok()) return;  // a hint: the next operation reports the error
   // Best effort: a failure only leaves the pages cached.
   (void)::posix_fadvise(inode.fd, static_cast<off_t>(inode.released_to),
                         static_cast<off_t>(up_to - inode.released_to), POSIX_FADV_DONTNEED);
@@ -474,6 +569,7 @@ absl::Status PosixFileSystem::allocate(Handle& handle, uint64_t offset, uint64_t
   }
   const uint64_t end = offset + length;
   if (end <= inode.end) return absl::OkStatus();
+  if (absl::Status s = ensure_open(inode); !s.ok()) return s;
   const int r = retry_eintr([&] {
     return ::fallocate(inode.fd, 0, static_cast<off_t>(offset), static_cast<off_t>(length));
   });
@@ -525,6 +621,7 @@ absl::Status PosixFileSystem::write(Handle& handle, bool append, uint64_t offset
                                                    " is past the largest file offset"));
   }
   if (data.empty()) return absl::OkStatus();
+  if (absl::Status s = ensure_open(inode); !s.ok()) return s;
   const uint64_t old_end = inode.end;
   inode.dirty = true;
   size_t written = 0;
@@ -555,6 +652,7 @@ absl::StatusOr<std::string> PosixFileSystem::read(Handle& handle, uint64_t offse
                                                   uint64_t length) {
   Inode& inode = *handle.inode;
   if (offset >= inode.end || length == 0) return std::string();
+  if (absl::Status s = ensure_open(inode); !s.ok()) return s;
   // Sized by the known end: a huge `length` allocates no more than the file holds.
   std::string buffer(std::min(length, inode.end - offset), '\0');
   const uint64_t end = offset + buffer.size();
@@ -601,6 +699,7 @@ absl::Status PosixFileSystem::sync(Handle& handle) {
   syncs_.fetch_add(1, std::memory_order_relaxed);
   if (!inode.sync_failure.ok()) return inode.sync_failure;
   if (!inode.dirty) return absl::OkStatus();  // an earlier fdatasync covered everything
+  if (absl::Status s = ensure_open(inode); !s.ok()) return s;
   fdatasyncs_.fetch_add(1, std::memory_order_relaxed);
   const int64_t started = monotonic_ns();
   const int r = retry_eintr([&] { return ::fdatasync(inode.fd); });
@@ -620,6 +719,7 @@ absl::Status PosixFileSystem::truncate(Handle& handle, uint64_t size) {
     return absl::InvalidArgumentError(absl::StrCat("truncate ", path(handle.name), " to ", size,
                                                    " bytes: past the largest file offset"));
   }
+  if (absl::Status s = ensure_open(inode); !s.ok()) return s;
   inode.dirty = true;
   if (retry_eintr([&] { return ::ftruncate(inode.fd, static_cast<off_t>(size)); }) != 0) {
     const int err = errno;
@@ -629,6 +729,83 @@ absl::Status PosixFileSystem::truncate(Handle& handle, uint64_t size) {
   inode.end = size;
   inode.released_to = std::min(inode.released_to, size);
   return absl::OkStatus();
+}
+
+absl::Status PosixFileSystem::ensure_open(Inode& inode) {
+  std::lock_guard<std::mutex> lock(descriptors_->mu);
+  return ensure_open_locked(inode);
+}
+
+absl::Status PosixFileSystem::ensure_open_locked(Inode& inode) {
+  Descriptors& d = *descriptors_;
+  if (inode.fd >= 0) {
+    if (inode.in_lru) d.lru.splice(d.lru.begin(), d.lru, inode.lru_position);
+    close_surplus_locked(&inode);
+    return absl::OkStatus();
+  }
+  WALLE_CHECK_MSG(!inode.pinned && !inode.name.empty(), "a nameless file lost its descriptor");
+  close_surplus_locked(&inode);
+  const int fd = retry_eintr([&] { return ::openat(dir_fd_, inode.name.c_str(), O_RDWR | O_CLOEXEC); });
+  if (fd < 0) {
+    const int err = errno;
+    return ErrnoToStatus(err, absl::StrCat("reopen ", path(inode.name)));
+  }
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || st.st_dev != inode.dev || st.st_ino != inode.ino) {
+    ::close(fd);
+    return absl::DataLossError(absl::StrCat("reopen ", path(inode.name),
+                                            ": the name no longer holds this file (was the data "
+                                            "directory changed behind the server's back?)"));
+  }
+  inode.fd = fd;
+  ++d.open;
+  ++d.reopens;
+  inode.lru_position = d.lru.insert(d.lru.begin(), &inode);
+  inode.in_lru = true;
+  return absl::OkStatus();
+}
+
+void PosixFileSystem::close_surplus_locked(const Inode* keep) {
+  Descriptors& d = *descriptors_;
+  if (d.max_open == 0) return;
+  // `keep` may not be open yet: leave room for it.
+  const size_t allowed = keep->fd >= 0 ? d.max_open : d.max_open - 1;
+  auto it = d.lru.end();
+  while (d.open > allowed && it != d.lru.begin()) {
+    --it;
+    Inode* victim = *it;
+    if (victim == keep) continue;
+    // Unsynced writes are made durable first: a write error reported to a descriptor that no
+    // longer exists would be lost (and a sticky error is kept with the inode).
+    if (victim->dirty && victim->sync_failure.ok()) {
+      fdatasyncs_.fetch_add(1, std::memory_order_relaxed);
+      if (retry_eintr([&] { return ::fdatasync(victim->fd); }) != 0) {
+        const int err = errno;
+        victim->sync_failure = ErrnoToStatus(err, absl::StrCat("fdatasync ", path(victim->name)));
+      } else {
+        victim->dirty = false;
+      }
+    }
+    ::close(victim->fd);
+    victim->fd = -1;
+    victim->in_lru = false;
+    it = d.lru.erase(it);
+    --d.open;
+    ++d.closed_for_cap;
+  }
+}
+
+void PosixFileSystem::pin_locked(Inode& inode) {
+  if (inode.pinned) return;
+  inode.pinned = true;
+  if (inode.in_lru) descriptors_->lru.erase(inode.lru_position);
+  inode.in_lru = false;
+}
+
+void PosixFileSystem::unpin_locked(Inode& inode) {
+  inode.pinned = false;
+  inode.lru_position = descriptors_->lru.insert(descriptors_->lru.begin(), &inode);
+  inode.in_lru = true;
 }
 
 void PosixFileSystem::refresh_end(Inode& inode) {

@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <list>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -67,6 +68,15 @@ namespace walle::disk {
 // exists() make no system call (a server with 10,000 streams lists its directory once, not
 // once per stream). Files created, renamed or removed behind its back are not seen.
 //
+// Descriptors. With Options::max_open_files set, at most that many of the files' descriptors
+// stay open (a server with 10,000 streams would otherwise hold one per segment): using a file
+// whose descriptor was closed reopens it by name, closing the least recently used one first.
+// A descriptor with unsynced writes is fdatasynced before it closes (its write errors must
+// reach this process, not vanish with the descriptor), so a cap below the number of files in
+// steady use costs syncs. A file that was removed or renamed over while open keeps its
+// descriptor until its last handle closes (it has no name to reopen by). The cap may be
+// passed briefly: open() opens a descriptor at once, the I/O thread closes the surplus.
+//
 // Lifetime: every File must be closed before the file system is destroyed. The destructor
 // executes every queued operation and posts its completion to the sink, then joins the I/O
 // thread; the sink must outlive the file system.
@@ -74,8 +84,17 @@ class PosixFileSystem final : public FileSystem {
  public:
   // Opens (creating it and missing parents if needed) the data directory `dir`. Completions
   // go to `sink`.
+  struct Options {
+    // Descriptors of data files kept open at most (see "Descriptors" above); 0: no cap.
+    size_t max_open_files = 0;
+  };
   static absl::StatusOr<std::unique_ptr<PosixFileSystem>> Open(std::string_view dir,
-                                                               CompletionSink& sink);
+                                                               CompletionSink& sink,
+                                                               Options options);
+  static absl::StatusOr<std::unique_ptr<PosixFileSystem>> Open(std::string_view dir,
+                                                               CompletionSink& sink) {
+    return Open(dir, sink, Options{});
+  }
   ~PosixFileSystem() override;
 
   PosixFileSystem(const PosixFileSystem&) = delete;
@@ -97,6 +116,9 @@ class PosixFileSystem final : public FileSystem {
     uint64_t operations = 0;  // executed on the I/O thread
     uint64_t syncs = 0;       // File::sync() calls executed
     uint64_t fdatasyncs = 0;  // fdatasync syscalls those needed (fewer: coalesced)
+    uint64_t open_descriptors = 0;  // data files' descriptors open now
+    uint64_t reopens = 0;           // descriptors reopened after the cap closed them
+    uint64_t closed_for_cap = 0;    // descriptors the cap closed (fdatasynced first if dirty)
   };
   Stats stats() const;
   // How long syncs waited in the queue behind other operations, and how long the fdatasync
@@ -109,12 +131,13 @@ class PosixFileSystem final : public FileSystem {
  private:
   class PosixFile;
   struct Inode;
+  struct Descriptors;
   struct Handle;
   // Runs on the I/O thread; returns the completion to post to the sink.
   using Operation = absl::AnyInvocable<absl::AnyInvocable<void()>()>;
 
   PosixFileSystem(std::string dir, int dir_fd, absl::btree_set<std::string, std::less<>> names,
-                  CompletionSink& sink);
+                  CompletionSink& sink, Options options);
 
   // Queues `op` behind every earlier operation.
   void submit(Operation op);
@@ -131,6 +154,16 @@ class PosixFileSystem final : public FileSystem {
   absl::Status truncate(Handle& handle, uint64_t size);
   // Re-learns an inode's size from fstat after a failed write or truncate.
   void refresh_end(Inode& inode);
+  // Makes sure `inode` has an open descriptor (reopening it by name if the cap closed it), and
+  // closes the least recently used others while more than the cap are open. I/O thread only:
+  // it alone closes descriptors, so one it made sure of stays open for its operation.
+  absl::Status ensure_open(Inode& inode);
+  absl::Status ensure_open_locked(Inode& inode);
+  void close_surplus_locked(const Inode* keep);
+  // Keeps `inode`'s descriptor open for good (a rename over it or its removal is about to take
+  // its name), or, if that failed, puts it back under the cap.
+  void pin_locked(Inode& inode);
+  void unpin_locked(Inode& inode);
 
   const std::string dir_;
   const int dir_fd_;  // O_DIRECTORY, flock'ed; used by every *at() call
@@ -147,6 +180,8 @@ class PosixFileSystem final : public FileSystem {
   std::mutex inodes_mu_;
   absl::flat_hash_map<std::pair<dev_t, ino_t>, std::weak_ptr<Inode>> inodes_;
   size_t inodes_swept_at_ = 0;  // inodes_' size after the last sweep of expired entries
+  // Shared with the inodes, which may outlive the file system (a late completion holds one).
+  std::shared_ptr<Descriptors> descriptors_;
 
   // The directory's regular files: read at open, then changed by open(), rename() and remove()
   // as they succeed.

@@ -7,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "runtime/data_dir.h"
+#include "runtime/descriptor_budget.h"
 #include "runtime/server_metrics.h"
 
 namespace walle::runtime {
@@ -37,8 +38,12 @@ absl::StatusOr<std::unique_ptr<Server>> Server::create(const ServerOptions& opti
     return st;
   }
 
-  absl::StatusOr<std::unique_ptr<disk::PosixFileSystem>> files =
-      disk::PosixFileSystem::Open(options.data_dir, *s->loop_);
+  absl::StatusOr<size_t> max_open_files =
+      data_file_descriptor_budget(options.max_open_files, options.max_connections);
+  if (!max_open_files.ok()) return max_open_files.status();
+  s->max_open_files_ = *max_open_files;
+  absl::StatusOr<std::unique_ptr<disk::PosixFileSystem>> files = disk::PosixFileSystem::Open(
+      options.data_dir, *s->loop_, disk::PosixFileSystem::Options{.max_open_files = *max_open_files});
   if (!files.ok()) return files.status();  // names the directory; kFailedPrecondition: locked
   s->files_ = std::move(*files);
   if (absl::Status st = claim_data_dir(options.data_dir, s->cluster_.cluster_id, options.node_id);
@@ -130,7 +135,7 @@ absl::Status Server::run() {
   node_->start();
   log_.info(absl::StrCat("serving cluster=", cluster_.cluster_id, " node=", options_.node_id,
                          " streams=", cluster_.streams.size(), " data_dir=", options_.data_dir,
-                         " port=", transport_->listen_port(),
+                         " max_open_files=", max_open_files_, " port=", transport_->listen_port(),
                          metrics_ ? absl::StrCat(" metrics_port=", metrics_->port()) : ""));
   absl::Status status = loop_->run();
   if (!status.ok()) return status;

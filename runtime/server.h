@@ -34,6 +34,9 @@ struct ServerOptions {
   size_t max_connections = 1024;
   size_t max_buffered_bytes = 64u << 20;  // per connection
   uint64_t segment_bytes = 64ULL << 20;
+  // Data files' descriptors kept open at most (PosixFileSystem::Options); 0: all that the
+  // open-file limit leaves after max_connections (descriptor_budget.h).
+  size_t max_open_files = 0;
   // "journal": every stream syncs through one shared journal (one fdatasync per round for
   // all streams); "per-stream": each stream syncs its own segment files.
   std::string sync = "journal";
@@ -71,6 +74,7 @@ class Server {
   ClusterFile cluster_;
   std::unique_ptr<EventLoop> loop_;
   std::unique_ptr<disk::PosixFileSystem> files_;
+  size_t max_open_files_ = 0;  // the data files' descriptor cap in force
   SystemRandom random_;
   std::unique_ptr<net::TcpTransport> transport_;
   std::unique_ptr<Env> env_;

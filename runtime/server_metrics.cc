@@ -141,6 +141,14 @@ std::string render_server_metrics(const MetricsSources& s) {
   text.family("walle_disk_operations_total", "counter",
               "file and directory operations executed (writes, reads, syncs, renames...)");
   text.sample("walle_disk_operations_total", as_double(disk.operations));
+  text.family("walle_open_files", "gauge",
+              "data files' descriptors open now (at most --max-open-files, plus removed files "
+              "still in use)");
+  text.sample("walle_open_files", as_double(disk.open_descriptors));
+  text.family("walle_file_reopens_total", "counter",
+              "descriptors reopened after the --max-open-files cap closed them (each closing "
+              "synced the file first if it had unsynced writes)");
+  text.sample("walle_file_reopens_total", as_double(disk.reopens));
   text.family("walle_disk_operations_in_flight", "gauge",
               "disk operations submitted and not completed (the I/O queue's depth)");
   text.sample("walle_disk_operations_in_flight", as_double(s.files.in_flight()));

@@ -51,6 +51,10 @@ int main(int argc, char** argv) {
   app.add_option("--max-buffered-bytes", options.max_buffered_bytes,
                  "replies queued for one connection before it is dropped (a peer that does not read)");
   app.add_option("--segment-bytes", options.segment_bytes, "preallocated size of a log segment");
+  app.add_option("--max-open-files", options.max_open_files,
+                 "data files' descriptors kept open at most; the least recently used is closed "
+                 "(synced first) and reopened when needed. 0: what the open-file limit "
+                 "(raised to its hard limit) leaves after --max-connections");
   app.add_option("--sync", options.sync,
                  "journal: all streams sync through one shared journal, one fdatasync per round "
                  "whatever the number of streams; per-stream: each stream fdatasyncs its own files "

@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -769,6 +770,72 @@ TEST(PosixBlockingCompletionQueueTest, RunsInPostOrderIncludingNestedPosts) {
   queue.wait_and_run_one();
   poster.join();
   EXPECT_THAT(ran, ElementsAre(1, 2, 3, 4));
+}
+
+
+// With a cap on descriptors, files whose descriptor was closed are reopened by name: every
+// byte written through any handle is read back, made durable by sync, and the cap holds.
+class CappedPosixFileSystemTest : public PosixFileSystemTest {
+ protected:
+  void SetUp() override {
+    PosixFileSystemTest::SetUp();
+    fs_.reset();
+    auto fs = PosixFileSystem::Open(dir_, queue_, PosixFileSystem::Options{.max_open_files = 2});
+    ASSERT_TRUE(fs.ok()) << fs.status();
+    fs_ = std::move(*fs);
+  }
+  static std::string on_disk(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
+};
+
+TEST_F(CappedPosixFileSystemTest, FilesBeyondTheCapAreReopenedAndLoseNothing) {
+  std::vector<std::unique_ptr<File>> files;
+  for (int i = 0; i < 6; ++i) files.push_back(open(absl::StrCat("f", i)));
+  for (int round = 0; round < 3; ++round) {
+    for (int i = 0; i < 6; ++i) ASSERT_TRUE(append(*files[i], absl::StrCat(i, ":", round, ";")).ok());
+    EXPECT_LE(fs_->stats().open_descriptors, 2u);
+  }
+  for (int i = 0; i < 6; ++i) {
+    const std::string expected = absl::StrCat(i, ":0;", i, ":1;", i, ":2;");
+    EXPECT_EQ(read(*files[i], 0, 100).value(), expected);
+    ASSERT_TRUE(sync(*files[i]).ok());
+    EXPECT_EQ(on_disk(absl::StrCat(dir_, "/f", i)), expected);
+  }
+  const PosixFileSystem::Stats stats = fs_->stats();
+  EXPECT_LE(stats.open_descriptors, 2u);
+  EXPECT_GT(stats.reopens, 0u);
+  EXPECT_GT(stats.closed_for_cap, 0u);
+}
+
+TEST_F(CappedPosixFileSystemTest, RenamedAndRemovedFilesKeepWorkingUnderTheCap) {
+  auto moved = create("moved", "m");
+  auto removed = create("removed", "r");
+  auto replaced = create("replaced", "old");
+  auto other = create("other", "o");  // pushes the others' descriptors out
+  ASSERT_TRUE(rename("moved", "moved2").ok());      // its descriptor may be closed: by new name
+  ASSERT_TRUE(remove("removed").ok());              // no name left: keeps its descriptor
+  auto replacement = create("tmp", "new");
+  ASSERT_TRUE(rename("tmp", "replaced").ok());      // "replaced"'s old file loses its name
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(append(*other, "o").ok());
+    ASSERT_TRUE(append(*moved, "m").ok());
+    ASSERT_TRUE(append(*removed, "r").ok());
+    ASSERT_TRUE(append(*replaced, "!").ok());
+    ASSERT_TRUE(append(*replacement, "+").ok());
+  }
+  EXPECT_EQ(read(*moved, 0, 100).value(), "mmmm");
+  EXPECT_EQ(read(*removed, 0, 100).value(), "rrrr");
+  EXPECT_EQ(read(*replaced, 0, 100).value(), "old!!!");
+  EXPECT_EQ(read(*replacement, 0, 100).value(), "new+++");
+  ASSERT_TRUE(sync(*moved).ok());
+  ASSERT_TRUE(sync(*replacement).ok());
+  EXPECT_EQ(on_disk(dir_ + "/moved2"), "mmmm");
+  EXPECT_EQ(on_disk(dir_ + "/replaced"), "new+++");
+  EXPECT_THAT(fs_->list(), ElementsAre("moved2", "other", "replaced"));
+  // Two pinned (removed, renamed over) plus at most the cap.
+  EXPECT_LE(fs_->stats().open_descriptors, 4u);
 }
 
 }  // namespace
