@@ -71,13 +71,28 @@ void StreamReplica::arm_resolver() {
       });
 }
 
+// Found with 1000 streams on 3 servers restarted at once: every member resolved every stream
+// at the same moment; the claims' metadata syncs on one disk made them time out, and each was
+// retried at the next check (hundreds of claims a second, forever, none finishing). Turns
+// keep members from dueling; backoff from each attempt lets the load drain.
+int64_t StreamReplica::resolve_wait_ns() const {
+  const auto self = std::find(options_.members.begin(), options_.members.end(), env_.self);
+  const int64_t turn = self == options_.members.end() ? 0 : self - options_.members.begin();
+  return (options_.resolve_after_ns * (1 + turn)) << std::min(resolve_failures_, 4);
+}
+
 void StreamReplica::maybe_resolve() {
+  if (resolver_ != nullptr) return;
   // Entries at or below a commit point announced here are merely not fetched yet: backfill's.
-  if (resolver_ != nullptr ||
-      store_.tail_id() <= std::max(store_.committed_id(), backfill_.known_commit()) ||
-      remaining_lease_ns() > -options_.resolve_after_ns) {
+  if (store_.tail_id() <= std::max(store_.committed_id(), backfill_.known_commit())) {
+    resolve_failures_ = 0;
     return;
   }
+  const int64_t wait = resolve_wait_ns();
+  if (remaining_lease_ns() > -wait || env_.clock.now_ns() < next_resolve_ns_) return;
+  // The next attempt, should this one fail, only this long after it starts: a claim that timed
+  // out under load must not be retried at once, by every stream, adding to the load.
+  next_resolve_ns_ = env_.clock.now_ns() + wait;
   WALLE_EVENT(env_, "resolver: writer gone with entries ", store_.committed_id() + 1, "..",
               store_.tail_id(), " uncommitted; claiming");
   WALLE_COVER(env_, CoveragePath::kResolverClaim);
@@ -90,6 +105,7 @@ void StreamReplica::maybe_resolve() {
                                 : std::string(result.status().message()));
         // This member may not have been in the claim's quorum: it catches up like any other.
         if (result.ok()) backfill_.note_commit(result->tail_id, result->tail_checksum);
+        resolve_failures_ = result.ok() ? 0 : resolve_failures_ + 1;
         // Not inside its own callback: the coordinator goes once this step is over.
         answer_timers_.start(0, [this] { resolver_.reset(); });
       });
@@ -321,9 +337,14 @@ void StreamReplica::on_new_writer(NodeId from, const NewWriterRequest& request) 
                 (now - lease_renewed_ns_) / kNanosPerMicro, " us ago, lease ",
                 store_.meta().writer_lease_ns / kNanosPerMicro, " us)");
   }
-  // A retried claim is answered no sooner than the first: it rewrites the (same) metadata so
-  // that the answer also follows its durability.
+  // A retried claim is answered no sooner than the first, and only once the metadata naming
+  // its writer is durable: written again if it is not (still queued, or a write failed).
   const int64_t wait = std::max<int64_t>(0, new_writer_ready_ns_ - now);
+  if (retried && store_.meta_durable()) {
+    if (wait == 0) return reply(absl::OkStatus());
+    answer_timers_.start(wait, [reply = std::move(reply)]() mutable { reply(absl::OkStatus()); });
+    return;
+  }
   adopt_writer(request.writer, retried ? store_.meta().writer_lease_ns : request.lease_ns,
                [this, wait, retried, reply = std::move(reply)](absl::Status status) mutable {
                  if (!status.ok()) return reply(status);

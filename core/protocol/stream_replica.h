@@ -52,7 +52,9 @@ struct ReplicaOptions {
   // No-writer resolver: when the stream has uncommitted entries and the writer's lease ran out
   // this long ago (the writer died), this replica claims the stream itself, with lease 0 and
   // without preempting, so that the entries are committed or discarded and readers see them.
-  // Checked at a jittered interval; 0 turns it off.
+  // Checked at a jittered interval; 0 turns it off. Members take turns: the k-th member (0
+  // first) waits (k + 1) x this, doubled after each failed attempt (up to 16x), so that their
+  // resolvers do not preempt one another (StreamReplica::resolve_wait_ns).
   int64_t resolve_after_ns = 2 * kNanosPerSecond;
   std::vector<NodeId> members;  // every member of the stream, this one included
 };
@@ -107,6 +109,8 @@ class StreamReplica {
   void clear_damage_once_repaired();
   void arm_resolver();
   void maybe_resolve();
+  // How long after the lease ran out this replica's resolver claims (see resolve_after_ns).
+  int64_t resolve_wait_ns() const;
   void adopt_writer(WriterId writer, int64_t lease_ns, absl::AnyInvocable<void(absl::Status)> done);
   // Reads: served from the store; a poll past the commit point waits in polls_.
   void serve_read(NodeId from, const ReadRequest& request);
@@ -132,6 +136,8 @@ class StreamReplica {
   std::vector<Poll> polls_;
   Timer poll_timer_;  // due no later than the earliest poll deadline
   std::unique_ptr<ClaimCoordinator> resolver_;
+  int resolve_failures_ = 0;  // resolver claims failed in a row
+  int64_t next_resolve_ns_ = 0;  // no resolver claim starts before this (backoff)
   Timer resolver_timer_;
   TimerGroup answer_timers_;  // NewWriter answers that wait out the old lease; resolver's end
   void arm_poll_timer(int64_t at_ns);

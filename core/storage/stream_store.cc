@@ -329,7 +329,19 @@ void StreamStore::update_meta(StreamMeta meta, IoDone done) {
 }
 
 void StreamStore::write_meta(StreamMeta meta, IoDone done) {
-  meta_writes_.push_back(MetaWrite{std::move(meta), std::move(done), ++meta_version_, {}});
+  ++meta_version_;
+  // A write still waiting takes the newer state (metadata is whole, not a delta) and answers
+  // both once that is durable: a stream writes at most two states, the one in progress and the
+  // newest, however many updates arrive meanwhile. (Found with 1000 streams: a claim's resent
+  // NewWriters each queued a 4-fsync metadata write, and the queue outgrew the disk.)
+  if (meta_writes_.size() >= 2) {
+    MetaWrite& waiting = meta_writes_.back();
+    waiting.meta = std::move(meta);
+    waiting.version = meta_version_;
+    waiting.syncs.push_back(std::move(done));
+    return;
+  }
+  meta_writes_.push_back(MetaWrite{std::move(meta), std::move(done), meta_version_, {}});
   write_next_meta();
 }
 

@@ -129,6 +129,8 @@ class StreamStore {
   uint64_t committed_id() const { return committed_; }
   uint64_t tail_id() const { return window_first_ + window_.size() - 1; }
   const StreamMeta& meta() const { return meta_; }
+  // True if meta() is durable as it stands (no metadata write queued or failed since).
+  bool meta_durable() const { return meta_durable_version_ == meta_version_; }
   const RecoveryReport& recovery_report() const { return report_; }
   // Committed ids at or above the trim point that are not stored here: gaps left by
   // append_committed and ranges lost to corruption. Never served; put_backfill fills them.
@@ -245,9 +247,11 @@ class StreamStore {
     StreamMeta meta;
     IoDone done;
     uint64_t version = 0;
-    std::vector<IoDone> syncs;  // sync() callers waiting for this version to be durable
+    std::vector<IoDone> syncs;  // sync() callers, and coalesced updates, waiting for it
   };
-  std::deque<MetaWrite> meta_writes_;  // one at a time: they share the temp file
+  // One at a time: they share the temp file. At most one waits behind the one in progress:
+  // a newer update replaces its state (write_meta).
+  std::deque<MetaWrite> meta_writes_;
   bool meta_writing_ = false;
   // Metadata versions: one per write queued, and the newest that is durable (a sync waits for
   // the newest, or writes it again after a failure).

@@ -26,7 +26,7 @@ void add_bench_options(CLI::App& cmd, BenchOptions& o) {
   cmd.add_option("--in-flight", o.in_flight, "entries in flight per stream")
       ->capture_default_str()->check(CLI::Range(size_t{1}, size_t{1} << 16));
   cmd.add_option("--streams", o.streams, "streams written at once (the cluster file's first N)")
-      ->capture_default_str()->check(CLI::Range(size_t{1}, size_t{1024}));
+      ->capture_default_str()->check(CLI::Range(size_t{1}, size_t{100000}));
   cmd.add_option("--duration-s", o.duration_s, "how long to write")
       ->capture_default_str()->check(CLI::PositiveNumber);
   cmd.add_option("--warmup-s", o.warmup_s, "first seconds left out of the figures")
