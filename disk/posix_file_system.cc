@@ -460,27 +460,18 @@ void PosixFileSystem::rename(std::string_view from, std::string_view to, IoDone 
   submit([this, valid = std::move(valid), from = std::string(from), to = std::string(to),
           done = std::move(done)]() mutable -> absl::AnyInvocable<void()> {
     absl::Status status = valid;
-    if (status.ok() && from != to) {
+    if (status.ok()) {
       Descriptors& d = *descriptors_;
       std::lock_guard<std::mutex> lock(d.mu);
-      // A file open under `to` loses its name: it keeps its descriptor.
-      Inode* replaced = nullptr;
-      if (auto it = d.by_name.find(to); it != d.by_name.end()) {
-        replaced = it->second;
-        status = ensure_open_locked(*replaced);
-        if (status.ok()) pin_locked(*replaced);
-      }
+      // A file open under `to` (not `from` itself) loses its name.
+      absl::StatusOr<Inode*> replaced = from != to ? pin_name_locked(to) : nullptr;
+      status = replaced.status();
       if (status.ok() && ::renameat(dir_fd_, from.c_str(), dir_fd_, to.c_str()) != 0) {
         const int err = errno;
         status = ErrnoToStatus(err, absl::StrCat("rename ", path(from), " to ", to));
       }
-      if (!status.ok()) {
-        if (replaced != nullptr && replaced->pinned) unpin_locked(*replaced);
-      } else {
-        if (replaced != nullptr) {
-          replaced->name.clear();
-          d.by_name.erase(to);
-        }
+      if (replaced.ok()) settle_pinned_locked(*replaced, to, status.ok());
+      if (status.ok() && from != to) {
         if (auto it = d.by_name.find(from); it != d.by_name.end()) {
           Inode* moved = it->second;
           d.by_name.erase(it);
@@ -505,25 +496,14 @@ void PosixFileSystem::remove(std::string_view name, IoDone done) {
           done = std::move(done)]() mutable -> absl::AnyInvocable<void()> {
     absl::Status status = valid;
     if (status.ok()) {
-      Descriptors& d = *descriptors_;
-      std::lock_guard<std::mutex> lock(d.mu);
-      // A file open under the name keeps working: it keeps its descriptor.
-      Inode* removed = nullptr;
-      if (auto it = d.by_name.find(name); it != d.by_name.end()) {
-        removed = it->second;
-        status = ensure_open_locked(*removed);
-        if (status.ok()) pin_locked(*removed);
-      }
+      std::lock_guard<std::mutex> lock(descriptors_->mu);
+      absl::StatusOr<Inode*> removed = pin_name_locked(name);  // keeps working while open
+      status = removed.status();
       if (status.ok() && ::unlinkat(dir_fd_, name.c_str(), 0) != 0) {
         const int err = errno;
         status = ErrnoToStatus(err, absl::StrCat("remove ", path(name)));
       }
-      if (!status.ok()) {
-        if (removed != nullptr && removed->pinned) unpin_locked(*removed);
-      } else if (removed != nullptr) {
-        removed->name.clear();
-        d.by_name.erase(name);
-      }
+      if (removed.ok()) settle_pinned_locked(*removed, name, status.ok());
     }
     if (status.ok()) {
       std::lock_guard<std::mutex> lock(names_mu_);
@@ -792,6 +772,25 @@ void PosixFileSystem::close_surplus_locked(const Inode* keep) {
     it = d.lru.erase(it);
     --d.open;
     ++d.closed_for_cap;
+  }
+}
+
+absl::StatusOr<PosixFileSystem::Inode*> PosixFileSystem::pin_name_locked(const std::string& name) {
+  auto it = descriptors_->by_name.find(name);
+  if (it == descriptors_->by_name.end()) return nullptr;
+  Inode* inode = it->second;
+  if (absl::Status s = ensure_open_locked(*inode); !s.ok()) return s;
+  pin_locked(*inode);
+  return inode;
+}
+
+void PosixFileSystem::settle_pinned_locked(Inode* inode, const std::string& name, bool changed) {
+  if (inode == nullptr) return;
+  if (changed) {
+    inode->name.clear();
+    descriptors_->by_name.erase(name);
+  } else {
+    unpin_locked(*inode);
   }
 }
 

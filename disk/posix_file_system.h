@@ -164,6 +164,11 @@ class PosixFileSystem final : public FileSystem {
   // its name), or, if that failed, puts it back under the cap.
   void pin_locked(Inode& inode);
   void unpin_locked(Inode& inode);
+  // Before a rename over `name` or its removal: the inode open under it (nullptr: none), its
+  // descriptor opened and pinned, since the name it would be reopened by is about to go.
+  absl::StatusOr<Inode*> pin_name_locked(const std::string& name);
+  // After that change: done (`changed`), the inode has no name; failed, it is unpinned.
+  void settle_pinned_locked(Inode* inode, const std::string& name, bool changed);
 
   const std::string dir_;
   const int dir_fd_;  // O_DIRECTORY, flock'ed; used by every *at() call
