@@ -23,8 +23,9 @@ using ReadDone = absl::AnyInvocable<void(absl::StatusOr<std::string>)>;
 // - Operations on all files of one FileSystem, and directory operations, execute and complete
 //   in submission order. (A per-file order, with different files overlapping, was tried: the
 //   store's property test then found a recovery that committed more than was ever committed,
-//   so some code in core still relies on the order across files: tests/findings/per-file-order.md.
-//   Until that is found and fixed, both bindings keep the global order.)
+//   so some code in core relied on the order across files: tests/findings/per-file-order.md,
+//   which names it (since fixed) and what per-file order still breaks. Until those are fixed,
+//   both bindings keep the global order.)
 // - A completed write is visible to later reads but is NOT durable: a crash may lose it
 //   wholly, or tear it at sector boundaries (some sectors new, some old, a grown file's
 //   unwritten part reading as zeros).
