@@ -2,6 +2,7 @@
 
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -10,7 +11,8 @@
 
 namespace walle::runtime {
 
-absl::StatusOr<size_t> data_file_descriptor_budget(size_t requested, size_t max_connections) {
+absl::StatusOr<DescriptorBudget> data_file_descriptor_budget(size_t requested,
+                                                             size_t max_connections) {
   rlimit limit;
   if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) {
     return absl::InternalError(absl::StrCat("getrlimit(RLIMIT_NOFILE): ", std::strerror(errno)));
@@ -28,11 +30,12 @@ absl::StatusOr<size_t> data_file_descriptor_budget(size_t requested, size_t max_
                                        kReservedDescriptors, " for the server itself leave ",
                                        budget, " for data files");
   if (requested == 0) {
-    if (budget < kMinOpenFiles) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          why, ", fewer than ", kMinOpenFiles, ": raise the limit or lower --max-connections"));
-    }
-    return budget;
+    if (budget >= kMinOpenFiles) return DescriptorBudget{budget, ""};
+    const size_t fallback = std::max(kMinOpenFiles, available / 2);
+    return DescriptorBudget{
+        fallback, absl::StrCat(why, ": using ", fallback,
+                               " for data files; with many streams or connections, raise the "
+                               "limit or lower --max-connections")};
   }
   if (requested < kMinOpenFiles) {
     return absl::InvalidArgumentError(
@@ -43,7 +46,7 @@ absl::StatusOr<size_t> data_file_descriptor_budget(size_t requested, size_t max_
         absl::StrCat("--max-open-files=", requested, " does not fit: ", why,
                      ": raise the limit, or lower --max-open-files or --max-connections"));
   }
-  return requested;
+  return DescriptorBudget{requested, ""};
 }
 
 }  // namespace walle::runtime

@@ -38,12 +38,14 @@ absl::StatusOr<std::unique_ptr<Server>> Server::create(const ServerOptions& opti
     return st;
   }
 
-  absl::StatusOr<size_t> max_open_files =
+  absl::StatusOr<DescriptorBudget> descriptors =
       data_file_descriptor_budget(options.max_open_files, options.max_connections);
-  if (!max_open_files.ok()) return max_open_files.status();
-  s->max_open_files_ = *max_open_files;
+  if (!descriptors.ok()) return descriptors.status();
+  if (!descriptors->warning.empty()) log.warning(descriptors->warning);
+  s->max_open_files_ = descriptors->max_open_files;
   absl::StatusOr<std::unique_ptr<disk::PosixFileSystem>> files = disk::PosixFileSystem::Open(
-      options.data_dir, *s->loop_, disk::PosixFileSystem::Options{.max_open_files = *max_open_files});
+      options.data_dir, *s->loop_,
+      disk::PosixFileSystem::Options{.max_open_files = descriptors->max_open_files});
   if (!files.ok()) return files.status();  // names the directory; kFailedPrecondition: locked
   s->files_ = std::move(*files);
   if (absl::Status st = claim_data_dir(options.data_dir, s->cluster_.cluster_id, options.node_id);
