@@ -24,7 +24,9 @@ TEST(DescriptorBudget, ACapThatFitsIsTakenAndOneThatDoesNotIsRefusedNamingTheLim
   absl::StatusOr<DescriptorBudget> all = data_file_descriptor_budget(0, 16);
   ASSERT_TRUE(all.ok()) << all.status();
   const size_t limit = soft_limit();  // raised to the hard limit by the call
-  if (limit < SIZE_MAX) EXPECT_EQ(all->max_open_files, limit - 16 - kReservedDescriptors);
+  if (limit < SIZE_MAX) {
+    EXPECT_EQ(all->max_open_files, limit - 16 - kReservedDescriptors);
+  }
   absl::StatusOr<DescriptorBudget> some = data_file_descriptor_budget(kMinOpenFiles, 16);
   ASSERT_TRUE(some.ok()) << some.status();
   EXPECT_EQ(some->max_open_files, kMinOpenFiles);
